@@ -1,0 +1,3 @@
+from referkit.cli import main
+
+main()

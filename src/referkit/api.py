@@ -1,0 +1,15 @@
+"""Mounts every domain router under /api/v1."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from referkit.auth.endpoints import router as keys_router
+from referkit.member.endpoints import router as members_router
+from referkit.program.endpoints import router as programs_router
+from referkit.referral.endpoints import router as referrals_router
+from referkit.workspace.endpoints import router as workspace_router
+
+api_router = APIRouter(prefix="/api/v1")
+for router in (workspace_router, keys_router, programs_router, members_router, referrals_router):
+    api_router.include_router(router)

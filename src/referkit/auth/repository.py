@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referkit.kit.pagination import PageMeta, PageParams, paginate
+from referkit.models import ApiKey
+
+
+class ApiKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_secret_hash(self, secret_hash: str) -> ApiKey | None:
+        result: ApiKey | None = await self.session.scalar(
+            select(ApiKey).where(ApiKey.secret_hash == secret_hash)
+        )
+        return result
+
+    async def by_public_key(self, public_key: str) -> ApiKey | None:
+        result: ApiKey | None = await self.session.scalar(
+            select(ApiKey).where(ApiKey.public_key == public_key)
+        )
+        return result
+
+    async def get(self, workspace_id: str, livemode: bool, key_id: str) -> ApiKey | None:
+        result: ApiKey | None = await self.session.scalar(
+            select(ApiKey).where(
+                ApiKey.id == key_id,
+                ApiKey.workspace_id == workspace_id,
+                ApiKey.livemode == livemode,
+                ApiKey.revoked_at.is_(None),
+            )
+        )
+        return result
+
+    async def page(
+        self, workspace_id: str, livemode: bool, include_revoked: bool, params: PageParams
+    ) -> tuple[list[ApiKey], PageMeta]:
+        stmt = select(ApiKey).where(
+            ApiKey.workspace_id == workspace_id, ApiKey.livemode == livemode
+        )
+        if not include_revoked:
+            stmt = stmt.where(ApiKey.revoked_at.is_(None))
+        return await paginate(self.session, stmt, ApiKey.id, params)
+
+    async def add(self, key: ApiKey) -> ApiKey:
+        self.session.add(key)
+        await self.session.flush()
+        return key

@@ -1,0 +1,166 @@
+"""API keys: issuing, authenticating, regenerating and revoking.
+
+Secrets look like ``rk_live_…`` / ``rk_test_…`` (the mode is visible, as with Stripe keys) and
+are stored only as SHA-256 hashes. Public keys (``pk_live_…``) are the user half of Basic auth.
+Authentication reads the key row on every request, so a regenerated or revoked secret fails on
+the very next call.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referkit.auth.principal import Mode, Principal, Scope
+from referkit.auth.repository import ApiKeyRepository
+from referkit.errors import AuthenticationRequired, InsufficientScope, InvalidApiKey, NotFound
+from referkit.kit.crypto import hash_secret, random_token, secrets_match
+from referkit.kit.ids import new_id
+from referkit.kit.pagination import PageMeta, PageParams
+from referkit.kit.time import utcnow
+from referkit.models import ApiKey
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+_SECRET_PREFIXES = ("rk_live_", "rk_test_")
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    secret: str
+
+
+def _new_secret(livemode: bool) -> tuple[str, str]:
+    secret = f"rk_{'live' if livemode else 'test'}_{random_token(32)}"
+    return secret, f"{secret[:11]}…{secret[-4:]}"
+
+
+class AuthService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.keys = ApiKeyRepository(session)
+
+    async def issue_key(
+        self,
+        workspace_id: str,
+        *,
+        name: str,
+        scope: Scope,
+        mode: Mode,
+        rate_limit_per_minute: int | None = None,
+    ) -> IssuedKey:
+        livemode = mode is Mode.live
+        secret, hint = _new_secret(livemode)
+        key = ApiKey(
+            id=new_id("key"),
+            workspace_id=workspace_id,
+            name=name,
+            scope=scope.value,
+            livemode=livemode,
+            public_key=f"pk_{mode.value}_{random_token(12)}",
+            secret_hash=hash_secret(secret),
+            secret_hint=hint,
+            rate_limit_per_minute=rate_limit_per_minute,
+            created_at=utcnow(),
+        )
+        await self.keys.add(key)
+        return IssuedKey(key=key, secret=secret)
+
+    async def create_key(
+        self,
+        principal: Principal,
+        *,
+        name: str,
+        scope: Scope,
+        mode: Mode | None,
+        rate_limit_per_minute: int | None,
+    ) -> IssuedKey:
+        mode = mode or principal.mode
+        if not principal.livemode and mode is Mode.live:
+            raise InsufficientScope("a test-mode key cannot create live-mode keys")
+        return await self.issue_key(
+            principal.workspace_id,
+            name=name,
+            scope=scope,
+            mode=mode,
+            rate_limit_per_minute=rate_limit_per_minute,
+        )
+
+    async def list_keys(
+        self, principal: Principal, include_revoked: bool, params: PageParams
+    ) -> tuple[list[ApiKey], PageMeta]:
+        return await self.keys.page(
+            principal.workspace_id, principal.livemode, include_revoked, params
+        )
+
+    async def _get(self, principal: Principal, key_id: str) -> ApiKey:
+        key = await self.keys.get(principal.workspace_id, principal.livemode, key_id)
+        if key is None:
+            raise NotFound(f"No API key {key_id} in this workspace.")
+        return key
+
+    async def regenerate(self, principal: Principal, key_id: str) -> IssuedKey:
+        key = await self._get(principal, key_id)
+        secret, hint = _new_secret(key.livemode)
+        key.secret_hash = hash_secret(secret)
+        key.secret_hint = hint
+        await self.session.flush()
+        return IssuedKey(key=key, secret=secret)
+
+    async def revoke(self, principal: Principal, key_id: str) -> None:
+        key = await self._get(principal, key_id)
+        key.revoked_at = utcnow()
+        await self.session.flush()
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        """Turn an ``Authorization`` header into a Principal, or raise 401."""
+        if not authorization:
+            raise AuthenticationRequired(
+                "Send `Authorization: Bearer rk_live_…` or Basic auth with public_key:secret."
+            )
+        scheme, _, credentials = authorization.strip().partition(" ")
+        credentials = credentials.strip()
+        key: ApiKey | None
+        if scheme.lower() == "bearer":
+            key = await self._by_secret(credentials)
+        elif scheme.lower() == "basic":
+            key = await self._by_basic(credentials)
+        else:
+            raise AuthenticationRequired("Unsupported authorization scheme; use Bearer or Basic.")
+        if key is None or key.revoked_at is not None:
+            raise InvalidApiKey("The API key is unknown, revoked, or its secret was regenerated.")
+        now = utcnow()
+        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+            key.last_used_at = now
+            await self.session.flush()
+        return Principal(
+            workspace_id=key.workspace_id,
+            key_id=key.id,
+            scope=Scope(key.scope),
+            livemode=key.livemode,
+            rate_limit_per_minute=key.rate_limit_per_minute,
+        )
+
+    async def _by_secret(self, secret: str) -> ApiKey | None:
+        if not secret.startswith(_SECRET_PREFIXES) or len(secret) > 200:
+            return None
+        return await self.keys.by_secret_hash(hash_secret(secret))
+
+    async def _by_basic(self, credentials: str) -> ApiKey | None:
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return None
+        user, _, password = decoded.partition(":")
+        if user.startswith(_SECRET_PREFIXES) and not password:
+            return await self._by_secret(user)  # Stripe-style: the secret as the username
+        if len(user) > 100 or len(password) > 200:
+            return None
+        key = await self.keys.by_public_key(user)
+        if key is None or not secrets_match(password, key.secret_hash):
+            return None
+        return key

@@ -1,0 +1,124 @@
+"""Settings: the one place that reads the environment.
+
+Every setting is a ``REFERKIT_*`` variable. Unknown ``REFERKIT_*`` variables fail fast so a typo
+(``REFERKIT_DATABSE_URL``) never silently falls back to a default. ``REFERKIT_TEST_*`` variables
+belong to the test suite and are ignored here.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "REFERKIT_"
+_IGNORED_PREFIXES = ("REFERKIT_TEST_",)
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class SettingsError(Exception):
+    """Raised with a readable message when the configuration is unusable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    env: Environment = Environment.development
+    data_dir: Path = Path("./data")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; defaults to a SQLite file in the data directory.",
+    )
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str | None = Field(default=None, min_length=32)
+    redis_url: str | None = None
+    log_level: str = "info"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_echo: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+asyncpg://" + value.removeprefix("postgresql://")
+        if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
+            value = "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
+        if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError("only postgresql:// and sqlite:// URLs are supported")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_secret(self) -> Settings:
+        if self.env is Environment.production and not self.secret_key:
+            raise ValueError("REFERKIT_SECRET_KEY is required when REFERKIT_ENV=production")
+        return self
+
+    @cached_property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'referkit.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    @cached_property
+    def signing_key(self) -> bytes:
+        """The secret used to sign tokens; generated once into the data dir in development."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
+
+
+def _unknown_variables(environ: dict[str, str]) -> list[str]:
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    return sorted(
+        key
+        for key in environ
+        if key.startswith(ENV_PREFIX) and not key.startswith(_IGNORED_PREFIXES) and key not in known
+    )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment (plus explicit overrides) or raise SettingsError."""
+    unknown = _unknown_variables(dict(os.environ))
+    if unknown:
+        known = ", ".join(sorted(ENV_PREFIX + n.upper() for n in Settings.model_fields))
+        raise SettingsError(f"unknown setting(s) {', '.join(unknown)}; known settings: {known}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            name = ENV_PREFIX + field.upper() if field in Settings.model_fields else field
+            lines.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid configuration: " + "; ".join(lines)) from None

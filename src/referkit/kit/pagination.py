@@ -1,0 +1,146 @@
+"""The two pagination styles every list accepts, and the one envelope every list answers.
+
+Cursor style (default): ``limit`` + ``cursor``. Rows are ordered newest first by id; because ids
+are time-sortable and unique, ``id < last_id`` is stable under concurrent inserts. Offset style
+(Referral Rock's ``offset`` + ``count``) is chosen when either parameter is sent, and also
+reports ``total``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from referkit.errors import Unprocessable
+from referkit.kit.ids import ID_PATTERN
+
+T = TypeVar("T")
+MAX_PAGE = 100
+DEFAULT_PAGE = 25
+
+
+class PageMeta(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    has_more: bool = Field(alias="hasMore", description="More rows follow this page.")
+    cursor: str | None = Field(
+        default=None, description="Pass as `cursor` to get the next page (cursor style)."
+    )
+    limit: int = Field(description="Page size used.")
+    offset: int | None = Field(default=None, description="Offset used (offset style only).")
+    total: int | None = Field(default=None, description="Matching rows (offset style only).")
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    meta: PageMeta
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    cursor_id: str | None
+    offset: int | None
+
+    @property
+    def offset_style(self) -> bool:
+        return self.offset is not None
+
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+    except (binascii.Error, UnicodeError, ValueError):
+        value = ""
+    if not ID_PATTERN.match(value):
+        raise Unprocessable(
+            "cursor is not a value this API returned",
+            errors=[
+                {
+                    "field": "cursor",
+                    "in": "query",
+                    "message": "invalid cursor",
+                    "type": "value_error",
+                }
+            ],
+        )
+    return value
+
+
+def page_params(
+    limit: Annotated[
+        int | None, Query(ge=1, le=MAX_PAGE, description="Page size (cursor style).")
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="`meta.cursor` of the previous page.")
+    ] = None,
+    offset: Annotated[
+        int | None, Query(ge=0, le=1_000_000, description="Rows to skip (offset style).")
+    ] = None,
+    count: Annotated[
+        int | None, Query(ge=1, le=MAX_PAGE, description="Page size (offset style).")
+    ] = None,
+) -> PageParams:
+    if cursor is not None and (offset is not None or count is not None):
+        raise Unprocessable(
+            "use either cursor pagination (limit, cursor) or offset pagination (offset, count)",
+            errors=[
+                {
+                    "field": "cursor",
+                    "in": "query",
+                    "message": "cannot combine with offset",
+                    "type": "value_error",
+                }
+            ],
+        )
+    size = count or limit or DEFAULT_PAGE
+    if offset is not None or count is not None:
+        return PageParams(limit=size, cursor_id=None, offset=offset or 0)
+    return PageParams(limit=size, cursor_id=decode_cursor(cursor) if cursor else None, offset=None)
+
+
+async def paginate(
+    session: AsyncSession,
+    stmt: Select[Any],
+    id_column: InstrumentedAttribute[str],
+    params: PageParams,
+) -> tuple[list[Any], PageMeta]:
+    """Run ``stmt`` (already filtered) for one page, newest first."""
+    if params.offset_style:
+        assert params.offset is not None
+        total = await session.scalar(
+            select(func.count()).select_from(stmt.order_by(None).subquery())
+        )
+        rows = list(
+            (
+                await session.scalars(
+                    stmt.order_by(id_column.desc()).offset(params.offset).limit(params.limit)
+                )
+            ).all()
+        )
+        has_more = params.offset + len(rows) < (total or 0)
+        return rows, PageMeta(
+            has_more=has_more, limit=params.limit, offset=params.offset, total=total or 0
+        )
+    if params.cursor_id is not None:
+        stmt = stmt.where(id_column < params.cursor_id)
+    rows = list(
+        (await session.scalars(stmt.order_by(id_column.desc()).limit(params.limit + 1))).all()
+    )
+    has_more = len(rows) > params.limit
+    rows = rows[: params.limit]
+    cursor = encode_cursor(rows[-1].id) if has_more and rows else None
+    return rows, PageMeta(has_more=has_more, cursor=cursor, limit=params.limit)

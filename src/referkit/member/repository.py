@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referkit.kit.pagination import PageMeta, PageParams, paginate
+from referkit.kit.search import matches_any
+from referkit.models import Member
+
+
+class MemberRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _one(self, *conditions: object) -> Member | None:
+        stmt = select(Member).where(Member.deleted_at.is_(None), *conditions)  # type: ignore[arg-type]
+        result: Member | None = await self.session.scalar(stmt)
+        return result
+
+    async def get(self, workspace_id: str, livemode: bool, member_id: str) -> Member | None:
+        return await self._one(
+            Member.id == member_id,
+            Member.workspace_id == workspace_id,
+            Member.livemode == livemode,
+        )
+
+    async def by_email(self, program_id: str, email_key: str) -> Member | None:
+        return await self._one(Member.program_id == program_id, Member.email_key == email_key)
+
+    async def by_external_id(self, program_id: str, external_id: str) -> Member | None:
+        return await self._one(Member.program_id == program_id, Member.external_id == external_id)
+
+    async def by_code(self, workspace_id: str, livemode: bool, code_key: str) -> Member | None:
+        return await self._one(
+            Member.code_key == code_key,
+            Member.workspace_id == workspace_id,
+            Member.livemode == livemode,
+        )
+
+    async def code_taken(self, code_key: str) -> bool:
+        """Across the installation and including deleted members: a code is never reused."""
+        found = await self.session.scalar(select(Member.id).where(Member.code_key == code_key))
+        return found is not None
+
+    async def page(
+        self,
+        workspace_id: str,
+        livemode: bool,
+        params: PageParams,
+        *,
+        program_id: str,
+        q: str | None = None,
+        status: str | None = None,
+        email_key: str | None = None,
+        external_id: str | None = None,
+    ) -> tuple[list[Member], PageMeta]:
+        stmt = select(Member).where(
+            Member.workspace_id == workspace_id,
+            Member.livemode == livemode,
+            Member.program_id == program_id,
+            Member.deleted_at.is_(None),
+        )
+        if q:
+            stmt = stmt.where(
+                matches_any(q, Member.email, Member.external_id, Member.referral_code, Member.name)
+            )
+        if status is not None:
+            stmt = stmt.where(Member.status == status)
+        if email_key is not None:
+            stmt = stmt.where(Member.email_key == email_key)
+        if external_id is not None:
+            stmt = stmt.where(Member.external_id == external_id)
+        return await paginate(self.session, stmt, Member.id, params)
+
+    async def add(self, member: Member) -> Member:
+        self.session.add(member)
+        await self.session.flush()
+        return member

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import AfterValidator, EmailStr, Field, model_validator
+
+from referkit.kit.codes import CUSTOM_CODE_PATTERN
+from referkit.kit.schemas import RequestModel, ResponseModel
+
+
+def _small_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    if len(value) > 50:
+        raise ValueError("at most 50 keys")
+    for key in value:
+        if len(key) > 100:
+            raise ValueError("keys are at most 100 characters")
+    return value
+
+
+Metadata = Annotated[
+    dict[str, Any],
+    AfterValidator(_small_metadata),
+    Field(description="Your own key-value data (at most 50 keys).", examples=[{"plan": "pro"}]),
+]
+ReferralCode = Annotated[
+    str,
+    Field(
+        pattern=CUSTOM_CODE_PATTERN,
+        description="3 to 32 letters, digits, '-' or '_'; case-insensitive and unique.",
+        examples=["JANE2026"],
+    ),
+]
+ExternalId = Annotated[
+    str, Field(min_length=1, max_length=200, description="Your user id.", examples=["user_123"])
+]
+Name = Annotated[str, Field(max_length=200, examples=["Jane Doe"])]
+
+
+class MemberStatus(StrEnum):
+    active = "active"
+    disabled = "disabled"
+
+
+class MemberCreate(RequestModel):
+    """Create or fetch: an existing member with this external_id or email is returned as is."""
+
+    email: EmailStr | None = Field(default=None, examples=["jane@example.com"])
+    external_id: ExternalId | None = None
+    name: Name | None = None
+    referral_code: ReferralCode | None = Field(
+        default=None, description="A custom code; generated (e.g. JANE7K2Q) when omitted."
+    )
+    metadata: Metadata = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _identified(self) -> Self:
+        if self.email is None and self.external_id is None:
+            raise ValueError("email or external_id is required")
+        return self
+
+
+class MemberUpdate(RequestModel):
+    email: EmailStr | None = None
+    external_id: ExternalId | None = None
+    name: Name | None = None
+    referral_code: ReferralCode | None = None
+    status: MemberStatus | None = None
+    metadata: Metadata | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> Self:
+        for name in ("referral_code", "status", "metadata"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class Member(ResponseModel):
+    id: str = Field(examples=["mem_01jd9x4k6b8v2q3r5s7t9w1y3z"])
+    program_id: str
+    email: str | None
+    external_id: str | None
+    name: str | None
+    referral_code: str = Field(examples=["JANE7K2Q"])
+    referral_link: str = Field(examples=["http://127.0.0.1:8000/r/JANE7K2Q"])
+    status: MemberStatus
+    metadata: dict[str, Any]
+    livemode: bool
+    created_at: datetime
+    updated_at: datetime

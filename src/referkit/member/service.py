@@ -1,0 +1,210 @@
+"""Members (referrers): create-or-fetch, read, update, erase.
+
+Create-or-fetch must return one member however many identical calls race. The lookup runs
+first; the insert runs in a savepoint, and if a unique constraint (program + email, program +
+external id) fires because a concurrent call won, we look up again and return the winner. On
+SQLite, write transactions begin IMMEDIATE, so racing calls queue and the second simply finds
+the first; on PostgreSQL the loser's insert waits for the winner's commit, then fails cleanly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referkit.auth.principal import Principal
+from referkit.errors import Conflict, NotFound
+from referkit.kit.codes import code_key, generate_code
+from referkit.kit.email import canonical_email, identity_email
+from referkit.kit.ids import looks_like_id, new_id
+from referkit.kit.pagination import PageMeta, PageParams
+from referkit.kit.time import utcnow
+from referkit.member.repository import MemberRepository
+from referkit.member.schemas import MemberCreate, MemberStatus, MemberUpdate
+from referkit.models import Member, Program
+from referkit.program.service import ProgramService
+
+_CODE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class MemberResult:
+    member: Member
+    created: bool
+
+
+class MemberService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.members = MemberRepository(session)
+        self.programs = ProgramService(session)
+
+    async def get(self, principal: Principal, member_id: str) -> Member:
+        member = None
+        if looks_like_id(member_id, "mem"):
+            member = await self.members.get(principal.workspace_id, principal.livemode, member_id)
+        if member is None:
+            raise NotFound(f"No member {member_id} in this workspace.")
+        return member
+
+    async def by_code(self, principal: Principal, code: str) -> Member | None:
+        return await self.members.by_code(
+            principal.workspace_id, principal.livemode, code_key(code)
+        )
+
+    async def list(
+        self,
+        principal: Principal,
+        program_id: str,
+        params: PageParams,
+        *,
+        q: str | None,
+        status: MemberStatus | None,
+        email: str | None,
+        external_id: str | None,
+    ) -> tuple[list[Member], PageMeta]:
+        program = await self.programs.get(principal, program_id)
+        return await self.members.page(
+            principal.workspace_id,
+            principal.livemode,
+            params,
+            program_id=program.id,
+            q=q,
+            status=status.value if status else None,
+            email_key=identity_email(email) if email else None,
+            external_id=external_id,
+        )
+
+    async def _existing(self, program: Program, body: MemberCreate) -> Member | None:
+        by_external = (
+            await self.members.by_external_id(program.id, body.external_id)
+            if body.external_id
+            else None
+        )
+        if by_external is not None:
+            return by_external
+        if body.email is None:
+            return None
+        by_email = await self.members.by_email(program.id, identity_email(body.email))
+        if by_email is None:
+            return None
+        if body.external_id and by_email.external_id not in (None, body.external_id):
+            raise Conflict(
+                f"Member {by_email.id} already has this email with another external_id.",
+                existing_id=by_email.id,
+            )
+        if body.external_id and by_email.external_id is None:
+            by_email.external_id = body.external_id  # the first call that knows it links it
+            by_email.updated_at = utcnow()
+            await self.session.flush()
+        return by_email
+
+    async def create_or_fetch(
+        self, principal: Principal, program_id: str, body: MemberCreate
+    ) -> MemberResult:
+        program = await self.programs.get(principal, program_id)
+        existing = await self._existing(program, body)
+        if existing is not None:
+            return MemberResult(existing, created=False)
+        if body.referral_code and await self.members.code_taken(code_key(body.referral_code)):
+            raise Conflict(f"The referral code {body.referral_code!r} is already in use.")
+        for attempt in range(_CODE_ATTEMPTS):
+            code = body.referral_code or generate_code(body.name or body.email, 4 + attempt // 2)
+            if not body.referral_code and await self.members.code_taken(code_key(code)):
+                continue
+            member = self._new_member(principal, program, body, code)
+            try:
+                async with self.session.begin_nested():
+                    await self.members.add(member)
+                return MemberResult(member, created=True)
+            except IntegrityError:
+                winner = await self._existing(program, body)
+                if winner is not None:
+                    return MemberResult(winner, created=False)
+                if body.referral_code:
+                    raise Conflict(
+                        f"The referral code {body.referral_code!r} is already in use."
+                    ) from None
+        raise Conflict("Could not allocate a unique referral code; try again.")
+
+    def _new_member(
+        self, principal: Principal, program: Program, body: MemberCreate, code: str
+    ) -> Member:
+        now = utcnow()
+        return Member(
+            id=new_id("mem"),
+            workspace_id=principal.workspace_id,
+            livemode=principal.livemode,
+            program_id=program.id,
+            email=body.email,
+            email_key=identity_email(body.email) if body.email else None,
+            email_canonical=canonical_email(body.email) if body.email else None,
+            external_id=body.external_id,
+            name=body.name,
+            referral_code=code,
+            code_key=code_key(code),
+            status=MemberStatus.active.value,
+            metadata_=body.metadata,
+            created_at=now,
+            updated_at=now,
+        )
+
+    async def update(self, principal: Principal, member_id: str, body: MemberUpdate) -> Member:
+        member = await self.get(principal, member_id)
+        changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+        if "email" in changes and changes["email"] != member.email:
+            email = changes["email"]
+            if email is not None:
+                other = await self.members.by_email(member.program_id, identity_email(email))
+                if other is not None and other.id != member.id:
+                    raise Conflict(
+                        f"Member {other.id} already has this email.", existing_id=other.id
+                    )
+            member.email = email
+            member.email_key = identity_email(email) if email else None
+            member.email_canonical = canonical_email(email) if email else None
+        if "external_id" in changes and changes["external_id"] != member.external_id:
+            external_id = changes["external_id"]
+            if external_id is not None:
+                other = await self.members.by_external_id(member.program_id, external_id)
+                if other is not None and other.id != member.id:
+                    raise Conflict(
+                        f"Member {other.id} already has this external_id.", existing_id=other.id
+                    )
+            member.external_id = external_id
+        if member.email is None and member.external_id is None:
+            raise Conflict("A member needs an email or an external_id; both cannot be removed.")
+        code = changes.get("referral_code")
+        if code is not None and code_key(code) != member.code_key:
+            if await self.members.code_taken(code_key(code)):
+                raise Conflict(f"The referral code {code!r} is already in use.")
+            member.referral_code, member.code_key = code, code_key(code)
+        elif code is not None:
+            member.referral_code = code  # same code, other letter case
+        if "name" in changes:
+            member.name = changes["name"]
+        if "status" in changes:
+            member.status = changes["status"].value
+        if "metadata" in changes:
+            member.metadata_ = changes["metadata"]
+        member.updated_at = utcnow()
+        try:
+            async with self.session.begin_nested():
+                await self.session.flush()
+        except IntegrityError:
+            raise Conflict("The change collides with another member.") from None
+        return member
+
+    async def erase(self, principal: Principal, member_id: str) -> None:
+        """Delete a member: personal data is erased; the row stays as a tombstone (see model)."""
+        member = await self.get(principal, member_id)
+        member.email = member.email_key = member.email_canonical = None
+        member.external_id = None
+        member.name = None
+        member.metadata_ = {}
+        member.status = MemberStatus.disabled.value
+        member.deleted_at = member.updated_at = utcnow()
+        await self.session.flush()

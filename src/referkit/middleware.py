@@ -1,0 +1,61 @@
+"""Pure-ASGI middleware (no BaseHTTPMiddleware: it buffers bodies and breaks streaming).
+
+``GuardMiddleware`` refuses URLs carrying NUL bytes before any route sees them (a database
+cannot store them, and they are never legitimate) and adds security headers to every response.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from referkit.errors import problem_response
+
+_SECURITY_HEADERS = (
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "strict-origin-when-cross-origin"),
+    ("x-frame-options", "DENY"),
+)
+
+
+class GuardMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+        query: bytes = scope.get("query_string", b"")
+        if b"%00" in raw_path or b"\x00" in raw_path or "\x00" in scope["path"]:
+            response = problem_response(404, "not_found", "Not found", "No such resource.")
+            await response(scope, receive, send)
+            return
+        if b"%00" in query or b"\x00" in query:
+            response = problem_response(
+                422,
+                "validation_error",
+                "Invalid request",
+                "Query parameters must not contain NUL characters.",
+                errors=[
+                    {
+                        "field": "query",
+                        "in": "query",
+                        "message": "NUL character",
+                        "type": "value_error",
+                    }
+                ],
+            )
+            await response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _SECURITY_HEADERS:
+                    if name not in headers:
+                        headers.append(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

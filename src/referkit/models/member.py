@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from referkit.db.base import Base, TimestampMixin, id_column
+from referkit.db.types import JSONType, UTCDateTime
+
+
+class Member(TimestampMixin, Base):
+    """A referrer in one program.
+
+    ``email_key`` (lower-cased email) and ``external_id`` are each unique within a program, which
+    is what makes create-or-fetch return one row under concurrent calls. ``code_key`` (lower-cased
+    referral code) is unique across the installation because ``/r/{code}`` carries no workspace.
+    A deleted member keeps its row as a tombstone with personal data erased, so its code is never
+    handed to someone else and its referrals keep their history.
+    """
+
+    __tablename__ = "members"
+    __table_args__ = (
+        UniqueConstraint("program_id", "email_key"),
+        UniqueConstraint("program_id", "external_id"),
+        Index("ix_members_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
+    )
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    livemode: Mapped[bool] = mapped_column()
+    program_id: Mapped[str] = mapped_column(
+        ForeignKey("programs.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    email_key: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    email_canonical: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    referral_code: Mapped[str] = mapped_column(String(40))
+    code_key: Mapped[str] = mapped_column(String(40), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from referkit.db.base import Base, id_column
+from referkit.db.types import UTCDateTime
+from referkit.kit.time import utcnow
+
+
+class Workspace(Base):
+    """A tenant. Every other row belongs to exactly one workspace."""
+
+    __tablename__ = "workspaces"
+
+    id: Mapped[str] = id_column()
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, EmailStr, Field, model_validator
+
+from referkit.kit.schemas import RequestModel, ResponseModel
+from referkit.referral.states import ReferralStatus
+
+
+class AttributionMethod(StrEnum):
+    click_id = "click_id"
+    cookie = "cookie"
+    code = "code"
+    event = "event"
+    member_id = "member_id"
+
+
+class RefereeInput(RequestModel):
+    email: EmailStr | None = Field(default=None, examples=["friend@example.com"])
+    external_id: str | None = Field(
+        default=None, min_length=1, max_length=200, examples=["user_456"]
+    )
+    name: str | None = Field(default=None, max_length=200, examples=["Sam Friend"])
+
+    @model_validator(mode="after")
+    def _identified(self) -> Self:
+        if self.email is None and self.external_id is None:
+            raise ValueError("referee needs an email or an external_id")
+        return self
+
+
+class ReferralCreate(RequestModel):
+    program_id: str | None = Field(default=None, max_length=40)
+    referral_code: str | None = Field(
+        default=None, min_length=1, max_length=40, examples=["JANE7K2Q"]
+    )
+    click_id: str | None = Field(default=None, min_length=1, max_length=40)
+    member_id: str | None = Field(
+        default=None, max_length=40, description="Credit this referrer directly."
+    )
+    referee: RefereeInput
+    ip: str | None = Field(default=None, max_length=64, description="The referee's IP address.")
+    user_agent: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _has_referrer(self) -> Self:
+        if not (self.referral_code or self.click_id or self.member_id):
+            raise ValueError("one of referral_code, click_id or member_id is required")
+        return self
+
+
+class ReferralUpdate(RequestModel):
+    status: ReferralStatus | None = Field(
+        default=None,
+        description="pending→qualified→approved, pending/qualified→denied, denied→pending.",
+    )
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class Referee(BaseModel):
+    email: str | None
+    external_id: str | None
+    name: str | None
+
+
+class ReferralAttribution(BaseModel):
+    method: AttributionMethod
+    click_id: str | None = None
+    link_id: str | None = None
+    model: str = Field(examples=["last_click"])
+    window_days: int = Field(examples=[30])
+    explanation: str = Field(
+        examples=["Referral code JANE7K2Q (sent in the request) belongs to member mem_… ."]
+    )
+
+
+class FraudRisk(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+
+
+class ReferralFraud(BaseModel):
+    risk: FraudRisk = FraudRisk.low
+    signals: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class StatusChange(BaseModel):
+    status: ReferralStatus
+    at: datetime
+    note: str | None = None
+
+
+class Referral(ResponseModel):
+    id: str = Field(examples=["ref_01jd9x4k6b8v2q3r5s7t9w1y3z"])
+    program_id: str
+    member_id: str
+    referee: Referee
+    status: ReferralStatus
+    attribution: ReferralAttribution
+    fraud: ReferralFraud
+    note: str | None
+    status_history: list[StatusChange]
+    livemode: bool
+    qualified_at: datetime | None
+    approved_at: datetime | None
+    denied_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+SearchText = Annotated[str, Field(max_length=200)]

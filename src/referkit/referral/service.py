@@ -1,0 +1,225 @@
+"""Referrals: attribute a referred friend to a referrer, refuse what must be refused, and move
+the referral through its states.
+
+Checks run in a fixed order so the answer is predictable: who referred (code, member id or
+click) → program and member are active → self-referral → duplicate referee.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referkit.auth.principal import Principal
+from referkit.errors import Conflict, NotFound, Unprocessable
+from referkit.kit.email import canonical_email, identity_email
+from referkit.kit.ids import looks_like_id, new_id
+from referkit.kit.pagination import PageMeta, PageParams
+from referkit.kit.time import as_utc, utcnow
+from referkit.member.service import MemberService
+from referkit.models import Member, Program, Referral
+from referkit.program.service import ProgramService
+from referkit.referral.repository import ReferralRepository
+from referkit.referral.schemas import AttributionMethod, ReferralCreate, ReferralUpdate
+from referkit.referral.states import ReferralStatus, plan
+
+
+def _field_error(field: str, message: str) -> list[dict[str, str]]:
+    return [{"field": field, "in": "body", "message": message, "type": "value_error"}]
+
+
+class ReferralService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.referrals = ReferralRepository(session)
+        self.members = MemberService(session)
+        self.programs = ProgramService(session)
+
+    async def get(self, principal: Principal, referral_id: str) -> Referral:
+        referral = None
+        if looks_like_id(referral_id, "ref"):
+            referral = await self.referrals.get(
+                principal.workspace_id, principal.livemode, referral_id
+            )
+        if referral is None:
+            raise NotFound(f"No referral {referral_id} in this workspace.")
+        return referral
+
+    async def search(
+        self,
+        principal: Principal,
+        params: PageParams,
+        *,
+        program_id: str | None,
+        member_id: str | None,
+        status: ReferralStatus | None,
+        q: str | None,
+        created_after: datetime | None,
+        created_before: datetime | None,
+    ) -> tuple[list[Referral], PageMeta]:
+        return await self.referrals.page(
+            principal.workspace_id,
+            principal.livemode,
+            params,
+            program_id=program_id,
+            member_id=member_id,
+            status=status.value if status else None,
+            q=q,
+            created_after=as_utc(created_after) if created_after else None,
+            created_before=as_utc(created_before) if created_before else None,
+        )
+
+    async def _referrer(
+        self, principal: Principal, body: ReferralCreate
+    ) -> tuple[Member, AttributionMethod, str]:
+        if body.click_id is not None:
+            raise Unprocessable(
+                f"No click {body.click_id} is stored in this workspace.",
+                code="unknown_click",
+                errors=_field_error("click_id", "unknown click"),
+            )
+        if body.member_id is not None:
+            try:
+                member = await self.members.get(principal, body.member_id)
+            except NotFound:
+                raise Unprocessable(
+                    f"No member {body.member_id} in this workspace.",
+                    errors=_field_error("member_id", "unknown member"),
+                ) from None
+            return (
+                member,
+                AttributionMethod.member_id,
+                (f"Member {member.id} was named directly (member_id) in the request."),
+            )
+        assert body.referral_code is not None
+        found = await self.members.by_code(principal, body.referral_code)
+        if found is None:
+            raise Unprocessable(
+                f"No member has the referral code {body.referral_code!r}.",
+                code="unknown_referral_code",
+                errors=_field_error("referral_code", "unknown referral code"),
+            )
+        return (
+            found,
+            AttributionMethod.code,
+            (
+                f"Referral code {found.referral_code} (sent in the request) belongs to member "
+                f"{found.id}."
+            ),
+        )
+
+    def _check_self_referral(self, program: Program, member: Member, body: ReferralCreate) -> None:
+        if not program.fraud.get("self_referral", True):
+            return
+        referee = body.referee
+        same_email = (
+            referee.email is not None
+            and member.email_canonical is not None
+            and canonical_email(referee.email) == member.email_canonical
+        )
+        same_id = referee.external_id is not None and referee.external_id == member.external_id
+        if same_email or same_id:
+            matched = "email" if same_email else "external_id"
+            raise Unprocessable(
+                f"The referee is the referrer (same normalized {matched}).",
+                code="self_referral",
+                errors=_field_error(f"referee.{matched}", "matches the referrer"),
+            )
+
+    async def create(self, principal: Principal, body: ReferralCreate) -> Referral:
+        member, method, explanation = await self._referrer(principal, body)
+        program = await self.programs.get(principal, member.program_id)
+        if body.program_id is not None and body.program_id != program.id:
+            raise Unprocessable(
+                f"The referrer belongs to program {program.id}, not {body.program_id}.",
+                errors=_field_error("program_id", "does not match the referrer's program"),
+            )
+        if program.status != "active":
+            raise Unprocessable(
+                f"Program {program.id} is {program.status}.", code="program_inactive"
+            )
+        if member.status != "active":
+            raise Unprocessable(f"Member {member.id} is disabled.", code="member_disabled")
+        self._check_self_referral(program, member, body)
+        email_key = identity_email(body.referee.email) if body.referee.email else None
+        existing = await self.referrals.existing_referee(
+            program.id, email_key, body.referee.external_id
+        )
+        if existing is not None:
+            raise Conflict(
+                f"This referee was already referred in this program ({existing.id}).",
+                existing_id=existing.id,
+            )
+        now = utcnow()
+        attribution = program.attribution
+        referral = Referral(
+            id=new_id("ref"),
+            workspace_id=principal.workspace_id,
+            livemode=principal.livemode,
+            program_id=program.id,
+            member_id=member.id,
+            referee_email=body.referee.email,
+            referee_email_key=email_key,
+            referee_external_id=body.referee.external_id,
+            referee_name=body.referee.name,
+            status=ReferralStatus.pending.value,
+            attribution={
+                "method": method.value,
+                "click_id": None,
+                "link_id": None,
+                "model": attribution.get("model", "last_click"),
+                "window_days": attribution.get("window_days", 30),
+                "explanation": explanation,
+            },
+            fraud={"risk": "low", "signals": []},
+            status_history=[{"status": "pending", "at": now.isoformat(), "note": None}],
+            ip=body.ip,
+            user_agent=body.user_agent,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self.session.begin_nested():
+                await self.referrals.add(referral)
+        except IntegrityError:
+            winner = await self.referrals.existing_referee(
+                program.id, email_key, body.referee.external_id
+            )
+            raise Conflict(
+                "This referee was already referred in this program.",
+                existing_id=winner.id if winner else None,
+            ) from None
+        return referral
+
+    async def update(
+        self, principal: Principal, referral_id: str, body: ReferralUpdate
+    ) -> Referral:
+        referral = await self.get(principal, referral_id)
+        now = utcnow()
+        if "note" in body.model_fields_set:
+            referral.note = body.note
+        if body.status is not None:
+            steps = plan(ReferralStatus(referral.status), body.status)
+            history: list[dict[str, Any]] = list(referral.status_history)
+            for step in steps:
+                self._enter(referral, step, now)
+                history.append({"status": step.value, "at": now.isoformat(), "note": body.note})
+            referral.status_history = history
+        referral.updated_at = now
+        await self.session.flush()
+        return referral
+
+    @staticmethod
+    def _enter(referral: Referral, status: ReferralStatus, now: datetime) -> None:
+        referral.status = status.value
+        if status is ReferralStatus.qualified and referral.qualified_at is None:
+            referral.qualified_at = now
+        elif status is ReferralStatus.approved:
+            referral.approved_at = now
+        elif status is ReferralStatus.denied:
+            referral.denied_at = now
+        elif status is ReferralStatus.pending:
+            referral.denied_at = None

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referkit.models import ApiKey, Member, Program, Referral, Workspace
+
+
+class WorkspaceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, workspace_id: str) -> Workspace | None:
+        return await self.session.get(Workspace, workspace_id)
+
+    async def by_name(self, name: str) -> Workspace | None:
+        result: Workspace | None = await self.session.scalar(
+            select(Workspace).where(Workspace.name == name)
+        )
+        return result
+
+    async def add(self, workspace: Workspace) -> Workspace:
+        self.session.add(workspace)
+        await self.session.flush()
+        return workspace
+
+    async def usage(self, workspace_id: str, livemode: bool) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        tables: dict[str, Any] = {
+            "programs": Program,
+            "members": Member,
+            "referrals": Referral,
+            "api_keys": ApiKey,
+        }
+        for name, model in tables.items():
+            stmt = (
+                select(func.count())
+                .select_from(model)
+                .where(model.workspace_id == workspace_id, model.livemode == livemode)
+            )
+            if model is Member:
+                stmt = stmt.where(Member.deleted_at.is_(None))
+            if model is ApiKey:
+                stmt = stmt.where(ApiKey.revoked_at.is_(None))
+            counts[name] = int(await self.session.scalar(stmt) or 0)
+        return counts

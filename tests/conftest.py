@@ -1,0 +1,90 @@
+"""Shared fixtures: every test that uses ``app`` or ``client`` runs on SQLite and, when
+``REFERKIT_TEST_DATABASE_URL`` is set, again on PostgreSQL (CI always sets it).
+
+The database is migrated once per session. Tests do not share state because each one works in
+its own freshly created workspace, and every query is scoped to a workspace — the same
+isolation production relies on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from referkit.app import create_app
+from referkit.config import Settings
+from referkit.db import migrate
+from tests.factories import Key, new_key
+
+PG_URL = os.environ.get("REFERKIT_TEST_DATABASE_URL")
+TEST_BASE_URL = "http://testserver"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("CI") and not PG_URL:
+        raise pytest.UsageError("CI must set REFERKIT_TEST_DATABASE_URL (PostgreSQL).")
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+async def reset_postgres(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session", params=_backends())
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database for the whole session (one per backend)."""
+    if request.param == "postgresql":
+        assert PG_URL is not None
+        url = PG_URL
+        asyncio.run(reset_postgres(url))
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'referkit.db'}"
+    asyncio.run(migrate.upgrade(url))
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        base_url=TEST_BASE_URL,
+        secret_key="test-secret-key-" + "x" * 32,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=TEST_BASE_URL) as http:
+        yield http
+
+
+@pytest.fixture
+async def key(app: FastAPI) -> Key:
+    """A full-scope live key in a fresh workspace."""
+    return await new_key(app)

@@ -18,7 +18,7 @@ from referkit.db.session import SessionFactory
 from referkit.errors import PROBLEM_CODES, NotFound, install_error_handlers
 from referkit.health.endpoints import router as health_router
 from referkit.middleware import GuardMiddleware
-from referkit.openapi import install_docs, use_route_names_as_operation_ids
+from referkit.openapi import install_docs, operation_id_from_name
 
 
 @asynccontextmanager
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id_from_name,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -59,6 +60,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.add_route("/problems/{code}", problem_page, include_in_schema=False)
     install_docs(app)
-    use_route_names_as_operation_ids(app)
     app.add_middleware(GuardMiddleware)
     return app

@@ -17,6 +17,8 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from referkit.kit.net import Network, parse_networks
+
 ENV_PREFIX = "REFERKIT_"
 _IGNORED_PREFIXES = ("REFERKIT_TEST_",)
 
@@ -45,6 +47,36 @@ class Settings(BaseSettings):
     log_level: str = "info"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_echo: bool = False
+
+    # API protection
+    rate_limit_enabled: bool = True
+    rate_limit_per_minute: int = Field(
+        default=600, ge=1, le=10_000_000, description="Default per-key request limit."
+    )
+    redis_prefix: str = Field(default="referkit", min_length=1, max_length=100)
+    auth_failure_limit: int = Field(default=20, ge=1, description="Failed auths before a block.")
+    auth_failure_window_seconds: int = Field(default=300, ge=1)
+    auth_block_seconds: int = Field(default=900, ge=1)
+    trusted_proxies: str = Field(
+        default="", description="Comma-separated IPs/CIDRs whose X-Forwarded-* are believed."
+    )
+    require_https: bool = False
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_batch_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    request_timeout_seconds: float = Field(default=30.0, ge=0)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        try:
+            parse_networks(value)
+        except ValueError as exc:
+            raise ValueError(f"not a list of IP addresses or networks ({exc})") from None
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @field_validator("base_url")
     @classmethod
@@ -91,19 +123,35 @@ class Settings(BaseSettings):
             return self.secret_key.encode()
         path = self.data_dir / "secret_key"
         if not path.exists():
+            # Several processes may start at once (``--workers``): write a private temporary
+            # file, then hard-link it into place, which never replaces an existing key. Nobody
+            # can read a half-written key, and every process ends up with the first key.
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
-        return path.read_text().strip().encode()
+            temporary = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(8)}")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_urlsafe(48))
+                os.link(temporary, path)
+            except FileExistsError:
+                pass
+            finally:
+                temporary.unlink()
+        key = path.read_text().strip()
+        if not key:
+            raise SettingsError(f"{path} is empty; delete it to generate a new secret key")
+        return key.encode()
 
 
 def _unknown_variables(environ: dict[str, str]) -> list[str]:
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    # Names are matched case-insensitively (``referkit_base_url`` is read too), so are typos.
     return sorted(
         key
         for key in environ
-        if key.startswith(ENV_PREFIX) and not key.startswith(_IGNORED_PREFIXES) and key not in known
+        if (name := key.upper()).startswith(ENV_PREFIX)
+        and not name.startswith(_IGNORED_PREFIXES)
+        and name not in known
     )
 
 

@@ -188,6 +188,23 @@ _HTTP_CODES = {
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeError):
+        # FastAPI answers a JSON body that is not UTF-8 with a bare 400; to clients it is the
+        # same mistake as malformed JSON, which is a 422 validation error.
+        return problem_response(
+            422,
+            "validation_error",
+            "Invalid request",
+            "body: the body is not valid JSON (it is not UTF-8 text)",
+            errors=[
+                {
+                    "field": "body",
+                    "in": "body",
+                    "message": "the body is not valid JSON (it is not UTF-8 text)",
+                    "type": "json_invalid",
+                }
+            ],
+        )
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
     if exc.status_code == 404 and detail == "Not Found":

@@ -26,11 +26,20 @@ class GuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _SECURITY_HEADERS:
+                    if name not in headers:
+                        headers.append(name, value)
+            await send(message)
+
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
         query: bytes = scope.get("query_string", b"")
         if b"%00" in raw_path or b"\x00" in raw_path or "\x00" in scope["path"]:
             response = problem_response(404, "not_found", "Not found", "No such resource.")
-            await response(scope, receive, send)
+            await response(scope, receive, send_with_headers)
             return
         if b"%00" in query or b"\x00" in query:
             response = problem_response(
@@ -47,15 +56,6 @@ class GuardMiddleware:
                     }
                 ],
             )
-            await response(scope, receive, send)
+            await response(scope, receive, send_with_headers)
             return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in _SECURITY_HEADERS:
-                    if name not in headers:
-                        headers.append(name, value)
-            await send(message)
-
         await self.app(scope, receive, send_with_headers)

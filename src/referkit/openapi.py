@@ -106,13 +106,18 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            # Every route can answer 405/404 for unknown methods; the 422 FastAPI documents
-            # is our problem document, not its HTTPValidationError.
+            # The 422 FastAPI documents is our problem document, not its HTTPValidationError.
             if "422" in responses:
                 responses["422"] = {"description": _DESCRIPTIONS[422], "content": _problem_ref()}
+            for response in responses.values():
+                # FastAPI files a response model under application/json; problems are only
+                # ever sent as application/problem+json, so the schema belongs there.
+                if PROBLEM_CONTENT_TYPE in response.get("content", {}):
+                    response["content"] = _problem_ref()
             if path.startswith(API_PREFIX):
                 operation["security"] = [{"BearerAuth": []}, {"BasicAuth": []}]
-                for status in (401, 403):
+                # 422 too: any API request can carry a malformed query (GuardMiddleware).
+                for status in (401, 403, 422):
                     responses.setdefault(
                         str(status),
                         {"description": _DESCRIPTIONS[status], "content": _problem_ref()},
@@ -157,8 +162,10 @@ def install_docs(app: FastAPI) -> None:
     app.add_route(f"{API_PREFIX}/redoc", redoc, include_in_schema=False)
 
 
-def use_route_names_as_operation_ids(app: FastAPI) -> None:
-    """Operation ids are the endpoint function names (``create_member``), stable and readable."""
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            route.operation_id = route.name
+def operation_id_from_name(route: APIRoute) -> str:
+    """Operation ids are the endpoint function names (``create_member``), stable and readable.
+
+    Passed to ``FastAPI(generate_unique_id_function=...)``: routers are included lazily, so the
+    app's route list holds no ``APIRoute`` objects to rename after the fact.
+    """
+    return route.name

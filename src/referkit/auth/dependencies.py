@@ -12,8 +12,8 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Access, Principal
-from referkit.auth.service import AuthService
-from referkit.db.session import get_session
+from referkit.auth.service import AuthService, use_is_stale
+from referkit.db.session import SAFE_METHODS, SessionFactory, get_session
 from referkit.errors import InsufficientScope
 
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
@@ -23,7 +23,19 @@ async def current_principal(
     request: Request,
     session: Session,
 ) -> Principal:
-    principal = await AuthService(session).authenticate(request.headers.get("authorization"))
+    write = request.method not in SAFE_METHODS
+    principal = await AuthService(session).authenticate(
+        request.headers.get("authorization"), record_use=write
+    )
+    if not write and use_is_stale(principal.last_used_at):
+        # A read request runs in a read transaction. On SQLite, upgrading it to write
+        # last_used_at fails ("database is locked") whenever another writer got in first, so
+        # end it (freeing its connection: holding two could exhaust the pool) and record the
+        # use in a short write transaction of its own; the endpoint's reads start afresh.
+        await session.rollback()
+        sessions: SessionFactory = request.app.state.sessions
+        async with sessions.transaction() as writer:
+            await AuthService(writer).record_use(principal.key_id)
     request.state.principal = principal
     return principal
 

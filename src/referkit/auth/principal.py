@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -44,6 +45,7 @@ class Principal:
     scope: Scope
     livemode: bool
     rate_limit_per_minute: int | None = None
+    last_used_at: datetime | None = None
 
     @property
     def mode(self) -> Mode:

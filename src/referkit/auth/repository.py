@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.kit.pagination import PageMeta, PageParams, paginate
@@ -43,6 +45,16 @@ class ApiKeyRepository:
         if not include_revoked:
             stmt = stmt.where(ApiKey.revoked_at.is_(None))
         return await paginate(self.session, stmt, ApiKey.id, params)
+
+    async def record_use(self, key_id: str, now: datetime, unless_since: datetime) -> None:
+        await self.session.execute(
+            update(ApiKey)
+            .where(
+                ApiKey.id == key_id,
+                or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= unless_since),
+            )
+            .values(last_used_at=now)
+        )
 
     async def add(self, key: ApiKey) -> ApiKey:
         self.session.add(key)

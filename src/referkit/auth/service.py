@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,11 @@ _SECRET_PREFIXES = ("rk_live_", "rk_test_")
 class IssuedKey:
     key: ApiKey
     secret: str
+
+
+def use_is_stale(last_used_at: datetime | None) -> bool:
+    """``last_used_at`` is kept to a minute: most requests need not write it."""
+    return last_used_at is None or utcnow() - last_used_at >= LAST_USED_RESOLUTION
 
 
 def _new_secret(livemode: bool) -> tuple[str, str]:
@@ -116,34 +121,68 @@ class AuthService:
         key.revoked_at = utcnow()
         await self.session.flush()
 
-    async def authenticate(self, authorization: str | None) -> Principal:
-        """Turn an ``Authorization`` header into a Principal, or raise 401."""
+    async def authenticate(
+        self, authorization: str | None, *, record_use: bool = True
+    ) -> Principal:
+        """Turn an ``Authorization`` header into a Principal, or raise 401.
+
+        With ``record_use=False`` nothing is written; the caller (a read request) then calls
+        ``record_use`` in a write transaction of its own when ``use_is_stale`` says so.
+        """
         if not authorization:
             raise AuthenticationRequired(
                 "Send `Authorization: Bearer rk_live_…` or Basic auth with public_key:secret."
             )
-        scheme, _, credentials = authorization.strip().partition(" ")
-        credentials = credentials.strip()
-        key: ApiKey | None
-        if scheme.lower() == "bearer":
-            key = await self._by_secret(credentials)
-        elif scheme.lower() == "basic":
-            key = await self._by_basic(credentials)
-        else:
+        scheme, _, _credentials = authorization.strip().partition(" ")
+        if scheme.lower() not in ("bearer", "basic"):
             raise AuthenticationRequired("Unsupported authorization scheme; use Bearer or Basic.")
-        if key is None or key.revoked_at is not None:
+        key = await self.identify(authorization)
+        if key is None:
             raise InvalidApiKey("The API key is unknown, revoked, or its secret was regenerated.")
-        now = utcnow()
-        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-            key.last_used_at = now
+        if record_use and use_is_stale(key.last_used_at):
+            key.last_used_at = utcnow()
             await self.session.flush()
+        limit = key.rate_limit_per_minute
         return Principal(
             workspace_id=key.workspace_id,
             key_id=key.id,
             scope=Scope(key.scope),
             livemode=key.livemode,
-            rate_limit_per_minute=key.rate_limit_per_minute,
+            rate_limit_per_minute=limit,
+            last_used_at=key.last_used_at,
         )
+
+    async def identify(self, authorization: str | None) -> ApiKey | None:
+        """The active key these credentials belong to, or None; never writes, never raises."""
+        if not authorization:
+            return None
+        scheme, _, credentials = authorization.strip().partition(" ")
+        credentials = credentials.strip()
+        key: ApiKey | None = None
+        if scheme.lower() == "bearer":
+            key = await self._by_secret(credentials)
+        elif scheme.lower() == "basic":
+            key = await self._by_basic(credentials)
+        if key is None or key.revoked_at is not None:
+            return None
+        return key
+
+    async def update_key(
+        self, principal: Principal, key_id: str, changes: dict[str, object]
+    ) -> ApiKey:
+        key = await self._get(principal, key_id)
+        if "name" in changes:
+            key.name = str(changes["name"])
+        if "rate_limit_per_minute" in changes:
+            value = changes["rate_limit_per_minute"]
+            key.rate_limit_per_minute = int(value) if isinstance(value, int) else None
+        await self.session.flush()
+        return key
+
+    async def record_use(self, key_id: str) -> None:
+        """Set ``last_used_at`` to now, unless it is already within the resolution."""
+        now = utcnow()
+        await self.keys.record_use(key_id, now, unless_since=now - LAST_USED_RESOLUTION)
 
     async def _by_secret(self, secret: str) -> ApiKey | None:
         if not secret.startswith(_SECRET_PREFIXES) or len(secret) > 200:

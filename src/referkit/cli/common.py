@@ -14,7 +14,8 @@ from referkit.db import migrate
 from referkit.db.engine import create_engine
 from referkit.db.session import SessionFactory
 
-console = Console(stderr=True)
+# soft_wrap: messages carry ids, secrets and variable names that must stay copyable on one line.
+console = Console(stderr=True, soft_wrap=True)
 
 
 def settings_or_exit() -> Settings:

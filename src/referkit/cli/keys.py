@@ -76,8 +76,13 @@ def list_keys(
 ) -> None:
     """List a workspace's active keys."""
     settings = settings_or_exit()
-    table = Table("id", "name", "scope", "secret", "last used")
-    for row in asyncio.run(_workspace_keys(settings, workspace, mode)):
+    rows = asyncio.run(_workspace_keys(settings, workspace, mode))
+    table = Table()
+    # Ids are what `keys revoke` takes: never shorten or wrap them to fit a narrow terminal.
+    table.add_column("id", no_wrap=True, min_width=max((len(row[0]) for row in rows), default=2))
+    for header in ("name", "scope", "secret", "last used"):
+        table.add_column(header)
+    for row in rows:
         table.add_row(*row)
     console.print(table)
 

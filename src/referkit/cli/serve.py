@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import typer
 import uvicorn
-from rich.panel import Panel
 
 from referkit.cli.common import console, ensure_schema, settings_or_exit
 from referkit.cli.demo import seed_demo
+
+_WILDCARD_HOSTS = {"0.0.0.0", "::", ""}  # noqa: S104 (compared against, never bound)
+
+
+def _local_base_url(host: str, port: int) -> str:
+    """The URL this process answers on, for links and the banner when no base URL is set."""
+    shown = "127.0.0.1" if host in _WILDCARD_HOSTS else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
 
 
 def serve(
@@ -21,6 +31,12 @@ def serve(
 ) -> None:
     """Serve the API (SQLite databases are migrated on start)."""
     settings = settings_or_exit()
+    if "base_url" not in settings.model_fields_set:
+        # Without REFERKIT_BASE_URL, links must point at the host and port we actually listen
+        # on. uvicorn builds the app in a fresh import (one per worker) that reads settings from
+        # the environment, so the environment is how the value reaches it.
+        os.environ["REFERKIT_BASE_URL"] = _local_base_url(host, port)
+        settings = settings_or_exit()
     if workers > 1 and settings.is_sqlite:
         console.print("[yellow]Several workers on SQLite serialize writes; fine for trials.[/]")
     asyncio.run(ensure_schema(settings))
@@ -40,7 +56,9 @@ def serve(
             "",
             f"Try: curl -H 'Authorization: Bearer {key['secret']}' {base}/api/v1/programs",
         ]
-    console.print(Panel("\n".join(lines), title="Referkit", expand=False))
+    # Plain lines on stdout, never wrapped or boxed, so the key and the curl line can be
+    # copied (and parsed) as printed; diagnostics stay on the stderr console.
+    typer.echo("\n".join(["Referkit", *lines]))
     uvicorn.run(
         "referkit.app:create_app",
         factory=True,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from referkit.db.engine import write_engine
 
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class SessionFactory:
@@ -46,7 +46,7 @@ class SessionFactory:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     factory: SessionFactory = request.app.state.sessions
-    write = request.method not in _SAFE_METHODS
+    write = request.method not in SAFE_METHODS
     async with factory(write=write) as session:
         try:
             yield session

@@ -21,7 +21,22 @@ _last_ms = 0
 _last_random = 0
 
 PREFIXES = frozenset(
-    {"ws", "key", "prog", "rule", "mem", "ref", "rwd", "lnk", "clk", "evt", "app", "wh", "msg"}
+    {
+        "ws",
+        "key",
+        "idem",
+        "prog",
+        "rule",
+        "mem",
+        "ref",
+        "rwd",
+        "lnk",
+        "clk",
+        "evt",
+        "app",
+        "wh",
+        "msg",
+    }
 )
 ID_PATTERN = re.compile(r"^[a-z]{2,5}_[0-9a-hjkmnp-tv-z]{26}$")
 

@@ -2,14 +2,28 @@
 
 ``RequestModel`` rejects unknown fields (which includes server-owned ones such as ``id`` or
 ``created_at``) and text a database cannot store: NUL characters and lone surrogates would
-otherwise surface as a driver error instead of a 422.
+otherwise surface as a driver error instead of a 422. Numbers and booleans must arrive as the
+JSON types the schema documents (no ``true`` for 1, no ``"5"`` for 5).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from datetime import datetime
+from types import NoneType, UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from referkit.kit.time import as_utc
 
 
 def _check_text(value: Any, path: str = "") -> None:
@@ -29,6 +43,53 @@ def _check_text(value: Any, path: str = "") -> None:
             _check_text(item, f"{path}[{index}]")
 
 
+def _to_utc(value: datetime) -> datetime:
+    try:
+        return as_utc(value)
+    except OverflowError:
+        # 0001-01-01T00:00+14:00 parses, but has no UTC equivalent; refuse it here, not with a 500.
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+_ISO_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_only(value: Any) -> Any:
+    # Pydantic would also take a number ("0.5") as Unix time; the API promises ISO 8601 only.
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and not _ISO_DATE_START.match(value.strip())
+    ):
+        raise ValueError("must be an ISO 8601 date-time, such as 2024-06-01T12:00:00Z")
+    return value
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_to_utc)]
+"""A datetime input in ISO 8601, converted to UTC (naive values are taken as UTC)."""
+
+
+def _scalar_kinds(annotation: Any) -> set[Any]:
+    """``{int}`` for ``int`` and ``int | None``; empty for containers and anything else."""
+    origin = get_origin(annotation)
+    if origin is None:
+        return {annotation}
+    if origin in (Union, UnionType):
+        return {arg for arg in get_args(annotation) if arg is not NoneType}
+    return set()
+
+
+def _json_type_error(kinds: set[Any], value: Any) -> str | None:
+    # Pydantic's lax mode reads `true` as 1 and "5" as 5; the documented JSON types are binding.
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if kinds == {bool} and not isinstance(value, bool):
+        return "must be true or false"
+    integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if kinds == {int} and not (number and integral):
+        return "must be an integer"
+    if kinds == {float} and not number:
+        return "must be a number"
+    return None
+
+
 class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -37,6 +98,17 @@ class RequestModel(BaseModel):
     def _storable_text(cls, data: Any) -> Any:
         _check_text(data)
         return data
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _json_types(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or info.field_name is None:
+            return value
+        kinds = _scalar_kinds(cls.model_fields[info.field_name].annotation)
+        error = _json_type_error(kinds, value)
+        if error is not None:
+            raise ValueError(error)
+        return value
 
 
 class ResponseModel(BaseModel):

@@ -84,11 +84,19 @@ class MemberService:
             if body.external_id
             else None
         )
-        if by_external is not None:
-            return by_external
         if body.email is None:
-            return None
+            return by_external
         by_email = await self.members.by_email(program.id, identity_email(body.email))
+        if by_external is not None:
+            # The two identifiers name two different people: answering with either would hand
+            # one caller's user the other's referral code.
+            if by_email is not None and by_email.id != by_external.id:
+                raise Conflict(
+                    f"The external_id belongs to member {by_external.id} but the email to "
+                    f"member {by_email.id}.",
+                    existing_id=by_email.id,
+                )
+            return by_external
         if by_email is None:
             return None
         if body.external_id and by_email.external_id not in (None, body.external_id):

@@ -213,7 +213,18 @@ class ProgramUpdate(RequestModel):
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> Self:
-        for name in ("name", "landing_url", "slug", "status", "allowed_origins", "reward_rules"):
+        required = (
+            "name",
+            "landing_url",
+            "slug",
+            "status",
+            "allowed_origins",
+            "reward_rules",
+            "attribution",
+            "qualification",
+            "fraud",
+        )
+        for name in required:
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
 from referkit.kit.pagination import Page, PageParams, page_params
+from referkit.kit.schemas import UtcDatetime
 from referkit.models import Referral as ReferralRow
 from referkit.openapi import problems
 from referkit.referral.schemas import Referee, Referral, ReferralCreate, ReferralUpdate
@@ -73,8 +73,8 @@ async def list_referrals(
     q: Annotated[
         str | None, Query(max_length=200, description="Matches referee email, name, external id.")
     ] = None,
-    created_after: Annotated[datetime | None, Query(description="Inclusive, ISO 8601.")] = None,
-    created_before: Annotated[datetime | None, Query(description="Exclusive, ISO 8601.")] = None,
+    created_after: Annotated[UtcDatetime | None, Query(description="Inclusive, ISO 8601.")] = None,
+    created_before: Annotated[UtcDatetime | None, Query(description="Exclusive, ISO 8601.")] = None,
 ) -> Page[Referral]:
     referrals, meta = await ReferralService(session).search(
         principal,

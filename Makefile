@@ -29,8 +29,8 @@ run: $(VENV)/.installed
 	$(BIN)/referkit serve --demo --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff format --check src tests
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src

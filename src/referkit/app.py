@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -17,19 +21,50 @@ from referkit.db.engine import create_engine
 from referkit.db.session import SessionFactory
 from referkit.errors import PROBLEM_CODES, NotFound, install_error_handlers
 from referkit.health.endpoints import router as health_router
+from referkit.idempotency.middleware import IdempotencyMiddleware
+from referkit.idempotency.service import IdempotencyService
+from referkit.kit.ratelimit import RateLimiter
 from referkit.middleware import GuardMiddleware
 from referkit.openapi import install_docs, operation_id_from_name
+from referkit.protection import BodyLimit, RateLimitHeaders, RequireHttps, Timeout
+
+logger = logging.getLogger("referkit")
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    settings.signing_key  # noqa: B018  (development: generate the key file now, fail fast)
     engine = create_engine(settings.db_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
-    app.state.sessions = SessionFactory(engine)
+    sessions = SessionFactory(engine)
+    app.state.sessions = sessions
+    app.state.limiter = RateLimiter(
+        settings.redis_url,
+        prefix=settings.redis_prefix,
+        auth_failures=settings.auth_failure_limit,
+        auth_failure_window_seconds=settings.auth_failure_window_seconds,
+        block_seconds=settings.auth_block_seconds,
+    )
+    purge = asyncio.create_task(_purge_idempotency_keys(sessions))
     try:
         yield
     finally:
+        purge.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purge
+        await app.state.limiter.close()
         await engine.dispose()
+
+
+async def _purge_idempotency_keys(sessions: SessionFactory) -> None:
+    """Idempotency keys are kept 24 hours; sweep expired ones hourly."""
+    while True:
+        try:
+            async with sessions.transaction() as session:
+                await IdempotencyService(session).purge_expired()
+        except SQLAlchemyError:
+            logger.warning("idempotency key purge failed; retrying in an hour", exc_info=True)
+        await asyncio.sleep(3600)
 
 
 async def problem_page(request: Request) -> HTMLResponse:
@@ -60,5 +95,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.add_route("/problems/{code}", problem_page, include_in_schema=False)
     install_docs(app)
+    # Outermost last: Guard → HTTPS → body limit → rate-limit headers → timeout → idempotency.
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(Timeout, seconds=settings.request_timeout_seconds)
+    app.add_middleware(RateLimitHeaders)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        batch_max_bytes=settings.max_batch_body_bytes,
+    )
+    if settings.require_https:
+        app.add_middleware(RequireHttps, trusted=settings.trusted_networks)
     app.add_middleware(GuardMiddleware)
     return app

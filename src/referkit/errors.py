@@ -39,7 +39,12 @@ PROBLEM_CODES: dict[str, str] = {
     "member_disabled": "The referrer is disabled and cannot receive referrals.",
     "program_inactive": "The program is paused or archived.",
     "payload_too_large": "The request body is larger than allowed.",
-    "rate_limited": "Too many requests; retry after the time in `Retry-After`.",
+    "rate_limited": "Too many requests for this key; retry after the time in `Retry-After`.",
+    "ip_blocked": "Too many failed authentications from this IP; it is blocked for a while.",
+    "idempotency_key_reused": "The Idempotency-Key was already used with a different request.",
+    "idempotency_in_progress": "A request with this Idempotency-Key is still running.",
+    "https_required": "The API only answers over HTTPS here.",
+    "request_timeout": "The request ran too long and was cancelled; nothing was stored.",
     "service_unavailable": "A dependency (usually the database) is not ready.",
     "internal_error": "An unexpected error; it has been logged.",
 }
@@ -52,9 +57,12 @@ class ReferkitError(Exception):
     code = "bad_request"
     title = "Bad request"
 
-    def __init__(self, detail: str, **extra: Any) -> None:
+    def __init__(
+        self, detail: str, *, headers: Mapping[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = dict(headers or {})
         self.extra = extra
 
 
@@ -105,6 +113,18 @@ class InsufficientScope(ReferkitError):
     status_code = 403
     code = "insufficient_scope"
     title = "Insufficient scope"
+
+
+class RateLimited(ReferkitError):
+    status_code = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+
+class IpBlocked(ReferkitError):
+    status_code = 429
+    code = "ip_blocked"
+    title = "Blocked after repeated failed authentication"
 
 
 class ServiceUnavailable(ReferkitError):
@@ -158,9 +178,9 @@ def validation_errors(errors: Any) -> list[dict[str, Any]]:
 
 async def _referkit_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ReferkitError)
-    headers = (
-        {"WWW-Authenticate": 'Bearer, Basic realm="referkit"'} if exc.status_code == 401 else None
-    )
+    headers = dict(exc.headers)
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = 'Bearer, Basic realm="referkit"'
     return problem_response(
         exc.status_code, exc.code, exc.title, exc.detail, headers=headers, **exc.extra
     )

@@ -13,8 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Access, Principal
 from referkit.auth.service import AuthService, use_is_stale
+from referkit.config import Settings
 from referkit.db.session import SAFE_METHODS, SessionFactory, get_session
-from referkit.errors import InsufficientScope
+from referkit.errors import InsufficientScope, InvalidApiKey, IpBlocked, RateLimited
+from referkit.kit.net import client_ip
+from referkit.kit.ratelimit import RateLimiter
 
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
@@ -23,10 +26,25 @@ async def current_principal(
     request: Request,
     session: Session,
 ) -> Principal:
+    settings: Settings = request.app.state.settings
+    limiter: RateLimiter = request.app.state.limiter
+    ip = client_ip(request.scope, settings.trusted_networks)
+    blocked_for = await limiter.blocked_for(ip)
+    if blocked_for is not None:
+        raise IpBlocked(
+            f"Too many failed authentications from {ip}; retry in {blocked_for} s.",
+            headers={"Retry-After": str(blocked_for)},
+        )
     write = request.method not in SAFE_METHODS
-    principal = await AuthService(session).authenticate(
-        request.headers.get("authorization"), record_use=write
-    )
+    try:
+        principal = await AuthService(session).authenticate(
+            request.headers.get("authorization"), record_use=write
+        )
+    except InvalidApiKey:
+        await limiter.record_auth_failure(ip)
+        raise
+    if settings.rate_limit_enabled:
+        await _rate_limit(request, limiter, principal, settings.rate_limit_per_minute)
     if not write and use_is_stale(principal.last_used_at):
         # A read request runs in a read transaction. On SQLite, upgrading it to write
         # last_used_at fails ("database is locked") whenever another writer got in first, so
@@ -38,6 +56,19 @@ async def current_principal(
             await AuthService(writer).record_use(principal.key_id)
     request.state.principal = principal
     return principal
+
+
+async def _rate_limit(
+    request: Request, limiter: RateLimiter, principal: Principal, default: int
+) -> None:
+    decision = await limiter.hit(principal.key_id, principal.rate_limit_per_minute or default)
+    request.state.rate_limit = decision  # RateLimitHeaders puts it on the response
+    if not decision.allowed:
+        raise RateLimited(
+            f"This key may make {decision.limit} requests a minute; "
+            f"retry in {max(1, decision.reset_after)} s.",
+            headers={"Retry-After": str(max(1, decision.reset_after))},
+        )
 
 
 def _require(access: Access) -> object:

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
-from referkit.auth.schemas import ApiKey, ApiKeyCreate, ApiKeyWithSecret
+from referkit.auth.schemas import ApiKey, ApiKeyCreate, ApiKeyUpdate, ApiKeyWithSecret
 from referkit.auth.service import AuthService, IssuedKey
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.openapi import problems
@@ -46,6 +46,20 @@ async def create_key(
         rate_limit_per_minute=body.rate_limit_per_minute,
     )
     return _with_secret(issued)
+
+
+@router.patch(
+    "/{key_id}",
+    summary="Rename a key or set its own rate limit",
+    responses=problems(404, 422),
+)
+async def update_key(
+    key_id: str, body: ApiKeyUpdate, principal: WritePrincipal, session: Session
+) -> ApiKey:
+    key = await AuthService(session).update_key(
+        principal, key_id, body.model_dump(exclude_unset=True)
+    )
+    return ApiKey.model_validate(key)
 
 
 @router.post(

@@ -6,7 +6,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.kit.pagination import PageMeta, PageParams, paginate
-from referkit.models import ApiKey
+from referkit.models import ApiKey, Workspace
 
 
 class ApiKeyRepository:
@@ -55,6 +55,12 @@ class ApiKeyRepository:
             )
             .values(last_used_at=now)
         )
+
+    async def workspace_rate_limit(self, workspace_id: str) -> int | None:
+        result: int | None = await self.session.scalar(
+            select(Workspace.rate_limit_per_minute).where(Workspace.id == workspace_id)
+        )
+        return result
 
     async def add(self, key: ApiKey) -> ApiKey:
         self.session.add(key)

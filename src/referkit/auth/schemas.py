@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from referkit.auth.principal import Mode, Scope
 from referkit.kit.schemas import RequestModel, ResponseModel
@@ -42,3 +43,16 @@ class ApiKeyWithSecret(ApiKey):
         description="The secret, shown only in this response. Send as `Authorization: Bearer …`.",
         examples=["rk_live_3q9XbT2kQm8sWz7yVn4cRf6hJp1dLg5aEo0uKi2tYw8"],
     )
+
+
+class ApiKeyUpdate(RequestModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    rate_limit_per_minute: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="null: use the workspace's limit."
+    )
+
+    @model_validator(mode="after")
+    def _name_not_null(self) -> Self:
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("name cannot be null")
+        return self

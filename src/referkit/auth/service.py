@@ -143,6 +143,8 @@ class AuthService:
             key.last_used_at = utcnow()
             await self.session.flush()
         limit = key.rate_limit_per_minute
+        if limit is None:
+            limit = await self.keys.workspace_rate_limit(key.workspace_id)
         return Principal(
             workspace_id=key.workspace_id,
             key_id=key.id,

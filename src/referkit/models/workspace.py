@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referkit.db.base import Base, id_column
@@ -17,4 +17,5 @@ class Workspace(Base):
 
     id: Mapped[str] = id_column()
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,28 +1,73 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
-from referkit.auth.dependencies import ReadPrincipal, Session
+from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
+from referkit.config import Settings
 from referkit.kit.pagination import MAX_PAGE
-from referkit.workspace.schemas import Plan, Usage, WorkspaceRead
-from referkit.workspace.service import DEFAULT_RATE_LIMIT_PER_MINUTE, WorkspaceService
+from referkit.openapi import problems
+from referkit.workspace.schemas import (
+    Plan,
+    TestDataDeleted,
+    Usage,
+    WorkspaceRead,
+    WorkspaceUpdate,
+)
+from referkit.workspace.service import Description, WorkspaceService
 
 router = APIRouter(tags=["Workspace"])
 
 
-@router.get("/workspace", summary="The caller's workspace, its limits and its usage")
-async def get_workspace(principal: ReadPrincipal, session: Session) -> WorkspaceRead:
-    workspace, usage = await WorkspaceService(session).describe(principal)
+def _out(description: Description, principal: ReadPrincipal) -> WorkspaceRead:
+    workspace = description.workspace
     return WorkspaceRead(
         id=workspace.id,
         name=workspace.name,
         mode=principal.mode,
         created_at=workspace.created_at,
+        rate_limit_per_minute=workspace.rate_limit_per_minute,
         plan=Plan(
             name="self-hosted",
-            rate_limit_per_minute=principal.rate_limit_per_minute or DEFAULT_RATE_LIMIT_PER_MINUTE,
+            rate_limit_per_minute=description.rate_limit_per_minute,
             max_page_size=MAX_PAGE,
             max_batch_size=1000,
         ),
-        usage=Usage(**usage),
+        usage=Usage(**description.usage),
     )
+
+
+def _default_limit(request: Request) -> int:
+    settings: Settings = request.app.state.settings
+    return settings.rate_limit_per_minute
+
+
+@router.get("/workspace", summary="The caller's workspace, its limits and its usage")
+async def get_workspace(
+    request: Request, principal: ReadPrincipal, session: Session
+) -> WorkspaceRead:
+    description = await WorkspaceService(session).describe(principal, _default_limit(request))
+    return _out(description, principal)
+
+
+@router.patch(
+    "/workspace",
+    summary="Rename the workspace or set its default rate limit",
+    responses=problems(409, 422),
+)
+async def update_workspace(
+    body: WorkspaceUpdate, request: Request, principal: WritePrincipal, session: Session
+) -> WorkspaceRead:
+    changes = body.model_dump(exclude_unset=True)
+    description = await WorkspaceService(session).update(
+        principal, changes, _default_limit(request)
+    )
+    return _out(description, principal)
+
+
+@router.delete(
+    "/test-data",
+    summary="Delete all test-mode programs, members and referrals (test keys only)",
+    responses=problems(),
+)
+async def delete_test_data(principal: WritePrincipal, session: Session) -> TestDataDeleted:
+    return TestDataDeleted(deleted=await WorkspaceService(session).wipe_test_data(principal))

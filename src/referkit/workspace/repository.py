@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.models import ApiKey, Member, Program, Referral, Workspace
@@ -25,6 +25,26 @@ class WorkspaceRepository:
         self.session.add(workspace)
         await self.session.flush()
         return workspace
+
+    async def key_rate_limit(self, key_id: str) -> int | None:
+        result: int | None = await self.session.scalar(
+            select(ApiKey.rate_limit_per_minute).where(ApiKey.id == key_id)
+        )
+        return result
+
+    async def delete_test_data(self, workspace_id: str) -> dict[str, int]:
+        """Delete every test-mode row of the workspace, children first (fixed lock order)."""
+        deleted: dict[str, int] = {}
+        for name, model in (("referrals", Referral), ("members", Member), ("programs", Program)):
+            result = await self.session.execute(
+                delete(model).where(model.workspace_id == workspace_id, model.livemode.is_(False))
+            )
+            deleted[name] = int(getattr(result, "rowcount", 0) or 0)
+        return {
+            "programs": deleted["programs"],
+            "members": deleted["members"],
+            "referrals": deleted["referrals"],
+        }
 
     async def usage(self, workspace_id: str, livemode: bool) -> dict[str, int]:
         counts: dict[str, int] = {}

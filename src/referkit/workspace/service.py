@@ -1,16 +1,17 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Principal
-from referkit.errors import NotFound
+from referkit.errors import Conflict, InsufficientScope, NotFound
 from referkit.kit.ids import new_id
 from referkit.kit.time import utcnow
 from referkit.models import Workspace
 from referkit.workspace.repository import WorkspaceRepository
-
-DEFAULT_RATE_LIMIT_PER_MINUTE = 600
 
 
 class WorkspaceService:
@@ -33,9 +34,38 @@ class WorkspaceService:
             assert again is not None
             return again, False
 
-    async def describe(self, principal: Principal) -> tuple[Workspace, dict[str, int]]:
+    async def describe(self, principal: Principal, default_limit: int) -> Description:
         workspace = await self.workspaces.get(principal.workspace_id)
         if workspace is None:
             raise NotFound("The workspace of this key no longer exists.")
         usage = await self.workspaces.usage(principal.workspace_id, principal.livemode)
-        return workspace, usage
+        key_limit = await self.workspaces.key_rate_limit(principal.key_id)
+        effective = key_limit or workspace.rate_limit_per_minute or default_limit
+        return Description(workspace, usage, effective)
+
+    async def update(
+        self, principal: Principal, changes: dict[str, Any], default_limit: int
+    ) -> Description:
+        workspace = await self.workspaces.get(principal.workspace_id)
+        if workspace is None:
+            raise NotFound("The workspace of this key no longer exists.")
+        if "name" in changes and changes["name"] != workspace.name:
+            if await self.workspaces.by_name(changes["name"]) is not None:
+                raise Conflict(f"A workspace named {changes['name']!r} already exists.")
+            workspace.name = changes["name"]
+        if "rate_limit_per_minute" in changes:
+            workspace.rate_limit_per_minute = changes["rate_limit_per_minute"]
+        await self.session.flush()
+        return await self.describe(principal, default_limit)
+
+    async def wipe_test_data(self, principal: Principal) -> dict[str, int]:
+        if principal.livemode:
+            raise InsufficientScope("Only a test-mode key can wipe test data.")
+        return await self.workspaces.delete_test_data(principal.workspace_id)
+
+
+@dataclass(frozen=True)
+class Description:
+    workspace: Workspace
+    usage: dict[str, int]
+    rate_limit_per_minute: int

@@ -1,0 +1,94 @@
+"""Rate limits and abuse blocking on the ``limits`` library.
+
+Memory storage serves one process; with ``REFERKIT_REDIS_URL`` every process shares Redis, so a
+key's limit holds across a whole deployment: a key allowed 5 a minute gets its 6th call
+refused, whichever process answers it.
+
+Abuse blocking counts failed authentications per client IP; crossing the threshold sets a block
+marker (a one-hit window as long as the block), and a blocked IP is refused before its
+credentials are even checked.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItemPerMinute, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: int  # seconds until the window frees up
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        values = [
+            (b"ratelimit-limit", str(self.limit)),
+            (b"ratelimit-remaining", str(self.remaining)),
+            (b"ratelimit-reset", str(self.reset_after)),
+            (b"x-ratelimit-limit", str(self.limit)),
+            (b"x-ratelimit-remaining", str(self.remaining)),
+            (b"x-ratelimit-reset", str(self.reset_after)),
+        ]
+        return [(name, value.encode()) for name, value in values]
+
+
+def _storage(redis_url: str | None, prefix: str) -> Storage:
+    if not redis_url:
+        return MemoryStorage()
+    uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
+    return RedisStorage(uri, implementation="redispy", key_prefix=prefix)
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        redis_url: str | None,
+        *,
+        prefix: str = "referkit",
+        auth_failures: int = 20,
+        auth_failure_window_seconds: int = 300,
+        block_seconds: int = 900,
+    ) -> None:
+        self.storage = _storage(redis_url, prefix)
+        # Request limits: a sliding window counter (O(1) per hit, exact within a window, a
+        # weighted blend across the boundary). Failures and blocks are rare and must be exact
+        # (a block lasts its full length), so they use a moving window.
+        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+        self.exact = MovingWindowRateLimiter(self.storage)
+        self.prefix = prefix
+        self.failures = RateLimitItemPerSecond(auth_failures, auth_failure_window_seconds)
+        self.block = RateLimitItemPerSecond(1, block_seconds)
+
+    async def hit(self, key: str, per_minute: int, *, cost: int = 1) -> Decision:
+        item = RateLimitItemPerMinute(per_minute)
+        allowed = await self.limiter.hit(item, self.prefix, "key", key, cost=cost)
+        stats = await self.limiter.get_window_stats(item, self.prefix, "key", key)
+        reset_after = max(0, math.ceil(stats.reset_time - time.time()))
+        return Decision(allowed, per_minute, max(0, stats.remaining), reset_after)
+
+    async def blocked_for(self, ip: str) -> int | None:
+        """Seconds an IP remains blocked, or None when it is not blocked."""
+        if await self.exact.test(self.block, self.prefix, "block", ip):
+            return None
+        stats = await self.exact.get_window_stats(self.block, self.prefix, "block", ip)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def record_auth_failure(self, ip: str) -> None:
+        if not await self.exact.hit(self.failures, self.prefix, "authfail", ip):
+            await self.exact.hit(self.block, self.prefix, "block", ip)
+
+    async def check(self) -> bool:
+        return bool(await self.storage.check())
+
+    async def close(self) -> None:
+        """Close the Redis connection pool, if any (memory storage holds nothing to free)."""
+        client = getattr(getattr(self.storage, "bridge", None), "storage", None)
+        if client is not None and hasattr(client, "aclose"):
+            await client.aclose()

@@ -1,0 +1,168 @@
+"""API protection middleware (pure ASGI): HTTPS, body size, timeouts, rate-limit headers.
+
+Rate-limit *decisions* are taken in the auth dependency, once the key is known; it leaves the
+decision in the request state and ``RateLimitHeaders`` copies it onto whatever response goes out,
+error responses included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from referkit.errors import problem_response
+from referkit.kit.net import Network, request_scheme
+
+API_PREFIX = "/api/"
+
+
+class RequireHttps:
+    """Refuse plain-HTTP API calls (trusted proxies' X-Forwarded-Proto counts); add HSTS."""
+
+    def __init__(self, app: ASGIApp, *, trusted: tuple[Network, ...]) -> None:
+        self.app = app
+        self.trusted = trusted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if request_scheme(scope, self.trusted) != "https" and scope["path"].startswith(API_PREFIX):
+            response = problem_response(
+                403, "https_required", "HTTPS required", "This API only answers over HTTPS."
+            )
+            await response(scope, receive, send)
+            return
+
+        async def send_hsts(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append(
+                    "strict-transport-security", "max-age=31536000; includeSubDomains"
+                )
+            await send(message)
+
+        await self.app(scope, receive, send_hsts)
+
+
+class BodyLimit:
+    """413 for bodies over the limit: by Content-Length up front, or while reading the body."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, batch_max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.batch_max_bytes = batch_max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.batch_max_bytes if scope["path"].endswith("/batch") else self.max_bytes
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > limit
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    await self._refuse(scope, receive, send, limit)
+                    return
+        # Buffer the body (bounded by the limit) so an oversize one is refused before the app
+        # sees any of it; the app then reads it from memory.
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > limit:
+                await self._refuse(scope, receive, send, limit)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = problem_response(
+            413,
+            "payload_too_large",
+            "Payload too large",
+            f"The request body is larger than {limit} bytes.",
+        )
+        await response(scope, receive, send)
+
+
+class Timeout:
+    """Answer 503 ``request_timeout`` if a request runs longer than the limit; the request's
+    transaction is cancelled and rolled back, so nothing half-done is stored."""
+
+    def __init__(self, app: ASGIApp, *, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.seconds <= 0:
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.seconds):
+                await self.app(scope, receive, tracking_send)
+        except TimeoutError:
+            if started:
+                raise
+            response = problem_response(
+                503,
+                "request_timeout",
+                "Request timeout",
+                f"The request took longer than {self.seconds:g} s and was cancelled; retry it.",
+                headers={"Retry-After": "1"},
+            )
+            await response(scope, receive, send)
+
+
+class RateLimitHeaders:
+    """Copy the rate-limit decision taken during the request onto the response headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        scope.setdefault("state", {})
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                decision = scope.get("state", {}).get("rate_limit")
+                if decision is not None:
+                    headers = MutableHeaders(scope=message)
+                    for name, value in decision.headers():
+                        headers[name.decode()] = value.decode()
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)

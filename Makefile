@@ -1,6 +1,9 @@
 # Referkit — `make run` to try it, `make test` to check it.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter that really runs and is 3.11+ (a pyenv shim may exist without one).
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; \
+	done)
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
@@ -9,6 +12,7 @@ PORT ?= 8000
 .PHONY: run test lint typecheck pytest install install-dev clean
 
 $(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "Referkit needs Python 3.11+ (python3.11 or newer on PATH)"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Referkit needs Python 3.11+")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

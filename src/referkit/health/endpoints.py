@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -16,9 +16,9 @@ router = APIRouter(tags=["Health"])
 
 
 class Health(BaseModel):
-    status: str
-    database: str | None = None
-    revision: str | None = None
+    status: str = Field(examples=["ok"])
+    database: str | None = Field(default=None, examples=["postgresql"])
+    revision: str | None = Field(default=None, description="Migration revision.", examples=["0002"])
 
 
 @router.get("/healthz", summary="The process is up")

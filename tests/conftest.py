@@ -67,6 +67,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         base_url=TEST_BASE_URL,
         secret_key="test-secret-key-" + "x" * 32,
+        # Tests drive the worker themselves (tests/webhook) and deliver to loopback receivers.
+        worker_in_process=False,
+        webhook_allow_private_targets=True,
     )
 
 

@@ -186,3 +186,31 @@ async def test_rate_limit_off(settings: Settings) -> None:
         answer = await client.get("/api/v1/programs", headers=key.headers)
     assert codes == [200, 200, 200]
     assert "RateLimit-Limit" not in answer.headers
+
+
+async def test_redirect_has_its_own_per_ip_limit(settings: Settings) -> None:
+    async with running(settings, redirect_rate_limit=3) as (app, client):
+        key = await new_key(app, rate_limit_per_minute=1000)
+        program = await client.post(
+            "/api/v1/programs",
+            json={"name": "P", "landing_url": "https://example.com/"},
+            headers=key.headers,
+        )
+        member = await client.post(
+            f"/api/v1/programs/{program.json()['id']}/members",
+            json={"email": "r@example.com"},
+            headers=key.headers,
+        )
+        code = member.json()["referral_code"]
+        answers = [await client.get(f"/r/{code}") for _ in range(4)]
+        api = await client.get("/api/v1/programs", headers=key.headers)
+    assert [a.status_code for a in answers] == [302, 302, 302, 429]
+    assert answers[3].headers["Retry-After"] == "60"
+    assert not any("RateLimit-Limit" in a.headers for a in answers)
+    assert api.status_code == 200  # the API's own limit is separate
+
+
+async def test_redirect_limit_off(settings: Settings) -> None:
+    async with running(settings, redirect_rate_limit=0) as (_app, client):
+        answers = [await client.get("/r/nothing-here") for _ in range(5)]
+    assert {a.status_code for a in answers} == {404}

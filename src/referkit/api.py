@@ -5,11 +5,22 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from referkit.auth.endpoints import router as keys_router
+from referkit.event.endpoints import router as events_router
+from referkit.link.endpoints import router as links_router
 from referkit.member.endpoints import router as members_router
 from referkit.program.endpoints import router as programs_router
 from referkit.referral.endpoints import router as referrals_router
+from referkit.reward.endpoints import router as rewards_router
+from referkit.stats.endpoints import router as stats_router
+from referkit.webhook.endpoints import hooks_router
+from referkit.webhook.endpoints import router as webhooks_router
 from referkit.workspace.endpoints import router as workspace_router
 
 api_router = APIRouter(prefix="/api/v1")
 for router in (workspace_router, keys_router, programs_router, members_router, referrals_router):
     api_router.include_router(router)
+for router in (webhooks_router, hooks_router):
+    api_router.include_router(router)
+for router in (links_router, events_router, stats_router):
+    api_router.include_router(router)
+api_router.include_router(rewards_router)

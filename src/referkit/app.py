@@ -23,10 +23,15 @@ from referkit.errors import PROBLEM_CODES, NotFound, install_error_handlers
 from referkit.health.endpoints import router as health_router
 from referkit.idempotency.middleware import IdempotencyMiddleware
 from referkit.idempotency.service import IdempotencyService
+from referkit.ingest import Ingest
 from referkit.kit.ratelimit import RateLimiter
+from referkit.link.cache import LinkCache
+from referkit.link.detect import warm_up as warm_up_bot_detection
+from referkit.link.redirect import RedirectRoutes
 from referkit.middleware import GuardMiddleware
 from referkit.openapi import install_docs, operation_id_from_name
 from referkit.protection import BodyLimit, RateLimitHeaders, RequireHttps, Timeout
+from referkit.worker.runner import running as worker_running
 
 logger = logging.getLogger("referkit")
 
@@ -36,7 +41,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     settings.signing_key  # noqa: B018  (development: generate the key file now, fail fast)
     engine = create_engine(settings.db_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
-    sessions = SessionFactory(engine)
+    sessions = SessionFactory(engine, base_url=settings.base_url)
     app.state.sessions = sessions
     app.state.limiter = RateLimiter(
         settings.redis_url,
@@ -45,13 +50,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         auth_failure_window_seconds=settings.auth_failure_window_seconds,
         block_seconds=settings.auth_block_seconds,
     )
+    app.state.link_cache = LinkCache(engine, settings.link_cache_ttl_seconds)
+    app.state.ingest = ingest = Ingest(settings, sessions)
+    ingest.start()
+    warm_up_bot_detection()
     purge = asyncio.create_task(_purge_idempotency_keys(sessions))
     try:
-        yield
+        async with contextlib.AsyncExitStack() as background:
+            if settings.worker_in_process:
+                await background.enter_async_context(worker_running(sessions, settings))
+            yield
     finally:
         purge.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await purge
+        await ingest.close()  # drains: every queued click and event is committed or failed
         await app.state.limiter.close()
         await engine.dispose()
 
@@ -106,5 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if settings.require_https:
         app.add_middleware(RequireHttps, trusted=settings.trusted_networks)
+    # Redirects are answered here, inside the guard, ahead of the API stack.
+    app.add_middleware(RedirectRoutes)
     app.add_middleware(GuardMiddleware)
     return app

@@ -64,6 +64,43 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_batch_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     request_timeout_seconds: float = Field(default=30.0, ge=0)
+    redirect_rate_limit: int = Field(
+        default=6000, ge=0, description="Redirects per client IP per minute (0: no limit)."
+    )
+
+    # Links, clicks and events (hot paths)
+    link_cache_ttl_seconds: float = Field(
+        default=10.0, ge=0, description="How long /r/{code} keeps a link in memory (0: off)."
+    )
+    ingest_batch_max_size: int = Field(
+        default=512, ge=1, le=10_000, description="Most clicks or events per group commit."
+    )
+    ingest_batch_max_delay_ms: float = Field(
+        default=1.0, ge=0, le=1000, description="Longest wait for more rows before a commit."
+    )
+    click_recording: bool = Field(
+        default=True, description="Record clicks (turn off only to benchmark the redirect)."
+    )
+
+    # Webhooks and the worker
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Allow webhook URLs on private, loopback and link-local addresses.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15.0, gt=0, le=120, description="A delivery succeeds with a 2xx within this."
+    )
+    worker_in_process: bool = Field(
+        default=True, description="Run the worker inside `referkit serve` processes."
+    )
+    worker_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    worker_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="A claimed message is redelivered after this if its worker died.",
+    )
+    worker_batch_size: int = Field(default=20, ge=1, le=1000)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -36,6 +36,10 @@ PROBLEM_CODES: dict[str, str] = {
     "self_referral": "The referee is the referrer (same normalized email or external id).",
     "unknown_referral_code": "No active member has this referral code.",
     "unknown_click": "No click with this id is stored in this workspace.",
+    "click_not_attributable": (
+        "The click is outside the program's attribution window, from a bot, on an expired "
+        "code, or not on a referrer's link."
+    ),
     "member_disabled": "The referrer is disabled and cannot receive referrals.",
     "program_inactive": "The program is paused or archived.",
     "payload_too_large": "The request body is larger than allowed.",

@@ -55,6 +55,8 @@ _DESCRIPTIONS = {
     404: "Not found in this workspace.",
     409: "Conflict with a stored resource or an invalid status transition.",
     422: "Invalid request; `errors` lists each bad field.",
+    413: "The request body is larger than allowed (64 KB; 1 MB for batches).",
+    429: "Rate limited (`rate_limited`) or blocked IP (`ip_blocked`); see `Retry-After`.",
 }
 
 
@@ -117,7 +119,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             if path.startswith(API_PREFIX):
                 operation["security"] = [{"BearerAuth": []}, {"BasicAuth": []}]
                 # 422 too: any API request can carry a malformed query (GuardMiddleware).
-                for status in (401, 403, 422):
+                statuses = [401, 403, 422, 429]
+                if "requestBody" in operation:
+                    statuses.append(413)
+                for status in statuses:
                     responses.setdefault(
                         str(status),
                         {"description": _DESCRIPTIONS[status], "content": _problem_ref()},

@@ -69,12 +69,18 @@ async def test_create_with_only_required_fields_gets_defaults(
         "min_amount": None,
         "currency": None,
         "within_days": None,
+        "on_refund": "deny",
     }
     assert program["reward_rules"] == []
     assert program["fraud"] == {
         "mode": "flag",
         "self_referral": True,
         "max_referrals_per_member_per_day": None,
+        "max_referrals_per_member_per_hour": None,
+        "disposable_emails": True,
+        "blocked_emails": [],
+        "blocked_domains": [],
+        "blocked_ip_ranges": [],
     }
     assert program["created_at"] == program["updated_at"]
 
@@ -106,11 +112,17 @@ async def test_create_with_every_setting(client: httpx.AsyncClient, key: Key) ->
         "min_amount": 500,
         "currency": "EUR",
         "within_days": 14,
+        "on_refund": "deny",
     }
     assert program["fraud"] == {
         "mode": "block",
         "self_referral": False,
         "max_referrals_per_member_per_day": 5,
+        "max_referrals_per_member_per_hour": None,
+        "disposable_emails": True,
+        "blocked_emails": [],
+        "blocked_domains": [],
+        "blocked_ip_ranges": [],
     }
     cash, points = program["reward_rules"]
     assert cash["id"].startswith("rule_")
@@ -348,6 +360,7 @@ async def test_min_amount_needs_a_currency(client: httpx.AsyncClient, key: Key) 
         "min_amount": 1,
         "currency": "GBP",
         "within_days": None,
+        "on_refund": "deny",
     }
     # ... and removing the currency while min_amount stays is refused.
     orphaned = await _patch(client, key, program["id"], {"qualification": {"currency": None}})
@@ -492,11 +505,17 @@ async def test_patch_merges_nested_settings_key_by_key(client: httpx.AsyncClient
         "min_amount": None,
         "currency": None,
         "within_days": 10,
+        "on_refund": "deny",
     }
     assert updated["fraud"] == {
         "mode": "block",
         "self_referral": False,
         "max_referrals_per_member_per_day": 3,
+        "max_referrals_per_member_per_hour": None,
+        "disposable_emails": True,
+        "blocked_emails": [],
+        "blocked_domains": [],
+        "blocked_ip_ranges": [],
     }
 
     # An explicit null clears an optional nested key and leaves the others alone.
@@ -513,6 +532,11 @@ async def test_patch_merges_nested_settings_key_by_key(client: httpx.AsyncClient
         "mode": "block",
         "self_referral": False,
         "max_referrals_per_member_per_day": None,
+        "max_referrals_per_member_per_hour": None,
+        "disposable_emails": True,
+        "blocked_emails": [],
+        "blocked_domains": [],
+        "blocked_ip_ranges": [],
     }
     assert cleared.json()["qualification"]["within_days"] is None
     assert cleared.json()["qualification"]["event"] == "purchase"

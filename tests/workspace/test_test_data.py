@@ -23,7 +23,14 @@ async def test_wipe_test_data_keeps_live_data(
 
     wiped = await client.delete("/api/v1/test-data", headers=sibling.headers)
     assert wiped.status_code == 200, wiped.text
-    assert wiped.json()["deleted"] == {"programs": 1, "members": 1, "referrals": 1}
+    deleted = wiped.json()["deleted"]
+    assert {name: deleted[name] for name in ("programs", "members", "referrals")} == {
+        "programs": 1,
+        "members": 1,
+        "referrals": 1,
+    }
+    assert deleted["links"] == 1  # the member's default link
+    assert "api_keys" not in deleted
     gone = await client.get(f"/api/v1/programs/{program['id']}", headers=sibling.headers)
     assert gone.status_code == 404
     kept = await client.get(f"/api/v1/programs/{live_program['id']}", headers=key.headers)

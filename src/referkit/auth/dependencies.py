@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referkit.auth.principal import Access, Principal
 from referkit.auth.service import AuthService, use_is_stale
 from referkit.config import Settings
-from referkit.db.session import SAFE_METHODS, SessionFactory, get_session
+from referkit.db.session import SessionFactory, get_session, writes
 from referkit.errors import InsufficientScope, InvalidApiKey, IpBlocked, RateLimited
 from referkit.kit.net import client_ip
 from referkit.kit.ratelimit import RateLimiter
@@ -35,7 +35,7 @@ async def current_principal(
             f"Too many failed authentications from {ip}; retry in {blocked_for} s.",
             headers={"Retry-After": str(blocked_for)},
         )
-    write = request.method not in SAFE_METHODS
+    write = writes(request)
     try:
         principal = await AuthService(session).authenticate(
             request.headers.get("authorization"), record_use=write

@@ -1,10 +1,10 @@
-"""The ``referkit`` command line: serve, db, keys."""
+"""The ``referkit`` command line: serve, worker, db, keys."""
 
 from __future__ import annotations
 
 import typer
 
-from referkit.cli import db, keys, serve
+from referkit.cli import coupons, db, keys, serve, worker
 
 app = typer.Typer(
     name="referkit",
@@ -14,8 +14,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("serve")(serve.serve)
+app.command("worker")(worker.worker)
 app.add_typer(db.app, name="db")
 app.add_typer(keys.app, name="keys")
+app.add_typer(coupons.app, name="coupons")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -22,11 +23,14 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 class SessionFactory:
     """Builds read and write sessions over one engine."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, base_url: str | None = None) -> None:
         self.engine = engine
-        self._read = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        # ``session.info["base_url"]`` lets services build public links (a member's
+        # referral_link in a webhook payload) without knowing about requests or settings.
+        info = {"base_url": base_url} if base_url else {}
+        self._read = async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
         self._write = async_sessionmaker(
-            write_engine(engine), expire_on_commit=False, autoflush=False
+            write_engine(engine), expire_on_commit=False, autoflush=False, info=info
         )
 
     def __call__(self, *, write: bool = True) -> AsyncSession:
@@ -44,9 +48,34 @@ class SessionFactory:
                 raise
 
 
+def base_url_of(session: AsyncSession, default: str = "http://127.0.0.1:8000") -> str:
+    """The public base URL the session's factory was built with."""
+    value = session.info.get("base_url")
+    return value if isinstance(value, str) else default
+
+
+READS_ONLY_TAG = "referkit_reads_only"
+
+
+def reads_only(endpoint: Any) -> Any:
+    """Mark a non-GET endpoint whose request session only reads (its writes go elsewhere, e.g.
+    through a group-commit batcher). On SQLite a write session would hold the database's write
+    lock from the first query to the response, and the batcher would queue behind it."""
+    setattr(endpoint, READS_ONLY_TAG, True)
+    return endpoint
+
+
+def writes(request: Request) -> bool:
+    """Whether this request's session is a write session."""
+    if request.method in SAFE_METHODS:
+        return False
+    route = request.scope.get("route")
+    return not getattr(getattr(route, "endpoint", None), READS_ONLY_TAG, False)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     factory: SessionFactory = request.app.state.sessions
-    write = request.method not in SAFE_METHODS
+    write = writes(request)
     async with factory(write=write) as session:
         try:
             yield session

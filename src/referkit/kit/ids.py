@@ -30,12 +30,16 @@ PREFIXES = frozenset(
         "mem",
         "ref",
         "rwd",
+        "led",
+        "cpn",
         "lnk",
         "clk",
         "evt",
+        "cus",
         "app",
         "wh",
         "msg",
+        "att",
     }
 )
 ID_PATTERN = re.compile(r"^[a-z]{2,5}_[0-9a-hjkmnp-tv-z]{26}$")

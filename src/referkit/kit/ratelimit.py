@@ -73,6 +73,12 @@ class RateLimiter:
         reset_after = max(0, math.ceil(stats.reset_time - time.time()))
         return Decision(allowed, per_minute, max(0, stats.remaining), reset_after)
 
+    async def allow(self, scope: str, key: str, per_minute: int) -> bool:
+        """One counting hit, no window statistics: for hot paths that send no headers."""
+        return bool(
+            await self.limiter.hit(RateLimitItemPerMinute(per_minute), self.prefix, scope, key)
+        )
+
     async def blocked_for(self, ip: str) -> int | None:
         """Seconds an IP remains blocked, or None when it is not blocked."""
         if await self.exact.test(self.block, self.prefix, "block", ip):

@@ -6,7 +6,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
 from referkit.kit.pagination import Page, PageParams, page_params
-from referkit.member.schemas import Member, MemberCreate, MemberStatus, MemberUpdate
+from referkit.member.schemas import (
+    Member,
+    MemberCreate,
+    MemberStatus,
+    MemberUpdate,
+    member_view,
+)
 from referkit.member.service import MemberService
 from referkit.models import Member as MemberRow
 from referkit.openapi import problems
@@ -15,21 +21,7 @@ router = APIRouter(tags=["Members"])
 
 
 def member_out(request: Request, member: MemberRow) -> Member:
-    base_url: str = request.app.state.settings.base_url
-    return Member(
-        id=member.id,
-        program_id=member.program_id,
-        email=member.email,
-        external_id=member.external_id,
-        name=member.name,
-        referral_code=member.referral_code,
-        referral_link=f"{base_url}/r/{member.referral_code}",
-        status=MemberStatus(member.status),
-        metadata=member.metadata_,
-        livemode=member.livemode,
-        created_at=member.created_at,
-        updated_at=member.updated_at,
-    )
+    return member_view(member, request.app.state.settings.base_url)
 
 
 @router.post(

@@ -24,6 +24,17 @@ class MemberRepository:
             Member.livemode == livemode,
         )
 
+    async def by_ids(self, workspace_id: str, livemode: bool, ids: list[str]) -> list[Member]:
+        if not ids:
+            return []
+        stmt = select(Member).where(
+            Member.id.in_(ids),
+            Member.workspace_id == workspace_id,
+            Member.livemode == livemode,
+            Member.deleted_at.is_(None),
+        )
+        return list((await self.session.scalars(stmt)).all())
+
     async def by_email(self, program_id: str, email_key: str) -> Member | None:
         return await self._one(Member.program_id == program_id, Member.email_key == email_key)
 

@@ -8,6 +8,7 @@ from pydantic import AfterValidator, EmailStr, Field, model_validator
 
 from referkit.kit.codes import CUSTOM_CODE_PATTERN
 from referkit.kit.schemas import RequestModel, ResponseModel
+from referkit.models import Member as MemberRow
 
 
 def _small_metadata(value: dict[str, Any]) -> dict[str, Any]:
@@ -90,3 +91,21 @@ class Member(ResponseModel):
     livemode: bool
     created_at: datetime
     updated_at: datetime
+
+
+def member_view(member: MemberRow, base_url: str) -> Member:
+    """The API object for a stored member (also the ``data`` of ``member.*`` webhooks)."""
+    return Member(
+        id=member.id,
+        program_id=member.program_id,
+        email=member.email,
+        external_id=member.external_id,
+        name=member.name,
+        referral_code=member.referral_code,
+        referral_link=f"{base_url}/r/{member.referral_code}",
+        status=MemberStatus(member.status),
+        metadata=member.metadata_,
+        livemode=member.livemode,
+        created_at=member.created_at,
+        updated_at=member.updated_at,
+    )

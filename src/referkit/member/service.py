@@ -16,16 +16,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Principal
+from referkit.db.session import base_url_of
 from referkit.errors import Conflict, NotFound
 from referkit.kit.codes import code_key, generate_code
 from referkit.kit.email import canonical_email, identity_email
 from referkit.kit.ids import looks_like_id, new_id
 from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.time import utcnow
+from referkit.link.service import LinkService
 from referkit.member.repository import MemberRepository
-from referkit.member.schemas import MemberCreate, MemberStatus, MemberUpdate
+from referkit.member.schemas import MemberCreate, MemberStatus, MemberUpdate, member_view
 from referkit.models import Member, Program
 from referkit.program.service import ProgramService
+from referkit.webhook.service import WebhookService
 
 _CODE_ATTEMPTS = 8
 
@@ -41,6 +44,7 @@ class MemberService:
         self.session = session
         self.members = MemberRepository(session)
         self.programs = ProgramService(session)
+        self.links = LinkService(session)
 
     async def get(self, principal: Principal, member_id: str) -> Member:
         member = None
@@ -49,6 +53,10 @@ class MemberService:
         if member is None:
             raise NotFound(f"No member {member_id} in this workspace.")
         return member
+
+    async def many(self, principal: Principal, member_ids: list[str]) -> dict[str, Member]:
+        found = await self.members.by_ids(principal.workspace_id, principal.livemode, member_ids)
+        return {member.id: member for member in found}
 
     async def by_code(self, principal: Principal, code: str) -> Member | None:
         return await self.members.by_code(
@@ -108,6 +116,7 @@ class MemberService:
             by_email.external_id = body.external_id  # the first call that knows it links it
             by_email.updated_at = utcnow()
             await self.session.flush()
+            await self._emit(by_email, "member.updated")
         return by_email
 
     async def create_or_fetch(
@@ -117,16 +126,19 @@ class MemberService:
         existing = await self._existing(program, body)
         if existing is not None:
             return MemberResult(existing, created=False)
-        if body.referral_code and await self.members.code_taken(code_key(body.referral_code)):
+        if body.referral_code and await self.links.code_taken(code_key(body.referral_code)):
             raise Conflict(f"The referral code {body.referral_code!r} is already in use.")
         for attempt in range(_CODE_ATTEMPTS):
             code = body.referral_code or generate_code(body.name or body.email, 4 + attempt // 2)
-            if not body.referral_code and await self.members.code_taken(code_key(code)):
+            if not body.referral_code and await self.links.code_taken(code_key(code)):
                 continue
             member = self._new_member(principal, program, body, code)
             try:
                 async with self.session.begin_nested():
                     await self.members.add(member)
+                    # Its default link shares the code (one code space for /r/{code}).
+                    await self.links.create_default(member)
+                await self._emit(member, "member.created")
                 return MemberResult(member, created=True)
             except IntegrityError:
                 winner = await self._existing(program, body)
@@ -187,7 +199,7 @@ class MemberService:
             raise Conflict("A member needs an email or an external_id; both cannot be removed.")
         code = changes.get("referral_code")
         if code is not None and code_key(code) != member.code_key:
-            if await self.members.code_taken(code_key(code)):
+            if await self.links.code_taken(code_key(code)):
                 raise Conflict(f"The referral code {code!r} is already in use.")
             member.referral_code, member.code_key = code, code_key(code)
         elif code is not None:
@@ -202,8 +214,11 @@ class MemberService:
         try:
             async with self.session.begin_nested():
                 await self.session.flush()
+                if code is not None:
+                    await self.links.member_code_changed(member)
         except IntegrityError:
             raise Conflict("The change collides with another member.") from None
+        await self._emit(member, "member.updated")
         return member
 
     async def erase(self, principal: Principal, member_id: str) -> None:
@@ -216,3 +231,11 @@ class MemberService:
         member.status = MemberStatus.disabled.value
         member.deleted_at = member.updated_at = utcnow()
         await self.session.flush()
+        await self._emit(member, "member.deleted")
+        await self.links.archive_member_links(member)
+
+    async def _emit(self, member: Member, event_type: str) -> None:
+        data = member_view(member, base_url_of(self.session)).model_dump(mode="json")
+        await WebhookService(self.session).emit(
+            member.workspace_id, member.livemode, event_type, data
+        )

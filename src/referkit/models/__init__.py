@@ -1,10 +1,41 @@
 """All ORM models, in one package so domains never import each other's tables."""
 
 from referkit.models.api_key import ApiKey
+from referkit.models.click import Click
+from referkit.models.coupon import Coupon
+from referkit.models.customer import Customer
+from referkit.models.event import Event
 from referkit.models.idempotency_key import IdempotencyKey
+from referkit.models.ledger_entry import LedgerEntry
+from referkit.models.link import Link
 from referkit.models.member import Member
 from referkit.models.program import Program
+from referkit.models.reach_mark import ReachMark
 from referkit.models.referral import Referral
+from referkit.models.reward import Reward
+from referkit.models.rollup import Rollup
+from referkit.models.webhook_attempt import WebhookAttempt
+from referkit.models.webhook_endpoint import WebhookEndpoint
+from referkit.models.webhook_message import WebhookMessage
 from referkit.models.workspace import Workspace
 
-__all__ = ["ApiKey", "IdempotencyKey", "Member", "Program", "Referral", "Workspace"]
+__all__ = [
+    "ApiKey",
+    "Click",
+    "Coupon",
+    "Customer",
+    "Event",
+    "IdempotencyKey",
+    "LedgerEntry",
+    "Link",
+    "Member",
+    "Program",
+    "ReachMark",
+    "Referral",
+    "Reward",
+    "Rollup",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+    "WebhookMessage",
+    "Workspace",
+]

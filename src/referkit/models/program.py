@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referkit.db.base import Base, TimestampMixin, id_column
@@ -30,3 +30,4 @@ class Program(TimestampMixin, Base):
     qualification: Mapped[dict[str, Any]] = mapped_column(JSONType)
     reward_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     fraud: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    auto_issue: Mapped[bool] = mapped_column(default=False, server_default=false())

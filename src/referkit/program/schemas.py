@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from ipaddress import ip_network
 from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
+from referkit.kit.email import canonical_email
 from referkit.kit.schemas import RequestModel, ResponseModel
 from referkit.kit.urls import check_http_url, check_origin
 
@@ -52,6 +54,11 @@ class RewardKind(StrEnum):
     custom = "custom"
 
 
+class RefundPolicy(StrEnum):
+    deny = "deny"
+    keep = "keep"
+
+
 class Attribution(RequestModel):
     model: AttributionModel = AttributionModel.last_click
     window_days: int = Field(default=30, ge=1, le=365, description="Lookback window for clicks.")
@@ -71,6 +78,10 @@ class Qualification(RequestModel):
     within_days: int | None = Field(
         default=None, ge=1, le=3650, description="Days after the referral it must happen in."
     )
+    on_refund: RefundPolicy = Field(
+        default=RefundPolicy.deny,
+        description="What a refund of the qualifying purchase does to the referral.",
+    )
 
     @model_validator(mode="after")
     def _amount_needs_currency(self) -> Self:
@@ -79,12 +90,52 @@ class Qualification(RequestModel):
         return self
 
 
+def _emails(values: list[str]) -> list[str]:
+    return sorted({canonical_email(v) for v in values if v.strip()})
+
+
+def _domains(values: list[str]) -> list[str]:
+    out = {v.strip().lower().lstrip("@") for v in values if v.strip()}
+    if any(" " in d or "." not in d for d in out):
+        raise ValueError("each entry must be a domain such as example.com")
+    return sorted(out)
+
+
+def _ip_ranges(values: list[str]) -> list[str]:
+    try:
+        return sorted({str(ip_network(v.strip(), strict=False)) for v in values if v.strip()})
+    except ValueError as exc:
+        raise ValueError(f"not an IP address or network ({exc})") from None
+
+
+Emails = Annotated[
+    list[Annotated[str, Field(max_length=320)]], Field(max_length=500), AfterValidator(_emails)
+]
+Domains = Annotated[
+    list[Annotated[str, Field(max_length=253)]], Field(max_length=500), AfterValidator(_domains)
+]
+IpRanges = Annotated[
+    list[Annotated[str, Field(max_length=64)]], Field(max_length=500), AfterValidator(_ip_ranges)
+]
+
+
 class Fraud(RequestModel):
     mode: FraudMode = Field(
         default=FraudMode.flag, description="flag: hold for review; block: refuse the referral."
     )
     self_referral: bool = Field(default=True, description="Refuse referees who are the referrer.")
     max_referrals_per_member_per_day: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_referrals_per_member_per_hour: int | None = Field(default=None, ge=1, le=1_000_000)
+    disposable_emails: bool = Field(
+        default=True, description="Flag referees whose email domain is a disposable-mail service."
+    )
+    blocked_emails: Emails = Field(default_factory=list, description="Referee emails to flag.")
+    blocked_domains: Domains = Field(default_factory=list, description="Email domains to flag.")
+    blocked_ip_ranges: IpRanges = Field(
+        default_factory=list,
+        description="Referee IPs or CIDR ranges to flag.",
+        examples=[["203.0.113.0/24"]],
+    )
 
 
 class RewardRuleInput(RequestModel):
@@ -170,6 +221,9 @@ class ProgramCreate(RequestModel):
     qualification: Qualification = Field(default_factory=Qualification)
     reward_rules: list[RewardRuleInput] = Field(default_factory=list, max_length=50)
     fraud: Fraud = Field(default_factory=Fraud)
+    auto_issue: bool = Field(
+        default=False, description="Issue rewards automatically once their hold ends."
+    )
 
     @field_validator("reward_rules")
     @classmethod
@@ -189,12 +243,18 @@ class PartialQualification(RequestModel):
     min_amount: int | None = Field(default=None, ge=0, le=10**12)
     currency: Currency | None = None
     within_days: int | None = Field(default=None, ge=1, le=3650)
+    on_refund: RefundPolicy | None = None
 
 
 class PartialFraud(RequestModel):
     mode: FraudMode | None = None
     self_referral: bool | None = None
     max_referrals_per_member_per_day: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_referrals_per_member_per_hour: int | None = Field(default=None, ge=1, le=1_000_000)
+    disposable_emails: bool | None = None
+    blocked_emails: Emails | None = None
+    blocked_domains: Domains | None = None
+    blocked_ip_ranges: IpRanges | None = None
 
 
 class ProgramUpdate(RequestModel):
@@ -210,6 +270,7 @@ class ProgramUpdate(RequestModel):
     qualification: PartialQualification | None = None
     reward_rules: list[RewardRuleInput] | None = Field(default=None, max_length=50)
     fraud: PartialFraud | None = None
+    auto_issue: bool | None = None
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> Self:
@@ -223,6 +284,7 @@ class ProgramUpdate(RequestModel):
             "attribution",
             "qualification",
             "fraud",
+            "auto_issue",
         )
         for name in required:
             if name in self.model_fields_set and getattr(self, name) is None:
@@ -243,5 +305,6 @@ class Program(ResponseModel):
     qualification: Qualification
     reward_rules: list[RewardRule]
     fraud: Fraud
+    auto_issue: bool
     created_at: datetime
     updated_at: datetime

@@ -26,6 +26,8 @@ from referkit.program.schemas import (
     Qualification,
     RewardRuleInput,
 )
+from referkit.program.schemas import Program as ProgramOut
+from referkit.webhook.service import WebhookService
 
 _MERGED: dict[str, type[RequestModel]] = {
     "attribution": Attribution,
@@ -126,6 +128,7 @@ class ProgramService:
             qualification=body.qualification.model_dump(mode="json"),
             reward_rules=_rules(body.reward_rules, []),
             fraud=body.fraud.model_dump(mode="json"),
+            auto_issue=body.auto_issue,
             created_at=now,
             updated_at=now,
         )
@@ -134,6 +137,7 @@ class ProgramService:
                 await self.programs.add(program)
         except IntegrityError:
             raise Conflict(f"A program with slug {slug!r} already exists.") from None
+        await self._emit(program, "program.created")
         return program
 
     async def update(self, principal: Principal, program_id: str, body: ProgramUpdate) -> Program:
@@ -164,8 +168,16 @@ class ProgramService:
             setattr(program, name, value)
         program.updated_at = utcnow()
         await self.session.flush()
+        await self._emit(program, "program.updated")
         return program
 
     async def delete(self, principal: Principal, program_id: str) -> None:
         program = await self.get(principal, program_id)
+        await self._emit(program, "program.deleted")
         await self.programs.delete(program)
+
+    async def _emit(self, program: Program, event_type: str) -> None:
+        data = ProgramOut.model_validate(program).model_dump(mode="json")
+        await WebhookService(self.session).emit(
+            program.workspace_id, program.livemode, event_type, data
+        )

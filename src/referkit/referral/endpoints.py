@@ -9,7 +9,7 @@ from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.kit.schemas import UtcDatetime
 from referkit.models import Referral as ReferralRow
 from referkit.openapi import problems
-from referkit.referral.schemas import Referee, Referral, ReferralCreate, ReferralUpdate
+from referkit.referral.schemas import Referral, ReferralCreate, ReferralUpdate, referral_view
 from referkit.referral.service import ReferralService
 from referkit.referral.states import ReferralStatus
 
@@ -17,32 +17,7 @@ router = APIRouter(prefix="/referrals", tags=["Referrals"])
 
 
 def referral_out(row: ReferralRow) -> Referral:
-    return Referral.model_validate(
-        {
-            **{
-                name: getattr(row, name)
-                for name in (
-                    "id",
-                    "program_id",
-                    "member_id",
-                    "status",
-                    "attribution",
-                    "fraud",
-                    "note",
-                    "status_history",
-                    "livemode",
-                    "qualified_at",
-                    "approved_at",
-                    "denied_at",
-                    "created_at",
-                    "updated_at",
-                )
-            },
-            "referee": Referee(
-                email=row.referee_email, external_id=row.referee_external_id, name=row.referee_name
-            ),
-        }
-    )
+    return referral_view(row)
 
 
 @router.post(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.kit.pagination import PageMeta, PageParams, paginate
@@ -35,6 +35,30 @@ class ReferralRepository:
                 continue
             found: Referral | None = await self.session.scalar(
                 select(Referral).where(Referral.program_id == program_id, column == value)
+            )
+            if found is not None:
+                return found
+        return None
+
+    async def latest_for_referee(
+        self, workspace_id: str, livemode: bool, email_key: str | None, external_id: str | None
+    ) -> Referral | None:
+        """The newest referral of this person in any program of the workspace."""
+        for column, value in (
+            (Referral.referee_external_id, external_id),
+            (Referral.referee_email_key, email_key),
+        ):
+            if value is None:
+                continue
+            found: Referral | None = await self.session.scalar(
+                select(Referral)
+                .where(
+                    Referral.workspace_id == workspace_id,
+                    Referral.livemode == livemode,
+                    column == value,
+                )
+                .order_by(Referral.id.desc())
+                .limit(1)
             )
             if found is not None:
                 return found
@@ -73,6 +97,14 @@ class ReferralRepository:
         if created_before is not None:
             stmt = stmt.where(Referral.created_at < created_before)
         return await paginate(self.session, stmt, Referral.id, params)
+
+    async def count_by_member_since(self, member_id: str, since: datetime) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(Referral)
+            .where(Referral.member_id == member_id, Referral.created_at >= since)
+        )
+        return int(count or 0)
 
     async def add(self, referral: Referral) -> Referral:
         self.session.add(referral)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, EmailStr, Field, model_validator
 
 from referkit.kit.schemas import RequestModel, ResponseModel
+from referkit.models import Referral as ReferralRow
 from referkit.referral.states import ReferralStatus
 
 
@@ -75,6 +76,10 @@ class ReferralAttribution(BaseModel):
     explanation: str = Field(
         examples=["Referral code JANE7K2Q (sent in the request) belongs to member mem_… ."]
     )
+    candidates: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Clicks and codes considered, each with `accepted` and a `reason` if not.",
+    )
 
 
 class FraudRisk(StrEnum):
@@ -113,3 +118,33 @@ class Referral(ResponseModel):
 
 
 SearchText = Annotated[str, Field(max_length=200)]
+
+
+def referral_view(row: ReferralRow) -> Referral:
+    """The API object for a stored referral (also the ``data`` of ``referral.*`` webhooks)."""
+    return Referral.model_validate(
+        {
+            **{
+                name: getattr(row, name)
+                for name in (
+                    "id",
+                    "program_id",
+                    "member_id",
+                    "status",
+                    "attribution",
+                    "fraud",
+                    "note",
+                    "status_history",
+                    "livemode",
+                    "qualified_at",
+                    "approved_at",
+                    "denied_at",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+            "referee": Referee(
+                email=row.referee_email, external_id=row.referee_external_id, name=row.referee_name
+            ),
+        }
+    )

@@ -7,14 +7,16 @@ click) → program and member are active → self-referral → duplicate referee
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referkit.attribution.service import AttributionService, Decision
 from referkit.auth.principal import Principal
 from referkit.errors import Conflict, NotFound, Unprocessable
+from referkit.fraud import signals as fraud_signals
 from referkit.kit.email import canonical_email, identity_email
 from referkit.kit.ids import looks_like_id, new_id
 from referkit.kit.pagination import PageMeta, PageParams
@@ -23,8 +25,16 @@ from referkit.member.service import MemberService
 from referkit.models import Member, Program, Referral
 from referkit.program.service import ProgramService
 from referkit.referral.repository import ReferralRepository
-from referkit.referral.schemas import AttributionMethod, ReferralCreate, ReferralUpdate
+from referkit.referral.schemas import (
+    AttributionMethod,
+    ReferralCreate,
+    ReferralUpdate,
+    referral_view,
+)
 from referkit.referral.states import ReferralStatus, plan
+from referkit.reward.service import Purchase, RewardService
+from referkit.stats.rollups import RollupBuffer, record
+from referkit.webhook.service import WebhookService
 
 
 def _field_error(field: str, message: str) -> list[dict[str, str]]:
@@ -47,6 +57,22 @@ class ReferralService:
         if referral is None:
             raise NotFound(f"No referral {referral_id} in this workspace.")
         return referral
+
+    async def for_referee(
+        self,
+        principal: Principal,
+        program_id: str | None,
+        email: str | None,
+        external_id: str | None,
+    ) -> Referral | None:
+        """The referral of this person (in ``program_id`` if given), if any."""
+        email_key = identity_email(email) if email else None
+        if program_id is not None:
+            found = await self.referrals.existing_referee(program_id, email_key, external_id)
+            return found if found and found.workspace_id == principal.workspace_id else None
+        return await self.referrals.latest_for_referee(
+            principal.workspace_id, principal.livemode, email_key, external_id
+        )
 
     async def search(
         self,
@@ -74,13 +100,21 @@ class ReferralService:
 
     async def _referrer(
         self, principal: Principal, body: ReferralCreate
-    ) -> tuple[Member, AttributionMethod, str]:
+    ) -> tuple[Member, AttributionMethod, str | Decision]:
         if body.click_id is not None:
-            raise Unprocessable(
-                f"No click {body.click_id} is stored in this workspace.",
-                code="unknown_click",
-                errors=_field_error("click_id", "unknown click"),
+            click, decision = await AttributionService(self.session).referral_click(
+                principal, body.click_id, utcnow(), body.program_id
             )
+            assert click.member_id is not None
+            try:
+                member = await self.members.get(principal, click.member_id)
+            except NotFound:
+                raise Unprocessable(
+                    f"The referrer of click {click.id} was deleted.",
+                    code="click_not_attributable",
+                    errors=_field_error("click_id", "the referrer was deleted"),
+                ) from None
+            return member, AttributionMethod.click_id, decision
         if body.member_id is not None:
             try:
                 member = await self.members.get(principal, body.member_id)
@@ -129,8 +163,14 @@ class ReferralService:
                 errors=_field_error(f"referee.{matched}", "matches the referrer"),
             )
 
-    async def create(self, principal: Principal, body: ReferralCreate) -> Referral:
+    async def create(
+        self, principal: Principal, body: ReferralCreate, *, decided: Decision | None = None
+    ) -> Referral:
+        """Create a pending referral; ``decided`` is an attribution already made (events)."""
         member, method, explanation = await self._referrer(principal, body)
+        if decided is not None:
+            explanation = decided
+            method = AttributionMethod(decided.method or method.value)
         program = await self.programs.get(principal, member.program_id)
         if body.program_id is not None and body.program_id != program.id:
             raise Unprocessable(
@@ -154,6 +194,7 @@ class ReferralService:
                 existing_id=existing.id,
             )
         now = utcnow()
+        fraud = await self._assess_fraud(program, member, body, now)
         attribution = program.attribution
         referral = Referral(
             id=new_id("ref"),
@@ -168,13 +209,16 @@ class ReferralService:
             status=ReferralStatus.pending.value,
             attribution={
                 "method": method.value,
-                "click_id": None,
-                "link_id": None,
+                "click_id": None if isinstance(explanation, str) else explanation.click_id,
+                "link_id": None if isinstance(explanation, str) else explanation.link_id,
                 "model": attribution.get("model", "last_click"),
                 "window_days": attribution.get("window_days", 30),
-                "explanation": explanation,
+                "explanation": (
+                    explanation if isinstance(explanation, str) else explanation.explanation
+                ),
+                "candidates": [] if isinstance(explanation, str) else explanation.candidates,
             },
-            fraud={"risk": "low", "signals": []},
+            fraud=fraud,
             status_history=[{"status": "pending", "at": now.isoformat(), "note": None}],
             ip=body.ip,
             user_agent=body.user_agent,
@@ -192,25 +236,125 @@ class ReferralService:
                 "This referee was already referred in this program.",
                 existing_id=winner.id if winner else None,
             ) from None
+        counts = RollupBuffer()
+        counts.add(
+            workspace_id=referral.workspace_id,
+            livemode=referral.livemode,
+            at=now,
+            program_id=referral.program_id,
+            member_id=referral.member_id,
+            link_id=referral.attribution.get("link_id"),
+            referrals=1,
+        )
+        await record(self.session, counts)
+        await self._emit(referral, "referral.created")
+        await RewardService(self.session).on_referral_created(program, referral)
         return referral
 
+    async def _assess_fraud(
+        self, program: Program, member: Member, body: ReferralCreate, now: datetime
+    ) -> dict[str, Any]:
+        """The referral's fraud verdict; in ``block`` mode any signal refuses it (422)."""
+        settings = program.fraud
+        last_hour = await self.referrals.count_by_member_since(member.id, now - timedelta(hours=1))
+        last_day = await self.referrals.count_by_member_since(member.id, now - timedelta(days=1))
+        signals = [
+            *fraud_signals.email_signals(settings, body.referee.email),
+            *fraud_signals.ip_signals(settings, body.ip),
+            *fraud_signals.velocity_signals(settings, last_hour, last_day),
+        ]
+        verdict = {
+            "risk": fraud_signals.risk_of(signals),
+            "signals": [signal.as_dict() for signal in signals],
+        }
+        if signals and settings.get("mode", "flag") == "block":
+            raise Unprocessable(
+                "The referral was refused by the program's fraud rules: "
+                + ", ".join(sorted({signal.code for signal in signals}))
+                + ".",
+                code="fraud_blocked",
+                risk=verdict["risk"],
+                signals=verdict["signals"],
+            )
+        return verdict
+
     async def update(
-        self, principal: Principal, referral_id: str, body: ReferralUpdate
+        self,
+        principal: Principal,
+        referral_id: str,
+        body: ReferralUpdate,
+        *,
+        purchase: Purchase | None = None,
     ) -> Referral:
+        """Change status/note. ``purchase`` is the qualifying purchase when an event qualifies
+        the referral (percentage rewards and refund clawbacks need it)."""
         referral = await self.get(principal, referral_id)
+        previous_status = referral.status
         now = utcnow()
         if "note" in body.model_fields_set:
             referral.note = body.note
         if body.status is not None:
             steps = plan(ReferralStatus(referral.status), body.status)
             history: list[dict[str, Any]] = list(referral.status_history)
+            counts = RollupBuffer()
             for step in steps:
+                self._count(counts, referral, step, now)
+                first_qualification = (
+                    step is ReferralStatus.qualified and referral.qualified_at is None
+                )
                 self._enter(referral, step, now)
                 history.append({"status": step.value, "at": now.isoformat(), "note": body.note})
+                await self._reward(referral, step, first_qualification, purchase)
             referral.status_history = history
+            await record(self.session, counts)
         referral.updated_at = now
         await self.session.flush()
+        await self._emit(referral, "referral.updated")
+        if referral.status != previous_status:
+            await self._emit(referral, "referral.status_changed")
         return referral
+
+    async def _reward(
+        self,
+        referral: Referral,
+        step: ReferralStatus,
+        first_qualification: bool,
+        purchase: Purchase | None,
+    ) -> None:
+        rewards = RewardService(self.session)
+        if first_qualification:
+            program = await self.session.get(Program, referral.program_id)
+            assert program is not None
+            await self.session.flush()  # the milestone count must see this qualification
+            await rewards.on_referral_qualified(program, referral, purchase)
+        elif step in (ReferralStatus.approved, ReferralStatus.denied):
+            await rewards.on_referral_status(referral, step.value)
+
+    async def _emit(self, referral: Referral, event_type: str) -> None:
+        data = referral_view(referral).model_dump(mode="json")
+        await WebhookService(self.session).emit(
+            referral.workspace_id, referral.livemode, event_type, data
+        )
+
+    @staticmethod
+    def _count(
+        counts: RollupBuffer, referral: Referral, step: ReferralStatus, now: datetime
+    ) -> None:
+        """Qualified referrals: +1 on qualification, -1 (on that day) when denied after it."""
+        if step is ReferralStatus.qualified:
+            at, delta = now, 1
+        elif step is ReferralStatus.denied and referral.status == ReferralStatus.qualified.value:
+            at, delta = referral.qualified_at or now, -1
+        else:
+            return
+        counts.add(
+            workspace_id=referral.workspace_id,
+            livemode=referral.livemode,
+            at=at,
+            program_id=referral.program_id,
+            member_id=referral.member_id,
+            qualified=delta,
+        )
 
     @staticmethod
     def _enter(referral: Referral, status: ReferralStatus, now: datetime) -> None:

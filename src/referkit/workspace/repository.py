@@ -5,6 +5,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referkit.db.base import Base
 from referkit.models import ApiKey, Member, Program, Referral, Workspace
 
 
@@ -33,18 +34,25 @@ class WorkspaceRepository:
         return result
 
     async def delete_test_data(self, workspace_id: str) -> dict[str, int]:
-        """Delete every test-mode row of the workspace, children first (fixed lock order)."""
+        """Delete every test-mode row of the workspace (API keys stay), children first.
+
+        Every tenant-owned table carries ``workspace_id`` and ``livemode``; walking the tables
+        in reverse dependency order deletes children before their parents on both engines.
+        """
         deleted: dict[str, int] = {}
-        for name, model in (("referrals", Referral), ("members", Member), ("programs", Program)):
+        for table in reversed(Base.metadata.sorted_tables):
+            columns = table.columns
+            if table.name == "api_keys" or "livemode" not in columns:
+                continue
+            if "workspace_id" not in columns:
+                continue
             result = await self.session.execute(
-                delete(model).where(model.workspace_id == workspace_id, model.livemode.is_(False))
+                delete(table).where(
+                    columns["workspace_id"] == workspace_id, columns["livemode"].is_(False)
+                )
             )
-            deleted[name] = int(getattr(result, "rowcount", 0) or 0)
-        return {
-            "programs": deleted["programs"],
-            "members": deleted["members"],
-            "referrals": deleted["referrals"],
-        }
+            deleted[table.name] = int(getattr(result, "rowcount", 0) or 0)
+        return deleted
 
     async def usage(self, workspace_id: str, livemode: bool) -> dict[str, int]:
         counts: dict[str, int] = {}

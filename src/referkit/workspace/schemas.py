@@ -41,8 +41,8 @@ class WorkspaceUpdate(RequestModel):
 
 class TestDataDeleted(BaseModel):
     deleted: dict[str, int] = Field(
-        examples=[{"programs": 2, "members": 10, "referrals": 31}],
-        description="Test-mode rows deleted, by kind.",
+        examples=[{"programs": 2, "members": 10, "links": 10, "referrals": 31, "events": 80}],
+        description="Test-mode rows deleted, by table.",
     )
 
 

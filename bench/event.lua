@@ -1,0 +1,11 @@
+-- One unique event per request (wrk's per-thread counter + a random run id).
+local run = tostring(math.random(1, 1e9))
+local n = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_SECRET")
+request = function()
+  n = n + 1
+  local body = '{"event_id":"b-' .. run .. '-' .. n .. '","type":"open"}'
+  return wrk.format(nil, "/api/v1/events", nil, body)
+end

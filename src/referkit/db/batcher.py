@@ -1,0 +1,124 @@
+"""Group commit for the hot write paths (clicks and events).
+
+Invariant: a submitter's ``await submit(item)`` returns only after the transaction holding its
+row has committed, so a 302 or 2xx sent afterwards means "stored". Many concurrent submitters
+share one transaction: the flusher takes every queued item (up to ``max_size``, waiting at most
+``max_delay`` seconds for more after the first), and the domain's ``write_batch`` writes them
+with multi-row statements and one rollup upsert, then commits.
+
+This is the one place outside the request/worker/CLI boundaries that commits: ``write_batch``
+owns its transaction (it opens and commits it itself) because the batch spans many requests.
+If a batch fails as a whole, each of its items is written again in a transaction of its own,
+so one bad item (or a lost race on a unique key) fails only its own submitter. Submitters that
+are cancelled (client gone) do not cancel the write: their item is committed or failed all the
+same. ``close`` drains the queue before returning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+logger = logging.getLogger("referkit.batcher")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class BatcherClosed(Exception):
+    """The batcher is shutting down and takes no more items."""
+
+
+class GroupCommitter(Generic[T, R]):
+    def __init__(
+        self,
+        name: str,
+        write_batch: Callable[[Sequence[T]], Awaitable[Sequence[R | BaseException]]],
+        *,
+        max_size: int,
+        max_delay: float,
+    ) -> None:
+        self.name = name
+        self.write_batch = write_batch
+        self.max_size = max_size
+        self.max_delay = max_delay
+        self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"batcher-{self.name}")
+
+    async def submit(self, item: T) -> R:
+        """Queue ``item``; return its result once committed (or raise its error)."""
+        if self._closing or self._task is None:
+            raise BatcherClosed(f"the {self.name} batcher is not running")
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((item, future))
+        return await asyncio.shield(future)
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def _collect(self) -> list[tuple[T, asyncio.Future[R]]]:
+        batch = [await self._queue.get()]
+        deadline = time.monotonic() + self.max_delay
+        while len(batch) < self.max_size:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self._collect()
+            try:
+                await self._flush(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _flush(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        items = [item for item, _ in batch]
+        try:
+            results = await self.write_batch(items)
+        except Exception as exc:
+            if len(batch) == 1:
+                logger.exception("%s batcher: write failed", self.name)
+                results = [exc]
+            else:
+                results = []
+                for item, _ in batch:
+                    try:
+                        results.extend(await self.write_batch([item]))
+                    except Exception as exc:
+                        logger.exception("%s batcher: write failed", self.name)
+                        results.append(exc)
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)

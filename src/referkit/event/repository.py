@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referkit.kit.pagination import PageMeta, PageParams, paginate
+from referkit.models import Customer, Event
+
+
+class EventRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_event_id(self, workspace_id: str, livemode: bool, event_id: str) -> Event | None:
+        result: Event | None = await self.session.scalar(
+            select(Event).where(
+                Event.workspace_id == workspace_id,
+                Event.livemode == livemode,
+                Event.event_id == event_id,
+            )
+        )
+        return result
+
+    async def by_event_ids(
+        self, workspace_id: str, livemode: bool, event_ids: list[str]
+    ) -> list[Event]:
+        found: list[Event] = []
+        for start in range(0, len(event_ids), 500):
+            stmt = select(Event).where(
+                Event.workspace_id == workspace_id,
+                Event.livemode == livemode,
+                Event.event_id.in_(event_ids[start : start + 500]),
+            )
+            found.extend((await self.session.scalars(stmt)).all())
+        return found
+
+    async def add_all(self, events: list[Event]) -> None:
+        """One flush: SQLAlchemy sends the rows as one multi-row INSERT."""
+        self.session.add_all(events)
+        await self.session.flush()
+
+    async def page(
+        self,
+        workspace_id: str,
+        livemode: bool,
+        params: PageParams,
+        *,
+        type: str | None,
+        app_id: str | None,
+        program_id: str | None,
+        customer_id: str | None,
+        occurred_from: datetime | None,
+        occurred_to: datetime | None,
+    ) -> tuple[list[Event], PageMeta]:
+        stmt = select(Event).where(Event.workspace_id == workspace_id, Event.livemode == livemode)
+        for column, value in (
+            (Event.type, type),
+            (Event.app_id, app_id),
+            (Event.program_id, program_id),
+            (Event.customer_id, customer_id),
+        ):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if occurred_from is not None:
+            stmt = stmt.where(Event.occurred_at >= occurred_from)
+        if occurred_to is not None:
+            stmt = stmt.where(Event.occurred_at < occurred_to)
+        return await paginate(self.session, stmt, Event.id, params)
+
+
+class CustomerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def find(
+        self, workspace_id: str, livemode: bool, external_id: str | None, email_key: str | None
+    ) -> Customer | None:
+        for column, value in ((Customer.external_id, external_id), (Customer.email_key, email_key)):
+            if value is None:
+                continue
+            found: Customer | None = await self.session.scalar(
+                select(Customer).where(
+                    Customer.workspace_id == workspace_id,
+                    Customer.livemode == livemode,
+                    column == value,
+                )
+            )
+            if found is not None:
+                return found
+        return None
+
+    async def add(self, customer: Customer) -> None:
+        self.session.add(customer)
+        await self.session.flush()

@@ -1,0 +1,410 @@
+"""Events: idempotent ingestion with attribution, and what an event does to referrals.
+
+``ingest`` runs inside the event batcher's transaction (one savepoint per event). A ``signup``
+attributed to a referrer creates the referral through ``ReferralService`` (same rules as
+``POST /referrals``); an event matching the program's ``qualification`` moves the customer's
+pending referral to ``qualified``; purchases and refunds add to conversions and revenue. A
+business rule that refuses the referral does not refuse the event: the event is stored and its
+``outcome`` says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referkit.attribution.service import AttributionService, Decision
+from referkit.auth.principal import Principal
+from referkit.errors import NotFound, ReferkitError, Unprocessable
+from referkit.event.repository import CustomerRepository, EventRepository
+from referkit.event.schemas import Event as EventView
+from referkit.event.schemas import EventCreate, EventType
+from referkit.kit.email import identity_email
+from referkit.kit.ids import new_id
+from referkit.kit.pagination import PageMeta, PageParams
+from referkit.kit.time import as_utc, utcnow
+from referkit.member.service import MemberService
+from referkit.models import Customer, Event, Program, Referral
+from referkit.program.service import ProgramService
+from referkit.referral.schemas import RefereeInput, ReferralCreate, ReferralUpdate
+from referkit.referral.service import ReferralService
+from referkit.referral.states import ReferralStatus
+from referkit.reward.service import Purchase, RewardService
+from referkit.stats.rollups import RollupBuffer, record
+from referkit.webhook.service import WebhookService
+
+
+def _field_error(field: str, message: str) -> list[dict[str, str]]:
+    return [{"field": field, "in": "body", "message": message, "type": "value_error"}]
+
+
+@dataclass
+class BatchState:
+    """Events accepted earlier in the same batch (not yet inserted), by (workspace, mode, id)."""
+
+    pending: dict[tuple[str, bool, str], Event] = field(default_factory=dict)
+    rows: list[Event] = field(default_factory=list)
+    stored: dict[tuple[str, bool, str], Event] = field(default_factory=dict)
+    """Events of this batch's ``event_id``s already in the database (looked up in bulk)."""
+
+
+class EventService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.events = EventRepository(session)
+        self.customers = CustomerRepository(session)
+        self.programs = ProgramService(session)
+        self.referrals = ReferralService(session)
+
+    async def list(
+        self,
+        principal: Principal,
+        params: PageParams,
+        *,
+        type: EventType | None,
+        app_id: str | None,
+        program_id: str | None,
+        customer_id: str | None,
+        occurred_from: datetime | None,
+        occurred_to: datetime | None,
+    ) -> tuple[list[Event], PageMeta]:
+        return await self.events.page(
+            principal.workspace_id,
+            principal.livemode,
+            params,
+            type=type.value if type else None,
+            app_id=app_id,
+            program_id=program_id,
+            customer_id=customer_id,
+            occurred_from=as_utc(occurred_from) if occurred_from else None,
+            occurred_to=as_utc(occurred_to) if occurred_to else None,
+        )
+
+    async def _program(self, principal: Principal, program_id: str | None) -> Program | None:
+        if program_id is None:
+            return None
+        try:
+            return await self.programs.get(principal, program_id)
+        except NotFound:
+            raise Unprocessable(
+                f"No program {program_id} in this workspace.",
+                errors=_field_error("program_id", "unknown program"),
+            ) from None
+
+    async def _customer(self, principal: Principal, body: EventCreate) -> Customer | None:
+        if body.customer is None or not (body.customer.email or body.customer.external_id):
+            return None
+        email, external_id = body.customer.email, body.customer.external_id
+        email_key = identity_email(email) if email else None
+        args = (principal.workspace_id, principal.livemode, external_id, email_key)
+        found = await self.customers.find(*args)
+        if found is not None:
+            if found.external_id is None and external_id:
+                found.external_id = external_id
+            if found.email is None and email:
+                found.email, found.email_key = email, email_key
+            return found
+        now = utcnow()
+        customer = Customer(
+            id=new_id("cus"),
+            workspace_id=principal.workspace_id,
+            livemode=principal.livemode,
+            external_id=external_id,
+            email=email,
+            email_key=email_key,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self.session.begin_nested():
+                await self.customers.add(customer)
+        except IntegrityError:
+            found = await self.customers.find(*args)  # a concurrent event created them
+            if found is None:
+                raise
+            return found
+        return customer
+
+    async def ingest(
+        self, principal: Principal, body: EventCreate, batch: BatchState
+    ) -> tuple[Event, bool]:
+        """Store one event (or find its first copy); returns (event, created).
+
+        Every refusal is raised before anything is written, so the batch needs no savepoint
+        per event; the steps that write and may be refused (the referral) have their own.
+        """
+        key = (principal.workspace_id, principal.livemode, body.event_id)
+        existing = batch.pending.get(key) or batch.stored.get(key)
+        if existing is not None:
+            return existing, False
+        if body.app_id is not None:
+            raise Unprocessable(
+                f"No app {body.app_id} in this workspace.",
+                errors=_field_error("app_id", "unknown app"),
+            )
+        program = await self._program(principal, body.program_id)
+        purchase = await self._refunded(principal, body, batch)
+        now = utcnow()
+        at = body.occurred_at or now
+        customer = await self._customer(principal, body)
+        code_member = (
+            await MemberService(self.session).by_code(principal, body.referral_code)
+            if body.referral_code
+            else None
+        )
+        decision = await AttributionService(self.session).decide(
+            principal,
+            at=at,
+            program_id=program.id if program else None,
+            click_id=body.click_id,
+            visitor_id=body.visitor_id,
+            referral_code=body.referral_code,
+            referral_code_member=code_member,
+        )
+        event = Event(
+            id=new_id("evt"),
+            workspace_id=principal.workspace_id,
+            livemode=principal.livemode,
+            event_id=body.event_id,
+            type=body.type.value,
+            name=body.name,
+            occurred_at=at,
+            app_id=None,
+            program_id=program.id if program else decision.program_id,
+            customer_id=customer.id if customer else None,
+            click_id=decision.click_id,
+            link_id=decision.link_id,
+            member_id=decision.member_id,
+            referral_id=None,
+            amount=body.amount,
+            currency=body.currency,
+            refunded_event_id=body.refunded_event_id,
+            properties=body.properties,
+            attribution=None,
+            outcome={},
+            ip=body.ip,
+            user_agent=body.user_agent,
+            created_at=now,
+        )
+        counts = RollupBuffer()
+        if body.type is EventType.signup:
+            await self._signup(principal, body, event, decision, counts)
+        elif purchase is not None:
+            # A refund writes (reversals) and may still be refused: give it a savepoint.
+            async with self.session.begin_nested():
+                await self._refund(principal, body, event, purchase, decision)
+        else:
+            await self._conversion(principal, body, event, decision)
+        event.attribution = decision.as_dict() if decision.method else None
+        if event.attribution is not None:
+            # Same transaction as the event row: the message exists iff the event does.
+            await WebhookService(self.session).emit(
+                event.workspace_id,
+                event.livemode,
+                "event.attributed",
+                EventView.model_validate(event).model_dump(mode="json"),
+            )
+        self._count(event, body, counts)
+        await record(self.session, counts)
+        batch.pending[key] = event
+        batch.rows.append(event)
+        return event, True
+
+    async def _signup(
+        self,
+        principal: Principal,
+        body: EventCreate,
+        event: Event,
+        decision: Decision,
+        counts: RollupBuffer,
+    ) -> None:
+        if decision.member_id is None:
+            event.outcome = {"referral": None, "reason": decision.explanation}
+            return
+        if body.customer is None or not (body.customer.email or body.customer.external_id):
+            event.outcome = {"referral": None, "reason": "the event names no customer"}
+            return
+        by_click = decision.method in ("click_id", "cookie")
+        create = ReferralCreate(
+            program_id=decision.program_id,
+            click_id=decision.click_id if by_click else None,
+            referral_code=body.referral_code if not by_click else None,
+            referee=RefereeInput(email=body.customer.email, external_id=body.customer.external_id),
+            ip=body.ip,
+            user_agent=body.user_agent,
+        )
+        try:
+            async with self.session.begin_nested():
+                referral = await self.referrals.create(principal, create, decided=decision)
+        except ReferkitError as exc:
+            event.outcome = {"referral": None, "error": {"code": exc.code, "detail": exc.detail}}
+            return
+        event.referral_id = referral.id
+        event.outcome = {"referral": {"id": referral.id, "status": referral.status}}
+
+    async def _referral_of(
+        self, principal: Principal, body: EventCreate, event: Event
+    ) -> Referral | None:
+        if body.customer is None:
+            return None
+        return await self.referrals.for_referee(
+            principal, event.program_id, body.customer.email, body.customer.external_id
+        )
+
+    async def _conversion(
+        self, principal: Principal, body: EventCreate, event: Event, decision: Decision
+    ) -> None:
+        referral = await self._referral_of(principal, body, event)
+        if referral is None:
+            event.outcome = {"referral": None}
+            return
+        event.referral_id = referral.id
+        if decision.method is None or decision.member_id == referral.member_id:
+            # The referred customer's conversions belong to their referrer.
+            self._credit_referral(decision, referral)
+            event.program_id, event.member_id = referral.program_id, referral.member_id
+            event.link_id = event.link_id or referral.attribution.get("link_id")
+        program = await self.programs.get(principal, referral.program_id)
+        reason = self._qualifies(program, body, event, referral)
+        if reason is None:
+            note = f"Qualified by event {event.id} ({body.type.value} {body.event_id})."
+            await self.referrals.update(
+                principal,
+                referral.id,
+                ReferralUpdate(status=ReferralStatus.qualified, note=note),
+                purchase=Purchase(body.event_id, body.amount, body.currency),
+            )
+            event.outcome = {"referral": {"id": referral.id, "status": "qualified"}}
+        else:
+            event.outcome = {
+                "referral": {"id": referral.id, "status": referral.status},
+                "not_qualified": reason,
+            }
+
+    @staticmethod
+    def _credit_referral(decision: Decision, referral: Referral) -> None:
+        if decision.method is not None:
+            return
+        window = referral.attribution.get("window_days")
+        decision.method = "referral"
+        decision.member_id, decision.program_id = referral.member_id, referral.program_id
+        decision.link_id = referral.attribution.get("link_id")
+        decision.click_id = referral.attribution.get("click_id")
+        decision.model = referral.attribution.get("model")
+        decision.window_days = int(window) if window is not None else None
+        decision.explanation = (
+            f"The customer was referred by member {referral.member_id} (referral "
+            f"{referral.id}); their events are credited to that referrer."
+        )
+
+    @staticmethod
+    def _qualifies(
+        program: Program, body: EventCreate, event: Event, referral: Referral
+    ) -> str | None:
+        """None when the event qualifies the referral, else why not."""
+        rule = program.qualification
+        wanted = rule.get("event", "purchase")
+        if wanted not in (body.type.value, body.name):
+            return f"the program qualifies on {wanted!r} events"
+        if referral.status != ReferralStatus.pending.value:
+            return f"the referral is already {referral.status}"
+        minimum = rule.get("min_amount")
+        if minimum is not None and (
+            body.currency != rule.get("currency") or (body.amount or 0) < minimum
+        ):
+            return f"the program needs at least {minimum} {rule.get('currency')}"
+        within = rule.get("within_days")
+        if within is not None and event.occurred_at > referral.created_at + timedelta(
+            days=int(within)
+        ):
+            return f"the event is more than {within} days after the referral"
+        return None
+
+    async def _refunded(
+        self, principal: Principal, body: EventCreate, batch: BatchState
+    ) -> Event | None:
+        """The purchase a refund names (None for other events), or a 422."""
+        if body.type is not EventType.refund:
+            return None
+        assert body.refunded_event_id is not None
+        key = (principal.workspace_id, principal.livemode, body.refunded_event_id)
+        purchase = batch.pending.get(key) or await self.events.by_event_id(*key)
+        if purchase is None or purchase.type != EventType.purchase.value:
+            raise Unprocessable(
+                f"No purchase event {body.refunded_event_id} in this workspace.",
+                errors=_field_error("refunded_event_id", "unknown purchase"),
+            )
+        return purchase
+
+    async def _refund(
+        self,
+        principal: Principal,
+        body: EventCreate,
+        event: Event,
+        purchase: Event,
+        decision: Decision,
+    ) -> None:
+        assert body.refunded_event_id is not None
+        if decision.method is None and purchase.attribution:
+            decision.__dict__.update(purchase.attribution)
+            decision.method = "refunded_event"
+            decision.explanation = f"Refund of event {purchase.id}, credited like it."
+        event.program_id = event.program_id or purchase.program_id
+        event.member_id, event.link_id = purchase.member_id, purchase.link_id
+        event.referral_id, event.click_id = purchase.referral_id, purchase.click_id
+        if event.amount is None:
+            event.amount, event.currency = purchase.amount, purchase.currency
+        event.outcome = {"refunded": purchase.id}
+        await self._claw_back(principal, body.refunded_event_id, purchase, event)
+
+    async def _claw_back(
+        self, principal: Principal, refunded_event_id: str, purchase: Event, event: Event
+    ) -> None:
+        """Reverse the purchase's rewards; deny its referral if the program says so."""
+        reversed_rewards = await RewardService(self.session).on_refund(
+            principal.workspace_id, principal.livemode, refunded_event_id
+        )
+        outcome: dict[str, Any] = {
+            "refunded": purchase.id,
+            "rewards_reversed": [reward.id for reward in reversed_rewards],
+        }
+        if purchase.referral_id is not None:
+            referral = await self.referrals.get(principal, purchase.referral_id)
+            program = await self.programs.get(principal, referral.program_id)
+            policy = program.qualification.get("on_refund", "deny")
+            if policy == "deny" and referral.status == ReferralStatus.qualified.value:
+                await self.referrals.update(
+                    principal,
+                    referral.id,
+                    ReferralUpdate(
+                        status=ReferralStatus.denied,
+                        note=f"Qualifying purchase {refunded_event_id} was refunded.",
+                    ),
+                )
+                outcome["referral"] = {"id": referral.id, "status": "denied"}
+        event.outcome = outcome
+
+    @staticmethod
+    def _count(event: Event, body: EventCreate, counts: RollupBuffer) -> None:
+        scope: dict[str, Any] = {
+            "workspace_id": event.workspace_id,
+            "livemode": event.livemode,
+            "at": event.occurred_at,
+            "program_id": event.program_id,
+            "member_id": event.member_id,
+            "link_id": event.link_id,
+        }
+        if body.type is EventType.install:
+            counts.add(**scope, installs=1)
+        elif body.type is EventType.signup:
+            counts.add(**scope, signups=1)
+        elif body.type is EventType.purchase:
+            counts.add(**scope, conversions=1)
+            if event.amount and event.currency:
+                counts.add(**scope, currency=event.currency, revenue=event.amount)
+        elif body.type is EventType.refund and event.amount and event.currency:
+            counts.add(**scope, currency=event.currency, revenue=-event.amount)

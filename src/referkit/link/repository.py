@@ -1,0 +1,123 @@
+"""Queries for links and clicks (clicks are written by the click batcher, read by attribution)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from referkit.db.upsert import dialect_insert
+from referkit.kit.pagination import PageMeta, PageParams, paginate
+from referkit.kit.search import matches_any
+from referkit.models import Click, Link, Member, Program, ReachMark
+
+
+class LinkRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, workspace_id: str, livemode: bool, link_id: str) -> Link | None:
+        result: Link | None = await self.session.scalar(
+            select(Link).where(
+                Link.id == link_id,
+                Link.workspace_id == workspace_id,
+                Link.livemode == livemode,
+                Link.archived_at.is_(None),
+            )
+        )
+        return result
+
+    async def code_taken(self, code_key: str) -> bool:
+        """Across the installation, archived links and member codes included."""
+        for column in (Link.code_key, Member.code_key):
+            if await self.session.scalar(select(column).where(column == code_key)) is not None:
+                return True
+        return False
+
+    async def default_for(self, member_id: str) -> Link | None:
+        result: Link | None = await self.session.scalar(
+            select(Link).where(Link.member_id == member_id, Link.is_default.is_(True))
+        )
+        return result
+
+    async def page(
+        self,
+        workspace_id: str,
+        livemode: bool,
+        params: PageParams,
+        *,
+        program_id: str | None,
+        member_id: str | None,
+        q: str | None,
+    ) -> tuple[list[Link], PageMeta]:
+        stmt = select(Link).where(
+            Link.workspace_id == workspace_id,
+            Link.livemode == livemode,
+            Link.archived_at.is_(None),
+        )
+        if program_id is not None:
+            stmt = stmt.where(Link.program_id == program_id)
+        if member_id is not None:
+            stmt = stmt.where(Link.member_id == member_id)
+        if q:
+            stmt = stmt.where(matches_any(q, Link.code, Link.destination_url))
+        return await paginate(self.session, stmt, Link.id, params)
+
+    async def add(self, link: Link) -> Link:
+        self.session.add(link)
+        await self.session.flush()
+        return link
+
+    async def archive_member_links(self, member_id: str, now: datetime) -> list[str]:
+        rows = await self.session.execute(
+            update(Link)
+            .where(Link.member_id == member_id, Link.archived_at.is_(None))
+            .values(archived_at=now, updated_at=now)
+            .returning(Link.code_key)
+        )
+        return [row[0] for row in rows]
+
+
+async def redirect_target(conn: AsyncConnection, code_key: str) -> dict[str, Any] | None:
+    """What ``/r/{code}`` needs about a link, in one indexed lookup."""
+    stmt = (
+        select(
+            Link.id,
+            Link.workspace_id,
+            Link.livemode,
+            Link.program_id,
+            Link.member_id,
+            Link.destination_url,
+            Link.ios_url,
+            Link.android_url,
+            Link.utm,
+            Link.expires_at,
+            Link.archived_at,
+            Program.landing_url,
+        )
+        .outerjoin(Program, Program.id == Link.program_id)
+        .where(Link.code_key == code_key)
+    )
+    row = (await conn.execute(stmt)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def insert_clicks(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(insert(Click), rows)
+
+
+async def new_reach_marks(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert reach marks that do not exist yet; return the keys that were new."""
+    if not rows:
+        return set()
+    table = ReachMark.__table__
+    stmt = (
+        dialect_insert(conn, table)  # type: ignore[arg-type]
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(table.c.key)
+    )
+    return {row[0] for row in await conn.execute(stmt)}

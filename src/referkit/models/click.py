@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from referkit.db.base import Base, id_column
+from referkit.db.types import UTCDateTime
+
+
+class Click(Base):
+    """One hit on ``/r/{code}``, written by the click batcher before the redirect is answered.
+
+    Orphans (unknown, expired or archived codes) keep the requested ``code``; unknown codes have
+    no workspace. ``visitor_id`` is the first-party cookie (random, used for cookie attribution);
+    ``visitor_hash`` is a salted hash of IP + user agent (salt rotated daily); raw IPs are not
+    stored. ``is_unique`` marks the click that counted as reach (one visitor per link per hour).
+    """
+
+    __tablename__ = "clicks"
+    __table_args__ = (
+        Index("ix_clicks_visitor_id_created_at", "visitor_id", "created_at"),
+        Index("ix_clicks_link_id_created_at", "link_id", "created_at"),
+    )
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=True
+    )
+    livemode: Mapped[bool | None] = mapped_column(nullable=True)
+    link_id: Mapped[str | None] = mapped_column(
+        ForeignKey("links.id", ondelete="CASCADE"), nullable=True
+    )
+    program_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    member_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    code: Mapped[str] = mapped_column(String(64))
+    visitor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    visitor_hash: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(16))
+    is_bot: Mapped[bool] = mapped_column(Boolean)
+    is_orphan: Mapped[bool] = mapped_column(Boolean)
+    is_unique: Mapped[bool] = mapped_column(Boolean)
+    user_agent: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    referer: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    destination_url: Mapped[str | None] = mapped_column(String(4096), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

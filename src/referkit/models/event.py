@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from referkit.db.base import Base, id_column
+from referkit.db.types import JSONType, UTCDateTime
+
+
+class Event(Base):
+    """A conversion event, idempotent on the client's ``event_id`` per workspace and mode.
+
+    ``attribution`` stores the decision with its explanation (candidates, winning rule, window,
+    model). Written by the event batcher.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "livemode", "event_id"),
+        Index("ix_events_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
+    )
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    livemode: Mapped[bool] = mapped_column()
+    event_id: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    app_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    program_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    customer_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    click_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    link_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    member_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    referral_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    refunded_event_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    attribution: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from referkit.db.base import Base, TimestampMixin, id_column
+from referkit.db.types import JSONType, UTCDateTime
+
+
+class Link(TimestampMixin, Base):
+    """A tracking link: ``/r/{code}`` → a stored destination.
+
+    ``code_key`` (lower-cased code) is unique across the installation, shared with member
+    referral codes: every member owns a default link whose code is its referral code. Deleting a
+    link archives it (``archived_at``) and keeps the row, so a code is never handed to someone
+    else. ``destination_url`` null means "the program's landing URL" (member default links).
+    """
+
+    __tablename__ = "links"
+    __table_args__ = (Index("ix_links_workspace_id_livemode_id", "workspace_id", "livemode", "id"),)
+
+    id: Mapped[str] = id_column()
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    livemode: Mapped[bool] = mapped_column()
+    code: Mapped[str] = mapped_column(String(40))
+    code_key: Mapped[str] = mapped_column(String(40), unique=True)
+    program_id: Mapped[str | None] = mapped_column(
+        ForeignKey("programs.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    member_id: Mapped[str | None] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    app_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    destination_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    ios_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    android_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    utm: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

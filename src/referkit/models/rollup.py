@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from referkit.db.base import Base
+
+
+class Rollup(Base):
+    """Per-day counters for one scope (``link``, ``member`` or ``program``).
+
+    Counts live in the row whose ``currency`` is ``""``; revenue lives in one row per currency.
+    Rows are upserted (``counter = counter + delta``) in the same transaction as the clicks,
+    events and referrals they count; every stats read sums these rows and nothing else.
+    """
+
+    __tablename__ = "rollups"
+    __table_args__ = (Index("ix_rollups_program_id_scope_day", "program_id", "scope", "day"),)
+
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)
+    scope_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    livemode: Mapped[bool] = mapped_column()
+    program_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+    bot_clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+    reach: Mapped[int] = mapped_column(BigInteger, default=0)
+    installs: Mapped[int] = mapped_column(BigInteger, default=0)
+    signups: Mapped[int] = mapped_column(BigInteger, default=0)
+    referrals: Mapped[int] = mapped_column(BigInteger, default=0)
+    qualified: Mapped[int] = mapped_column(BigInteger, default=0)
+    conversions: Mapped[int] = mapped_column(BigInteger, default=0)
+    revenue: Mapped[int] = mapped_column(BigInteger, default=0)

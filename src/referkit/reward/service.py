@@ -1,0 +1,406 @@
+"""The reward engine: rules fire on referral events, rewards are held, issued, cancelled or
+reversed, and every movement is an append-only ledger entry.
+
+Triggers: ``referral_created`` (when a referral is recorded), ``referral_qualified`` (when it
+first reaches qualified, with the qualifying purchase if there was one) and ``milestone`` (the
+member's nth qualified referral). Each rule fires once per referral (once per member for a
+milestone): the reward's ``dedupe_key`` is unique, so replays and races insert nothing twice.
+A referral under fraud review (risk above low, program in ``flag`` mode) gets its rewards held
+until a person approves it; denying it cancels what is still pending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referkit.auth.principal import Principal
+from referkit.errors import InvalidTransition, NotFound, Unprocessable
+from referkit.kit.ids import looks_like_id, new_id
+from referkit.kit.pagination import PageMeta, PageParams
+from referkit.kit.time import utcnow
+from referkit.member.service import MemberService
+from referkit.models import Coupon, LedgerEntry, Program, Referral, Reward
+from referkit.program.service import ProgramService
+from referkit.reward import rules
+from referkit.reward.repository import RewardRepository
+from referkit.reward.schemas import Reward as RewardView
+from referkit.reward.schemas import RewardCreate
+from referkit.webhook.service import WebhookService
+
+FRAUD_HOLD = "fraud_review"
+EMPTY_POOL = "coupon_pool_empty"
+
+
+@dataclass(frozen=True)
+class Purchase:
+    event_id: str
+    amount: int | None
+    currency: str | None
+
+
+def _unit(reward: Reward) -> str:
+    return reward.currency or ("points" if reward.kind == "points" else reward.kind)
+
+
+class RewardService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.rewards = RewardRepository(session)
+
+    # Triggers ---------------------------------------------------------------------------------
+
+    async def on_referral_created(self, program: Program, referral: Referral) -> list[Reward]:
+        return await self._fire(program, referral, "referral_created", None)
+
+    async def on_referral_qualified(
+        self, program: Program, referral: Referral, purchase: Purchase | None
+    ) -> list[Reward]:
+        created = await self._fire(program, referral, "referral_qualified", purchase)
+        count = await self.rewards.qualified_referrals(referral.member_id)
+        for rule in program.reward_rules:
+            if rule["trigger"] == "milestone" and rule.get("milestone_count") == count:
+                reward = await self._create(program, referral, rule, None)
+                if reward is not None:
+                    created.append(reward)
+        return created
+
+    async def on_referral_status(self, referral: Referral, status: str) -> None:
+        """Approval releases fraud holds; denial cancels what was not issued yet."""
+        for reward in await self.rewards.for_referral(referral.id):
+            if reward.status != "pending":
+                continue
+            if status == "approved" and reward.held_reason == FRAUD_HOLD:
+                reward.held_reason = None
+            elif status == "denied":
+                await self._cancel(reward, "referral denied")
+        await self.session.flush()
+
+    async def on_refund(
+        self, workspace_id: str, livemode: bool, refunded_event_id: str
+    ) -> list[Reward]:
+        """Claw back every reward paid for this purchase."""
+        reversed_ = []
+        for reward in await self.rewards.for_source_event(
+            workspace_id, livemode, refunded_event_id
+        ):
+            if reward.status in ("pending", "issued"):
+                await self._reverse(reward)
+                reversed_.append(reward)
+        return reversed_
+
+    async def _fire(
+        self, program: Program, referral: Referral, trigger: str, purchase: Purchase | None
+    ) -> list[Reward]:
+        created = []
+        for rule in program.reward_rules:
+            if rule["trigger"] == trigger:
+                reward = await self._create(program, referral, rule, purchase)
+                if reward is not None:
+                    created.append(reward)
+        return created
+
+    async def _create(
+        self,
+        program: Program,
+        referral: Referral,
+        rule: dict[str, Any],
+        purchase: Purchase | None,
+    ) -> Reward | None:
+        key = rules.dedupe_key(rule, referral.id, referral.member_id)
+        if await self.rewards.by_dedupe_key(program.id, key) is not None:
+            return None
+        cap = rule.get("max_per_member")
+        if cap is not None and await self.rewards.count_for_rule(
+            rule["id"], referral.member_id, rule["recipient"]
+        ) >= int(cap):
+            return None
+        now = utcnow()
+        amount = rules.rule_amount(rule, purchase.amount if purchase else None)
+        currency = rule.get("currency")
+        if rule.get("percent") is not None and purchase and purchase.currency:
+            currency = currency or purchase.currency
+        held = FRAUD_HOLD if _under_review(program, referral) else None
+        reward = Reward(
+            id=new_id("rwd"),
+            workspace_id=referral.workspace_id,
+            livemode=referral.livemode,
+            program_id=program.id,
+            member_id=referral.member_id,
+            referral_id=referral.id,
+            rule_id=rule["id"],
+            dedupe_key=key,
+            recipient=rule["recipient"],
+            kind=rule["kind"],
+            amount=amount,
+            currency=currency,
+            coupon_pool=rule.get("coupon_pool"),
+            description=rule.get("description") or "",
+            status="pending",
+            held_reason=held,
+            source_event_id=purchase.event_id if purchase else None,
+            eligible_at=rules.eligible_at(rule, now),
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self.session.begin_nested():
+                await self.rewards.add(reward)
+        except IntegrityError:
+            return None  # a concurrent trigger created it first
+        if reward.kind == "coupon" and reward.coupon_pool:
+            await self._assign_coupon(reward, now)
+        await self._entry(reward, "created", pending=reward.amount or 0, issued=0)
+        await self._emit(reward, "reward.created")
+        return reward
+
+    async def _assign_coupon(self, reward: Reward, now: datetime) -> bool:
+        assert reward.coupon_pool is not None
+        code = await self.rewards.take_coupon(reward.program_id, reward.coupon_pool, reward.id, now)
+        if code is None:
+            reward.held_reason = reward.held_reason or EMPTY_POOL
+            return False
+        reward.coupon_code = code
+        if reward.held_reason == EMPTY_POOL:
+            reward.held_reason = None
+        await self.session.flush()
+        return True
+
+    # Requests ---------------------------------------------------------------------------------
+
+    async def get(self, principal: Principal, reward_id: str) -> Reward:
+        reward = None
+        if looks_like_id(reward_id, "rwd"):
+            reward = await self.rewards.get(principal.workspace_id, principal.livemode, reward_id)
+        if reward is None:
+            raise NotFound(f"No reward {reward_id} in this workspace.")
+        return reward
+
+    async def search(
+        self, principal: Principal, params: PageParams, **filters: Any
+    ) -> tuple[list[Reward], PageMeta]:
+        return await self.rewards.page(
+            principal.workspace_id, principal.livemode, params, **filters
+        )
+
+    async def create_manual(self, principal: Principal, body: RewardCreate) -> Reward:
+        try:
+            member = await MemberService(self.session).get(principal, body.member_id)
+        except NotFound:
+            raise Unprocessable(
+                f"No member {body.member_id} in this workspace.",
+                errors=[
+                    {
+                        "field": "member_id",
+                        "in": "body",
+                        "message": "unknown member",
+                        "type": "value_error",
+                    }
+                ],
+            ) from None
+        if body.referral_id is not None:
+            referral = await self._referral(principal, body.referral_id)
+            if referral.member_id != member.id:
+                raise Unprocessable("The referral belongs to another member.")
+        now = utcnow()
+        reward = Reward(
+            id=new_id("rwd"),
+            workspace_id=principal.workspace_id,
+            livemode=principal.livemode,
+            program_id=member.program_id,
+            member_id=member.id,
+            referral_id=body.referral_id,
+            rule_id=None,
+            dedupe_key="",
+            recipient=body.recipient.value,
+            kind=body.kind.value,
+            amount=body.amount,
+            currency=body.currency,
+            coupon_code=body.coupon_code,
+            description=body.description,
+            status="pending",
+            eligible_at=rules.eligible_at({"hold_days": body.hold_days}, now),
+            created_at=now,
+            updated_at=now,
+        )
+        reward.dedupe_key = f"manual:{reward.id}"
+        await self.rewards.add(reward)
+        await self._entry(reward, "created", pending=reward.amount or 0, issued=0)
+        await self._emit(reward, "reward.created")
+        return reward
+
+    async def _referral(self, principal: Principal, referral_id: str) -> Referral:
+        from referkit.referral.service import ReferralService  # referral imports this module
+
+        try:
+            return await ReferralService(self.session).get(principal, referral_id)
+        except NotFound:
+            raise Unprocessable(f"No referral {referral_id} in this workspace.") from None
+
+    async def issue(
+        self, principal: Principal, reward_id: str, *, override_hold: bool, note: str | None
+    ) -> Reward:
+        reward = await self.get(principal, reward_id)
+        if reward.status != "pending":
+            raise InvalidTransition(
+                f"A {reward.status} reward cannot be issued.",
+                current_status=reward.status,
+                requested_status="issued",
+                allowed=[],
+            )
+        now = utcnow()
+        if reward.held_reason == EMPTY_POOL and not await self._assign_coupon(reward, now):
+            raise InvalidTransition(
+                f"The coupon pool {reward.coupon_pool!r} is empty; upload codes, then issue.",
+                current_status=reward.status,
+                requested_status="issued",
+                allowed=["cancelled"],
+            )
+        if not override_hold and (reward.held_reason or reward.eligible_at > now):
+            why = reward.held_reason or f"on hold until {reward.eligible_at.isoformat()}"
+            raise InvalidTransition(
+                f"The reward is held ({why}); pass override_hold=true to issue it now.",
+                current_status=reward.status,
+                requested_status="issued",
+                allowed=["issued (override_hold)", "cancelled"],
+            )
+        await self._issue(reward, now, note)
+        return reward
+
+    async def _issue(self, reward: Reward, now: datetime, note: str | None) -> None:
+        reward.status = "issued"
+        reward.issued_at = reward.updated_at = now
+        reward.held_reason = None
+        if note is not None:
+            reward.note = note
+        value = reward.amount or 0
+        await self._entry(reward, "issued", pending=-value, issued=value)
+        await self._emit(reward, "reward.issued")
+
+    async def cancel(self, principal: Principal, reward_id: str, note: str | None) -> Reward:
+        reward = await self.get(principal, reward_id)
+        if reward.status != "pending":
+            raise InvalidTransition(
+                f"A {reward.status} reward cannot be cancelled"
+                + (" (a refund reverses issued rewards)." if reward.status == "issued" else "."),
+                current_status=reward.status,
+                requested_status="cancelled",
+                allowed=[],
+            )
+        await self._cancel(reward, note)
+        return reward
+
+    async def _cancel(self, reward: Reward, note: str | None) -> None:
+        reward.status = "cancelled"
+        reward.cancelled_at = reward.updated_at = utcnow()
+        reward.note = note if note is not None else reward.note
+        await self._entry(reward, "cancelled", pending=-(reward.amount or 0), issued=0)
+        await self._emit(reward, "reward.cancelled")
+
+    async def _reverse(self, reward: Reward) -> None:
+        value = reward.amount or 0
+        pending, issued = (-value, 0) if reward.status == "pending" else (0, -value)
+        reward.status = "reversed"
+        reward.reversed_at = reward.updated_at = utcnow()
+        await self._entry(reward, "reversed", pending=pending, issued=issued)
+        await self._emit(reward, "reward.reversed")
+
+    async def any_due(self) -> bool:
+        return await self.rewards.any_due(utcnow())
+
+    async def issue_due(self, limit: int = 100) -> int:
+        """Worker job: issue pending rewards whose hold ended, where the program auto-issues."""
+        now = utcnow()
+        issued = 0
+        programs: dict[str, Program | None] = {}
+        for reward in await self.rewards.due(now, limit):
+            if reward.program_id not in programs:
+                programs[reward.program_id] = await self.session.get(Program, reward.program_id)
+            program = programs[reward.program_id]
+            if program is None or not program.auto_issue:
+                continue
+            if reward.kind == "coupon" and reward.coupon_code is None:
+                continue
+            await self._issue(reward, now, None)
+            issued += 1
+        return issued
+
+    # Coupons and balances ---------------------------------------------------------------------
+
+    async def upload_coupons(
+        self, principal: Principal, program_id: str, pool: str, codes: list[str]
+    ) -> tuple[int, int, int]:
+        program = await ProgramService(self.session).get(principal, program_id)
+        unique: list[str] = list(dict.fromkeys(codes))
+        existing = await self.rewards.existing_codes(program.id, pool, unique)
+        fresh = [code for code in unique if code not in existing]
+        now = utcnow()
+        await self.rewards.add_coupons(
+            [
+                Coupon(
+                    id=new_id("cpn"),
+                    workspace_id=principal.workspace_id,
+                    livemode=principal.livemode,
+                    program_id=program.id,
+                    pool=pool,
+                    code=code,
+                    created_at=now,
+                )
+                for code in fresh
+            ]
+        )
+        available = next(
+            (free for name, _, free in await self.rewards.pools(program.id) if name == pool), 0
+        )
+        return len(fresh), len(codes) - len(fresh), available
+
+    async def pools(self, principal: Principal, program_id: str) -> list[tuple[str, int, int]]:
+        program = await ProgramService(self.session).get(principal, program_id)
+        return await self.rewards.pools(program.id)
+
+    async def balances(self, principal: Principal, member_id: str) -> list[tuple[str, int, int]]:
+        member = await MemberService(self.session).get(principal, member_id)
+        return await self.rewards.balances(member.id)
+
+    async def ledger(
+        self, principal: Principal, member_id: str, params: PageParams
+    ) -> tuple[list[LedgerEntry], PageMeta]:
+        member = await MemberService(self.session).get(principal, member_id)
+        return await self.rewards.ledger_page(member.id, params)
+
+    # Helpers ----------------------------------------------------------------------------------
+
+    async def _entry(self, reward: Reward, kind: str, *, pending: int, issued: int) -> None:
+        await self.rewards.add_entry(
+            LedgerEntry(
+                id=new_id("led"),
+                workspace_id=reward.workspace_id,
+                livemode=reward.livemode,
+                member_id=reward.member_id,
+                reward_id=reward.id,
+                recipient=reward.recipient,
+                kind=kind,
+                unit=_unit(reward),
+                currency=reward.currency,
+                pending_delta=pending,
+                issued_delta=issued,
+                created_at=utcnow(),
+            )
+        )
+
+    async def _emit(self, reward: Reward, event_type: str) -> None:
+        data = RewardView.model_validate(reward).model_dump(mode="json")
+        await WebhookService(self.session).emit(
+            reward.workspace_id, reward.livemode, event_type, data
+        )
+
+
+def _under_review(program: Program, referral: Referral) -> bool:
+    return program.fraud.get("mode", "flag") == "flag" and referral.fraud.get("risk") in (
+        "medium",
+        "high",
+    )

@@ -1,0 +1,94 @@
+"""Rollup deltas: collect per-day counter increments, then upsert them in one statement.
+
+Every writer (the click and event batchers, the referral service) adds its deltas to a
+``RollupBuffer`` and writes it in the same transaction as the rows being counted. Inside a
+batch, the batcher puts one buffer in ``session.info`` so every service call of the batch adds
+to it and the batch upserts once; outside a batch, ``record`` upserts at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from referkit.db.upsert import add_counters
+from referkit.models import Rollup
+
+COUNTERS = [
+    "clicks",
+    "bot_clicks",
+    "reach",
+    "installs",
+    "signups",
+    "referrals",
+    "qualified",
+    "conversions",
+    "revenue",
+]
+KEY = ["scope", "scope_id", "day", "currency"]
+BUFFER_KEY = "referkit.rollup_buffer"
+
+
+@dataclass
+class RollupBuffer:
+    rows: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def add(
+        self,
+        *,
+        workspace_id: str,
+        livemode: bool,
+        at: datetime,
+        program_id: str | None = None,
+        member_id: str | None = None,
+        link_id: str | None = None,
+        currency: str = "",
+        **counts: int,
+    ) -> None:
+        """Add ``counts`` to the day of ``at`` for the program, member and link given."""
+        day = at.date().isoformat()
+        for scope, scope_id in (("program", program_id), ("member", member_id), ("link", link_id)):
+            if scope_id is None:
+                continue
+            key = (scope, scope_id, day, currency)
+            row = self.rows.get(key)
+            if row is None:
+                row = self.rows[key] = {
+                    "scope": scope,
+                    "scope_id": scope_id,
+                    "day": day,
+                    "currency": currency,
+                    "workspace_id": workspace_id,
+                    "livemode": livemode,
+                    "program_id": program_id,
+                    **dict.fromkeys(COUNTERS, 0),
+                }
+            for name, value in counts.items():
+                row[name] += value
+
+    def merge(self, other: RollupBuffer) -> None:
+        for key, row in other.rows.items():
+            mine = self.rows.get(key)
+            if mine is None:
+                self.rows[key] = dict(row)
+            else:
+                for name in COUNTERS:
+                    mine[name] += row[name]
+
+    async def write(self, bind: AsyncSession | AsyncConnection) -> None:
+        # Sorted: concurrent transactions then take row locks in the same order (no deadlock).
+        rows = [self.rows[key] for key in sorted(self.rows)]
+        await add_counters(bind, Rollup.__table__, rows, key=KEY, counters=COUNTERS)  # type: ignore[arg-type]
+        self.rows.clear()
+
+
+async def record(session: AsyncSession, buffer: RollupBuffer) -> None:
+    """Write ``buffer`` now, or hand it to the batch this session belongs to."""
+    batch: RollupBuffer | None = session.info.get(BUFFER_KEY)
+    if batch is not None:
+        batch.merge(buffer)
+        return
+    await buffer.write(session)

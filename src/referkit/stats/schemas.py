@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Interval(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+
+
+class Period(StrEnum):
+    all = "all"
+    month = "month"
+    prev_month = "prev_month"
+
+
+class Money(BaseModel):
+    amount: int = Field(description="Minor units.", examples=[2500])
+    currency: str = Field(examples=["USD"])
+
+
+class Counters(BaseModel):
+    clicks: int = Field(description="Human clicks (bots excluded).", examples=[120])
+    bot_clicks: int = Field(examples=[4])
+    reach: int = Field(description="Unique visitors: one per link per hour.", examples=[80])
+    installs: int = Field(examples=[0])
+    signups: int = Field(examples=[12])
+    referrals: int = Field(examples=[10])
+    qualified_referrals: int = Field(examples=[3])
+    conversions: int = Field(description="Purchases.", examples=[5])
+    revenue: list[Money] = Field(description="Purchases minus refunds, per currency.")
+
+
+class MemberStats(Counters):
+    model_config = ConfigDict(populate_by_name=True)
+
+    member_id: str
+    from_: date | None = Field(alias="from", serialization_alias="from")
+    to: date | None
+
+
+class StatsPoint(Counters):
+    start: date = Field(description="First day of the bucket.")
+
+
+class ProgramStats(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    program_id: str
+    from_: date = Field(alias="from", serialization_alias="from")
+    to: date
+    interval: Interval
+    totals: Counters
+    series: list[StatsPoint]
+
+
+class LeaderboardEntry(BaseModel):
+    rank: int = Field(examples=[1])
+    member_id: str
+    referral_code: str
+    name: str | None
+    referrals: int
+    qualified_referrals: int
+    reach: int
+    clicks: int
+
+
+class Leaderboard(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    program_id: str
+    period: Period
+    from_: date | None = Field(alias="from", serialization_alias="from")
+    to: date | None
+    data: list[LeaderboardEntry]

@@ -1,0 +1,191 @@
+"""Stats: sums of rollup rows. Nothing here reads clicks, events or referrals."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from referkit.auth.principal import Principal
+from referkit.errors import Unprocessable
+from referkit.kit.time import utcnow
+from referkit.member.service import MemberService
+from referkit.program.service import ProgramService
+from referkit.stats.repository import StatsRepository
+from referkit.stats.schemas import (
+    Counters,
+    Interval,
+    Leaderboard,
+    LeaderboardEntry,
+    MemberStats,
+    Money,
+    Period,
+    ProgramStats,
+    StatsPoint,
+)
+
+MAX_DAYS = 3660
+DEFAULT_DAYS = 30
+
+
+def _range_error(message: str) -> Unprocessable:
+    return Unprocessable(
+        message,
+        errors=[{"field": "from", "in": "query", "message": message, "type": "value_error"}],
+    )
+
+
+def _check_range(day_from: date | None, day_to: date | None) -> None:
+    if day_from is not None and day_to is not None:
+        if day_from > day_to:
+            raise _range_error("from must not be after to")
+        if (day_to - day_from).days >= MAX_DAYS:
+            raise _range_error(f"at most {MAX_DAYS} days at a time")
+
+
+def _counters(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    totals: dict[str, int] = defaultdict(int)
+    revenue: dict[str, int] = defaultdict(int)
+    for row in rows:
+        for name in ("clicks", "bot_clicks", "reach", "installs", "signups", "referrals"):
+            totals[name] += int(row[name])
+        totals["qualified_referrals"] += int(row["qualified"])
+        totals["conversions"] += int(row["conversions"])
+        if row["currency"]:
+            revenue[row["currency"]] += int(row["revenue"])
+    return {
+        **{
+            name: totals[name]
+            for name in (
+                "clicks",
+                "bot_clicks",
+                "reach",
+                "installs",
+                "signups",
+                "referrals",
+                "qualified_referrals",
+                "conversions",
+            )
+        },
+        "revenue": [Money(amount=v, currency=c) for c, v in sorted(revenue.items())],
+    }
+
+
+def bucket_start(day: date, interval: Interval) -> date:
+    if interval is Interval.week:
+        return day - timedelta(days=day.weekday())  # ISO weeks start on Monday
+    if interval is Interval.month:
+        return day.replace(day=1)
+    return day
+
+
+def _buckets(day_from: date, day_to: date, interval: Interval) -> list[date]:
+    out, current = [], bucket_start(day_from, interval)
+    while current <= day_to:
+        out.append(current)
+        if interval is Interval.day:
+            current += timedelta(days=1)
+        elif interval is Interval.week:
+            current += timedelta(days=7)
+        else:
+            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return out
+
+
+def month_range(period: Period, today: date) -> tuple[date | None, date | None]:
+    if period is Period.all:
+        return None, None
+    first = today.replace(day=1)
+    if period is Period.month:
+        return first, today
+    last_prev = first - timedelta(days=1)
+    return last_prev.replace(day=1), last_prev
+
+
+class StatsService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.stats = StatsRepository(session)
+
+    async def link_totals(self, link_ids: list[str]) -> dict[str, tuple[int, int]]:
+        """(clicks, reach) per link, summed over its rollup days."""
+        return await self.stats.link_totals(link_ids)
+
+    async def member(
+        self, principal: Principal, member_id: str, day_from: date | None, day_to: date | None
+    ) -> MemberStats:
+        member = await MemberService(self.session).get(principal, member_id)
+        _check_range(day_from, day_to)
+        rows = await self.stats.by_day(
+            "member",
+            member.id,
+            day_from.isoformat() if day_from else None,
+            day_to.isoformat() if day_to else None,
+        )
+        return MemberStats(member_id=member.id, from_=day_from, to=day_to, **_counters(rows))
+
+    async def program(
+        self,
+        principal: Principal,
+        program_id: str,
+        day_from: date | None,
+        day_to: date | None,
+        interval: Interval,
+    ) -> ProgramStats:
+        program = await ProgramService(self.session).get(principal, program_id)
+        day_to = day_to or utcnow().date()
+        day_from = day_from or day_to - timedelta(days=DEFAULT_DAYS - 1)
+        _check_range(day_from, day_to)
+        rows = await self.stats.by_day(
+            "program", program.id, day_from.isoformat(), day_to.isoformat()
+        )
+        grouped: dict[date, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            grouped[bucket_start(date.fromisoformat(row["day"]), interval)].append(row)
+        series = [
+            StatsPoint(start=start, **_counters(grouped.get(start, [])))
+            for start in _buckets(day_from, day_to, interval)
+        ]
+        return ProgramStats(
+            program_id=program.id,
+            from_=day_from,
+            to=day_to,
+            interval=interval,
+            totals=Counters(**_counters(rows)),
+            series=series,
+        )
+
+    async def leaderboard(
+        self, principal: Principal, program_id: str, period: Period, limit: int
+    ) -> Leaderboard:
+        program = await ProgramService(self.session).get(principal, program_id)
+        day_from, day_to = month_range(period, utcnow().date())
+        rows = await self.stats.leaderboard(
+            program.id,
+            day_from.isoformat() if day_from else None,
+            day_to.isoformat() if day_to else None,
+            limit,
+        )
+        members = await MemberService(self.session).many(principal, [r["member_id"] for r in rows])
+        entries: list[LeaderboardEntry] = []
+        for row in rows:
+            member = members.get(row["member_id"])
+            if member is None:
+                continue  # deleted: erased members leave the leaderboard
+            entries.append(
+                LeaderboardEntry(
+                    rank=len(entries) + 1,
+                    member_id=member.id,
+                    referral_code=member.referral_code,
+                    name=member.name,
+                    referrals=int(row["referrals"] or 0),
+                    qualified_referrals=int(row["qualified"] or 0),
+                    reach=int(row["reach"] or 0),
+                    clicks=int(row["clicks"] or 0),
+                )
+            )
+        return Leaderboard(
+            program_id=program.id, period=period, from_=day_from, to=day_to, data=entries
+        )

@@ -1,0 +1,143 @@
+"""The worker loop: claim due webhook messages, send them, commit each outcome.
+
+Invariant: a message is claimed (leased by pushing ``next_attempt_at`` past the send timeout) and
+committed *before* it is sent, and its outcome is committed after. A worker killed at any point
+leaves the message pending with a lease that expires, so another worker (or this one, restarted)
+sends it again with the same ``webhook-id``: at least once, never lost. Two workers never hold
+the same message, because claiming is exclusive (``db.locking``).
+
+Time and jitter are injectable (``clock``, ``rng``) so tests can walk the retry schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy.exc import SQLAlchemyError
+
+from referkit.config import Settings
+from referkit.db.session import SessionFactory
+from referkit.kit.http import outbound_client
+from referkit.kit.time import utcnow
+from referkit.reward.service import RewardService
+from referkit.webhook.service import WebhookService
+from referkit.webhook.tasks import send
+
+logger = logging.getLogger("referkit.worker")
+SHUTDOWN_GRACE_SECONDS = 2.0
+REWARD_SWEEP_SECONDS = 30.0
+
+
+class Worker:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.timeout = settings.webhook_timeout_seconds
+        self.lease = timedelta(
+            seconds=max(settings.worker_lease_seconds, settings.webhook_timeout_seconds + 1)
+        )
+        self._own_client = client is None
+        self.client = client or outbound_client(
+            allow_private=settings.webhook_allow_private_targets, timeout=self.timeout
+        )
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self.client.aclose()
+
+    async def run_once(self) -> int:
+        """Claim one batch, send it concurrently, commit the outcomes; the batch size."""
+        # Look before taking the write lock: an idle worker then never blocks API writers on
+        # SQLite, where a write transaction locks the whole database.
+        async with self.sessions.transaction(write=False) as session:
+            if not await WebhookService(session).any_due(self.clock()):
+                return 0
+        async with self.sessions.transaction() as session:
+            deliveries = await WebhookService(session).claim(
+                self.clock(), self.lease, self.settings.worker_batch_size
+            )
+        if not deliveries:
+            return 0
+        outcomes = await asyncio.gather(
+            *(send(self.client, d, self.clock, self.timeout) for d in deliveries)
+        )
+        async with self.sessions.transaction() as session:
+            service = WebhookService(session)
+            for delivery, outcome in zip(deliveries, outcomes, strict=True):
+                await service.record(delivery, outcome, self.rng)
+        return len(deliveries)
+
+    async def run_until_idle(self, max_rounds: int = 1000) -> int:
+        """Run batches until nothing is due (tests and one-shot runs); the messages sent."""
+        total = 0
+        for _ in range(max_rounds):
+            sent = await self.run_once()
+            if not sent:
+                break
+            total += sent
+        return total
+
+    async def issue_due_rewards(self) -> int:
+        """Issue rewards whose hold has ended, in programs that auto-issue."""
+        async with self.sessions.transaction(write=False) as session:
+            if not await RewardService(session).any_due():
+                return 0
+        async with self.sessions.transaction() as session:
+            return await RewardService(session).issue_due(limit=self.settings.worker_batch_size)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop`` is set; a database hiccup is logged and retried."""
+        next_rewards = 0.0
+        while not stop.is_set():
+            try:
+                if time.monotonic() >= next_rewards:
+                    next_rewards = time.monotonic() + REWARD_SWEEP_SECONDS
+                    await self.issue_due_rewards()
+                sent = await self.run_once()
+            except (SQLAlchemyError, OSError) as exc:
+                logger.warning("worker round failed (%s); retrying", type(exc).__name__)
+                sent = 0
+            except Exception:
+                logger.exception("worker round failed; retrying")
+                sent = 0
+            if sent:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.settings.worker_poll_seconds)
+
+
+@contextlib.asynccontextmanager
+async def running(sessions: SessionFactory, settings: Settings) -> AsyncIterator[Worker]:
+    """Run a worker in the background of the current event loop (``referkit serve``)."""
+    worker = Worker(sessions, settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop), name="referkit-worker")
+    try:
+        yield worker
+    finally:
+        stop.set()
+        try:
+            # A batch still in flight after the grace period is cancelled: its leases expire
+            # and another worker sends it again, so a prompt shutdown loses nothing.
+            await asyncio.wait_for(task, timeout=SHUTDOWN_GRACE_SECONDS)
+        except TimeoutError:
+            pass
+        finally:
+            await worker.aclose()

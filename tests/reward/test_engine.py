@@ -149,6 +149,9 @@ async def test_qualifying_purchase_pays_both_sides_with_hold(
         await client.get(f"/api/v1/members/{member['id']}/balances", headers=key.headers)
     ).json()["data"]
     assert balances == [{"unit": "USD", "pending": 0, "issued": 2000}]
+    stats = (await client.get(f"/api/v1/members/{member['id']}/stats", headers=key.headers)).json()
+    assert stats["rewards_earned"] == {"amount": 2000, "currency": "USD"}
+    assert stats["rewards"] == [{"unit": "USD", "earned": 2000, "pending": 0, "issued": 2000}]
 
 
 async def test_refund_claws_back_and_denies(client: httpx.AsyncClient, key: Key) -> None:

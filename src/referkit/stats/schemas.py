@@ -35,12 +35,26 @@ class Counters(BaseModel):
     revenue: list[Money] = Field(description="Purchases minus refunds, per currency.")
 
 
+class RewardTotals(BaseModel):
+    unit: str = Field(description="ISO 4217 currency, or `points`.", examples=["USD"])
+    earned: int = Field(description="Pending plus issued, net of cancellations and reversals.")
+    pending: int
+    issued: int
+
+
 class MemberStats(Counters):
     model_config = ConfigDict(populate_by_name=True)
 
     member_id: str
     from_: date | None = Field(alias="from", serialization_alias="from")
     to: date | None
+    rewards_earned: Money | None = Field(
+        default=None,
+        description="All-time rewards earned in the member's main currency (null when none).",
+    )
+    rewards: list[RewardTotals] = Field(
+        default_factory=list, description="All-time reward totals per currency (or points)."
+    )
 
 
 class StatsPoint(Counters):

@@ -13,6 +13,7 @@ from referkit.errors import Unprocessable
 from referkit.kit.time import utcnow
 from referkit.member.service import MemberService
 from referkit.program.service import ProgramService
+from referkit.reward.service import RewardService
 from referkit.stats.repository import StatsRepository
 from referkit.stats.schemas import (
     Counters,
@@ -23,6 +24,7 @@ from referkit.stats.schemas import (
     Money,
     Period,
     ProgramStats,
+    RewardTotals,
     StatsPoint,
 )
 
@@ -124,7 +126,22 @@ class StatsService:
             day_from.isoformat() if day_from else None,
             day_to.isoformat() if day_to else None,
         )
-        return MemberStats(member_id=member.id, from_=day_from, to=day_to, **_counters(rows))
+        totals = [
+            RewardTotals(unit=unit, earned=pending + issued, pending=pending, issued=issued)
+            for unit, pending, issued in await RewardService(self.session).balances(
+                principal, member.id
+            )
+        ]
+        money = [t for t in totals if len(t.unit) == 3 and t.unit.isupper()]
+        main = max(money, key=lambda t: t.earned, default=None)
+        return MemberStats(
+            member_id=member.id,
+            from_=day_from,
+            to=day_to,
+            rewards_earned=Money(amount=main.earned, currency=main.unit) if main else None,
+            rewards=totals,
+            **_counters(rows),
+        )
 
     async def program(
         self,

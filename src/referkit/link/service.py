@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referkit.auth.principal import Principal
 from referkit.errors import Conflict, NotFound, Unprocessable
 from referkit.kit.codes import code_key, generate_code
-from referkit.kit.ids import looks_like_id, new_id
+from referkit.kit.ids import new_id
 from referkit.kit.pagination import PageMeta, PageParams
+from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
 from referkit.link.repository import LinkRepository
 from referkit.link.schemas import LinkCreate, LinkUpdate, QrFormat
@@ -46,12 +47,7 @@ class LinkService:
         self.links = LinkRepository(session)
 
     async def get(self, principal: Principal, link_id: str) -> Link:
-        link = None
-        if looks_like_id(link_id, "lnk"):
-            link = await self.links.get(principal.workspace_id, principal.livemode, link_id)
-        if link is None:
-            raise NotFound(f"No link {link_id} in this workspace.")
-        return link
+        return await owned(principal, link_id, prefix="lnk", noun="link", load=self.links.get)
 
     async def list(
         self,

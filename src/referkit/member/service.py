@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Principal
 from referkit.db.session import base_url_of
-from referkit.errors import Conflict, NotFound
+from referkit.errors import Conflict
 from referkit.kit.codes import code_key, generate_code
 from referkit.kit.email import canonical_email, identity_email
-from referkit.kit.ids import looks_like_id, new_id
+from referkit.kit.ids import new_id
 from referkit.kit.pagination import PageMeta, PageParams
+from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
 from referkit.link.service import LinkService
 from referkit.member.repository import MemberRepository
@@ -47,12 +48,7 @@ class MemberService:
         self.links = LinkService(session)
 
     async def get(self, principal: Principal, member_id: str) -> Member:
-        member = None
-        if looks_like_id(member_id, "mem"):
-            member = await self.members.get(principal.workspace_id, principal.livemode, member_id)
-        if member is None:
-            raise NotFound(f"No member {member_id} in this workspace.")
-        return member
+        return await owned(principal, member_id, prefix="mem", noun="member", load=self.members.get)
 
     async def many(self, principal: Principal, member_ids: list[str]) -> dict[str, Member]:
         found = await self.members.by_ids(principal.workspace_id, principal.livemode, member_ids)

@@ -10,10 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Principal
-from referkit.errors import Conflict, NotFound, Unprocessable
-from referkit.kit.ids import looks_like_id, new_id
+from referkit.errors import Conflict, Unprocessable
+from referkit.kit.ids import new_id
 from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.schemas import RequestModel
+from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
 from referkit.models import Program
 from referkit.program.repository import ProgramRepository
@@ -80,14 +81,9 @@ class ProgramService:
         self.programs = ProgramRepository(session)
 
     async def get(self, principal: Principal, program_id: str) -> Program:
-        program = None
-        if looks_like_id(program_id, "prog"):
-            program = await self.programs.get(
-                principal.workspace_id, principal.livemode, program_id
-            )
-        if program is None:
-            raise NotFound(f"No program {program_id} in this workspace.")
-        return program
+        return await owned(
+            principal, program_id, prefix="prog", noun="program", load=self.programs.get
+        )
 
     async def list(
         self, principal: Principal, status: ProgramStatus | None, params: PageParams

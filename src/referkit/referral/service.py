@@ -18,8 +18,9 @@ from referkit.auth.principal import Principal
 from referkit.errors import Conflict, NotFound, Unprocessable
 from referkit.fraud import signals as fraud_signals
 from referkit.kit.email import canonical_email, identity_email
-from referkit.kit.ids import looks_like_id, new_id
+from referkit.kit.ids import new_id
 from referkit.kit.pagination import PageMeta, PageParams
+from referkit.kit.tenancy import owned
 from referkit.kit.time import as_utc, utcnow
 from referkit.member.service import MemberService
 from referkit.models import Member, Program, Referral
@@ -49,14 +50,9 @@ class ReferralService:
         self.programs = ProgramService(session)
 
     async def get(self, principal: Principal, referral_id: str) -> Referral:
-        referral = None
-        if looks_like_id(referral_id, "ref"):
-            referral = await self.referrals.get(
-                principal.workspace_id, principal.livemode, referral_id
-            )
-        if referral is None:
-            raise NotFound(f"No referral {referral_id} in this workspace.")
-        return referral
+        return await owned(
+            principal, referral_id, prefix="ref", noun="referral", load=self.referrals.get
+        )
 
     async def for_referee(
         self,

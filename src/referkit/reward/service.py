@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Principal
 from referkit.errors import InvalidTransition, NotFound, Unprocessable
-from referkit.kit.ids import looks_like_id, new_id
+from referkit.kit.ids import new_id
 from referkit.kit.pagination import PageMeta, PageParams
+from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
 from referkit.member.service import MemberService
 from referkit.models import Coupon, LedgerEntry, Program, Referral, Reward
@@ -173,12 +174,7 @@ class RewardService:
     # Requests ---------------------------------------------------------------------------------
 
     async def get(self, principal: Principal, reward_id: str) -> Reward:
-        reward = None
-        if looks_like_id(reward_id, "rwd"):
-            reward = await self.rewards.get(principal.workspace_id, principal.livemode, reward_id)
-        if reward is None:
-            raise NotFound(f"No reward {reward_id} in this workspace.")
-        return reward
+        return await owned(principal, reward_id, prefix="rwd", noun="reward", load=self.rewards.get)
 
     async def search(
         self, principal: Principal, params: PageParams, **filters: Any

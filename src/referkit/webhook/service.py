@@ -28,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referkit.auth.principal import Principal
 from referkit.errors import NotFound, Unprocessable
 from referkit.kit.http import obviously_private
-from referkit.kit.ids import looks_like_id, new_id
+from referkit.kit.ids import new_id
 from referkit.kit.json import dumps, loads
 from referkit.kit.pagination import PageMeta, PageParams
+from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
 from referkit.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from referkit.webhook.repository import WebhookRepository
@@ -162,14 +163,13 @@ class WebhookService:
             )
 
     async def get(self, principal: Principal, endpoint_id: str) -> WebhookEndpoint:
-        endpoint = None
-        if looks_like_id(endpoint_id, "wh"):
-            endpoint = await self.repo.get_endpoint(
-                principal.workspace_id, principal.livemode, endpoint_id
-            )
-        if endpoint is None:
-            raise NotFound(f"No webhook endpoint {endpoint_id} in this workspace.")
-        return endpoint
+        return await owned(
+            principal,
+            endpoint_id,
+            prefix="wh",
+            noun="webhook endpoint",
+            load=self.repo.get_endpoint,
+        )
 
     async def list_endpoints(
         self, principal: Principal, params: PageParams
@@ -269,13 +269,9 @@ class WebhookService:
 
     async def retry(self, principal: Principal, message_id: str) -> MessageLog:
         """Deliver again now: the message is due at once (the worker picks it up)."""
-        message = None
-        if looks_like_id(message_id, "msg"):
-            message = await self.repo.get_message(
-                principal.workspace_id, principal.livemode, message_id
-            )
-        if message is None:
-            raise NotFound(f"No webhook message {message_id} in this workspace.")
+        message = await owned(
+            principal, message_id, prefix="msg", noun="webhook message", load=self.repo.get_message
+        )
         now = utcnow()
         message.status = MessageStatus.pending.value
         message.next_attempt_at = now

@@ -66,7 +66,7 @@ async def update_workspace(
 
 @router.delete(
     "/test-data",
-    summary="Delete all test-mode programs, members and referrals (test keys only)",
+    summary="Delete all of the workspace's test-mode data (test keys only)",
     responses=problems(),
 )
 async def delete_test_data(principal: WritePrincipal, session: Session) -> TestDataDeleted:

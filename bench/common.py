@@ -6,6 +6,7 @@ under ``taskset -c SERVER_CPU`` and the load generator under ``taskset -c LOAD_C
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -15,12 +16,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 SERVER_CPU = os.environ.get("BENCH_SERVER_CPU", "0")
 LOAD_CPU = os.environ.get("BENCH_LOAD_CPU", "1")
@@ -42,6 +46,8 @@ def free_port() -> int:
 def referkit_env(data_dir: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("REFERKIT_")}
     env["REFERKIT_DATA_DIR"] = str(data_dir)
+    # One load generator on one IP would otherwise hit the per-IP redirect limit at once.
+    env["REFERKIT_REDIRECT_RATE_LIMIT"] = "0"
     env.update({f"REFERKIT_{k.upper()}": v for k, v in settings.items()})
     return env
 
@@ -140,8 +146,10 @@ def wrk(url: str, connections: int, seconds: int, script: str | None = None) -> 
     if "99%" not in out:
         raise RuntimeError(f"wrk gave no latency distribution:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # Percentiles come from the distribution table (the thread-stats lines hold % too).
+    table = out.split("Latency Distribution", 1)[-1]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", table).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", table).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return WrkResult(rps, p50, p99, int(bad.group(1)) if bad else 0)
 
@@ -181,3 +189,23 @@ def seed(base: str, env: dict[str, str]) -> dict[str, str]:
         "member_id": member["id"],
         "code": member["referral_code"],
     }
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def postgres(url: str) -> Iterator[str]:
+    """A throwaway database on the server of ``url`` (dropped afterwards)."""
+    name = f"referkit_bench_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -15,40 +15,16 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.common import LOAD_CPU, REPETITIONS, cli, measure, referkit_env, seed, server
+from bench.common import LOAD_CPU, REPETITIONS, cli, measure, postgres, referkit_env, seed, server
 
 BATCH = 1000
 BATCH_CONCURRENCY = 4
 BATCH_REQUESTS = 12
 LUA = str(Path(__file__).with_name("event.lua"))
-
-
-async def _admin(url: str, statement: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-@contextmanager
-def postgres(url: str) -> Iterator[str]:
-    """A throwaway database on the server of ``url`` (dropped afterwards)."""
-    name = f"referkit_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _batches(base: str, secret: str) -> float:

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+from starlette.types import Receive, Scope, Send
 
 from referkit import __version__
 from referkit.api import api_router
@@ -27,7 +28,7 @@ from referkit.ingest import Ingest
 from referkit.kit.ratelimit import RateLimiter
 from referkit.link.cache import LinkCache
 from referkit.link.detect import warm_up as warm_up_bot_detection
-from referkit.link.redirect import RedirectRoutes
+from referkit.link.redirect import Redirects
 from referkit.middleware import GuardMiddleware
 from referkit.openapi import install_docs, operation_id_from_name
 from referkit.protection import BodyLimit, RateLimitHeaders, RequireHttps, Timeout
@@ -91,9 +92,27 @@ async def problem_page(request: Request) -> HTMLResponse:
     return HTMLResponse(body)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+class Referkit(FastAPI):
+    """The FastAPI application, with ``/r/{code}`` answered ahead of everything else.
+
+    A redirect costs little more than a bare ASGI app only if it skips the API's middleware,
+    router and request objects, so ``__call__`` hands it to ``Redirects`` directly.
+    """
+
+    redirects: Redirects
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            prefix = Redirects.matches(scope)
+            if prefix:
+                await self.redirects(scope, receive, send, prefix)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> Referkit:
     settings = settings or load_settings()
-    app = FastAPI(
+    app = Referkit(
         title="Referkit API",
         version=__version__,
         lifespan=lifespan,
@@ -103,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id_from_name,
     )
     app.state.settings = settings
+    app.redirects = Redirects(app.state)
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router)
@@ -119,7 +139,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     if settings.require_https:
         app.add_middleware(RequireHttps, trusted=settings.trusted_networks)
-    # Redirects are answered here, inside the guard, ahead of the API stack.
-    app.add_middleware(RedirectRoutes)
     app.add_middleware(GuardMiddleware)
     return app

@@ -76,7 +76,11 @@ class Settings(BaseSettings):
         default=512, ge=1, le=10_000, description="Most clicks or events per group commit."
     )
     ingest_batch_max_delay_ms: float = Field(
-        default=1.0, ge=0, le=1000, description="Longest wait for more rows before a commit."
+        default=0.0,
+        ge=0,
+        le=1000,
+        description="Extra wait for more rows before a commit (0: rows that arrive during a "
+        "commit form the next batch).",
     )
     click_recording: bool = Field(
         default=True, description="Record clicks (turn off only to benchmark the redirect)."

@@ -6,17 +6,28 @@ from referkit.auth.principal import Principal
 from referkit.config import Settings
 from referkit.db.batcher import GroupCommitter
 from referkit.db.session import SessionFactory
+from referkit.db.sqlite_writer import SqliteWriter, sqlite_path
 from referkit.event.schemas import EventCreate
 from referkit.event.writer import EventJob, EventWriter
-from referkit.link.clicks import ClickJob, ClickWriter
+from referkit.link.clicks import ClickJob, ClickWriter, PostgresClickWriter, SqliteClickWriter
 from referkit.models import Event
 
 
 class Ingest:
     def __init__(self, settings: Settings, sessions: SessionFactory) -> None:
         size, delay = settings.ingest_batch_max_size, settings.ingest_batch_max_delay_ms / 1000
+        path = sqlite_path(sessions.engine.url)
+        self.sqlite = SqliteWriter(path) if path else None
+        clicks: ClickWriter | SqliteClickWriter | PostgresClickWriter
+        if self.sqlite is not None:
+            clicks = SqliteClickWriter(self.sqlite)
+        elif sessions.engine.dialect.driver == "asyncpg":
+            clicks = PostgresClickWriter(sessions.engine)
+        else:
+            clicks = ClickWriter(sessions.engine)
+        self.click_writer = clicks
         self.clicks: GroupCommitter[ClickJob, str] = GroupCommitter(
-            "clicks", ClickWriter(sessions.engine), max_size=size, max_delay=delay
+            "clicks", clicks, max_size=size, max_delay=delay
         )
         self.events: GroupCommitter[EventJob, tuple[Event, bool]] = GroupCommitter(
             "events", EventWriter(sessions), max_size=size, max_delay=delay
@@ -29,6 +40,10 @@ class Ingest:
     async def close(self) -> None:
         await self.clicks.close()
         await self.events.close()
+        if isinstance(self.click_writer, PostgresClickWriter):
+            await self.click_writer.close()
+        if self.sqlite is not None:
+            await self.sqlite.close()
 
     async def event(self, principal: Principal, body: EventCreate) -> tuple[Event, bool]:
         return await self.events.submit(EventJob(principal, body))

@@ -192,3 +192,52 @@ async def test_no_open_redirect(client: httpx.AsyncClient, key: Key) -> None:
         headers={"user-agent": BROWSER, "host": "evil.example"},
     )
     assert urlsplit(response.headers["location"]).netloc == "example.com"
+
+
+async def test_returning_visitor_keeps_the_cookie_and_bad_cookies_are_replaced(
+    app: FastAPI, client: httpx.AsyncClient, key: Key
+) -> None:
+    link = await _link(client, key)
+    visitor = "0123456789abcdef0123456789abcdef"
+    cases = {
+        f"theme=dark; rk_vid={visitor}; other=1": visitor,
+        f"rk_vid={visitor}": visitor,
+        "rk_vid=NOT-HEX-0123456789abcdef012345": None,
+        f"xrk_vid={visitor}": None,
+        f"rk_vid={visitor}ff": None,
+    }
+    for cookie, kept in cases.items():
+        client.cookies.clear()
+        response = await _open(client, link["code"], cookie=cookie)
+        assert response.status_code == 302
+        click_id = _click_id(response)
+        (click,) = await _clicks(app, id=click_id)
+        if kept:
+            assert "set-cookie" not in response.headers, cookie
+            assert click.visitor_id == kept
+        else:
+            assert click.visitor_id != visitor
+            assert response.cookies["rk_vid"] == click.visitor_id
+            assert "HttpOnly" in response.headers["set-cookie"]
+            assert "SameSite=lax" in response.headers["set-cookie"]
+
+
+async def test_redirect_answers_carry_the_security_headers(
+    client: httpx.AsyncClient, key: Key
+) -> None:
+    link = await _link(client, key)
+    for response in (
+        await _open(client, link["code"]),
+        await _open(client, f"missing{uuid.uuid4().hex[:6]}"),
+        await _open(client, link["code"], method="HEAD"),
+    ):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["cache-control"] == "no-store"
+    head = await _open(client, f"missing{uuid.uuid4().hex[:6]}", method="HEAD")
+    assert head.status_code == 404
+    assert head.content == b""
+    # Paths that are not a single code segment belong to the API's 404.
+    nested = await client.get("/r/a/b")
+    assert nested.status_code == 404
+    assert nested.headers["content-type"].startswith("application/problem+json")

@@ -2,9 +2,11 @@
 
 Invariant: a submitter's ``await submit(item)`` returns only after the transaction holding its
 row has committed, so a 302 or 2xx sent afterwards means "stored". Many concurrent submitters
-share one transaction: the flusher takes every queued item (up to ``max_size``, waiting at most
-``max_delay`` seconds for more after the first), and the domain's ``write_batch`` writes them
-with multi-row statements and one rollup upsert, then commits.
+share one transaction: whenever the writer is free it takes every queued item (up to
+``max_size``; with ``max_delay`` > 0 it first waits that long for more), and the domain's
+``write_batch`` writes them with multi-row statements and one rollup upsert, then commits.
+Items that arrive while a batch is being written form the next batch, so batches grow with the
+load and a lone request waits for no timer.
 
 This is the one place outside the request/worker/CLI boundaries that commits: ``write_batch``
 owns its transaction (it opens and commits it itself) because the batch spans many requests.
@@ -17,9 +19,7 @@ same. ``close`` drains the queue before returning.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -40,13 +40,14 @@ class GroupCommitter(Generic[T, R]):
         write_batch: Callable[[Sequence[T]], Awaitable[Sequence[R | BaseException]]],
         *,
         max_size: int,
-        max_delay: float,
+        max_delay: float = 0.0,
     ) -> None:
         self.name = name
         self.write_batch = write_batch
         self.max_size = max_size
         self.max_delay = max_delay
-        self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] = asyncio.Queue()
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -55,49 +56,39 @@ class GroupCommitter(Generic[T, R]):
             self._task = asyncio.create_task(self._run(), name=f"batcher-{self.name}")
 
     async def submit(self, item: T) -> R:
-        """Queue ``item``; return its result once committed (or raise its error)."""
+        """Queue ``item``; return its result once committed (or raise its error).
+
+        A cancelled submitter cancels only its wait: the item is written all the same.
+        """
         if self._closing or self._task is None:
             raise BatcherClosed(f"the {self.name} batcher is not running")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((item, future))
-        return await asyncio.shield(future)
+        self._pending.append((item, future))
+        self._wakeup.set()
+        return await future
 
     async def close(self) -> None:
+        """Take no more items; return once every queued item is committed or failed."""
         self._closing = True
         if self._task is None:
             return
-        await self._queue.join()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        self._wakeup.set()
+        await self._task
         self._task = None
-
-    async def _collect(self) -> list[tuple[T, asyncio.Future[R]]]:
-        batch = [await self._queue.get()]
-        deadline = time.monotonic() + self.max_delay
-        while len(batch) < self.max_size:
-            try:
-                batch.append(self._queue.get_nowait())
-                continue
-            except asyncio.QueueEmpty:
-                pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-            except TimeoutError:
-                break
-        return batch
 
     async def _run(self) -> None:
         while True:
-            batch = await self._collect()
-            try:
+            if self._closing and not self._pending:
+                return
+            await self._wakeup.wait()
+            # Let the requests that are ready on this loop iteration join the batch.
+            await asyncio.sleep(self.max_delay if len(self._pending) < self.max_size else 0)
+            batch = self._pending[: self.max_size]
+            del self._pending[: self.max_size]
+            if not self._pending:
+                self._wakeup.clear()
+            if batch:
                 await self._flush(batch)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
 
     async def _flush(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         items = [item for item, _ in batch]
@@ -109,7 +100,7 @@ class GroupCommitter(Generic[T, R]):
                 results = [exc]
             else:
                 results = []
-                for item, _ in batch:
+                for item in items:
                     try:
                         results.extend(await self.write_batch([item]))
                     except Exception as exc:

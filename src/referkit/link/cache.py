@@ -5,13 +5,19 @@ moment ago works at once). Services record the codes they change in ``session.in
 listener on every SQLAlchemy session drops those codes from every cache of this process once
 the transaction commits, so an edit is visible to the next click. Other processes see it when
 their entry expires (``link_cache_ttl_seconds``).
+
+A cached ``Target`` carries each platform's destination already built (UTM parameters merged
+into the stored URL), split around the click id, so a redirect only joins three strings.
 """
 
 from __future__ import annotations
 
 import time
 import weakref
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,30 +27,96 @@ from referkit.link.repository import redirect_target
 from referkit.link.service import CHANGED_CODES
 
 _MAX_ENTRIES = 50_000
+_MARK = "RKCLICKMARK"
 _caches: weakref.WeakSet[LinkCache] = weakref.WeakSet()
+
+
+def with_params(url: str, params: list[tuple[str, str]]) -> str:
+    """``url`` with ``params`` appended to its query (keeping its own values and fragment)."""
+    parts = urlsplit(url)
+    existing = parse_qsl(parts.query, keep_blank_values=True)
+    present = {name for name, _ in existing}
+    added = [(n, v) for n, v in params if n not in present or n == "rk_click"]
+    query = urlencode([(n, v) for n, v in existing if n != "rk_click"] + added)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def _split_destination(url: str | None, utm: dict[str, Any] | None) -> tuple[str, str] | None:
+    if not url:
+        return None
+    params = [(f"utm_{name}", value) for name, value in (utm or {}).items() if value]
+    head, _, tail = with_params(url, [*params, ("rk_click", _MARK)]).partition(_MARK)
+    return head, tail
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What ``/r/{code}`` needs about a link."""
+
+    id: str
+    workspace_id: str
+    livemode: bool
+    program_id: str | None
+    member_id: str | None
+    expires_at: datetime | None
+    archived: bool
+    destinations: dict[str, tuple[str, str] | None] = field(repr=False)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Target:
+        fallback = row["destination_url"] or row["landing_url"]
+        web = _split_destination(fallback, row["utm"])
+        return cls(
+            id=row["id"],
+            workspace_id=row["workspace_id"],
+            livemode=row["livemode"],
+            program_id=row["program_id"],
+            member_id=row["member_id"],
+            expires_at=row["expires_at"],
+            archived=row["archived_at"] is not None,
+            destinations={
+                "web": web,
+                "ios": _split_destination(row["ios_url"], row["utm"]) or web,
+                "android": _split_destination(row["android_url"], row["utm"]) or web,
+            },
+        )
+
+    def location(self, platform: str, click_id: str, now: datetime) -> str | None:
+        """Where to send this click, or None when the link is archived, expired or has none."""
+        if self.archived or (self.expires_at is not None and self.expires_at <= now):
+            return None
+        parts = self.destinations.get(platform) or self.destinations["web"]
+        return None if parts is None else f"{parts[0]}{click_id}{parts[1]}"
 
 
 class LinkCache:
     def __init__(self, engine: AsyncEngine, ttl_seconds: float) -> None:
         self.engine = engine
         self.ttl = ttl_seconds
-        self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._entries: dict[str, tuple[float, Target]] = {}
         self._generation = 0
         _caches.add(self)
 
-    async def get(self, code_key: str) -> dict[str, Any] | None:
+    def peek(self, code_key: str) -> Target | None:
+        """The cached target, without touching the database (None: not cached or expired)."""
         entry = self._entries.get(code_key)
-        now = time.monotonic()
-        if entry is not None and entry[0] > now:
+        if entry is not None and entry[0] > time.monotonic():
             return entry[1]
+        return None
+
+    async def get(self, code_key: str) -> Target | None:
+        cached = self.peek(code_key)
+        if cached is not None:
+            return cached
         generation = self._generation
         async with self.engine.connect() as conn:
-            target = await redirect_target(conn, code_key)
+            row = await redirect_target(conn, code_key)
+        target = Target.from_row(row) if row is not None else None
         # An invalidation while we read may mean we read the old row: do not keep it.
         if target is not None and self.ttl > 0 and generation == self._generation:
             if len(self._entries) >= _MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[code_key] = (now + self.ttl, target)
+            self._entries[code_key] = (time.monotonic() + self.ttl, target)
         return target
 
     def invalidate(self, code_keys: set[str]) -> None:

@@ -1,20 +1,37 @@
-"""The click batch writer: one transaction, one reach-mark insert, one multi-row click insert
-and one rollup upsert for every click of a batch (see ``referkit.db.batcher``)."""
+"""The click batch writers: one transaction, the reach marks, one multi-row click insert and
+one rollup upsert for every click of a batch (see ``referkit.db.batcher``).
+
+``SqliteClickWriter`` runs the batch as plain ``sqlite3`` calls on the writer thread (SQL built
+once from the models); ``ClickWriter`` goes through SQLAlchemy (PostgreSQL). Both decide reach
+the same way: the first click of a batch whose reach mark is new counts. A process remembers the
+marks it committed this hour, so a returning visitor costs no database probe; the table stays
+the authority for every other key.
+"""
 
 from __future__ import annotations
 
+import sqlite3
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, cast
 
+import asyncpg
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from referkit.db.engine import write_engine
+from referkit.db.sqlite_writer import SqliteWriter, sqlite_datetime
 from referkit.link.repository import insert_clicks, new_reach_marks
-from referkit.stats.rollups import RollupBuffer
+from referkit.models import Click, ReachMark, Rollup
+from referkit.stats.rollups import COUNTERS, KEY, RollupBuffer
+
+_SEEN_LIMIT = 200_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClickJob:
     row: dict[str, Any]
     """A ``clicks`` row, ``is_unique`` left for the writer to decide."""
@@ -22,38 +39,216 @@ class ClickJob:
     """Hash of (visitor, link, hour) for countable clicks; None for bots and orphans."""
 
 
+class SeenMarks:
+    """Reach marks this process has committed (bounded; cleared when full)."""
+
+    def __init__(self) -> None:
+        self._keys: set[str] = set()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._keys
+
+    def add(self, keys: set[str]) -> None:
+        if len(self._keys) + len(keys) > _SEEN_LIMIT:
+            self._keys.clear()
+        self._keys |= keys
+
+
+def _candidates(jobs: Sequence[ClickJob], seen: SeenMarks) -> dict[str, Any]:
+    """Reach keys worth probing: one per key, skipping those already committed."""
+    marks: dict[str, Any] = {}
+    for job in jobs:
+        key = job.reach_key
+        if key is not None and key not in marks and key not in seen:
+            marks[key] = job.row["created_at"]
+    return marks
+
+
+def _decide(jobs: Sequence[ClickJob], fresh: set[str]) -> tuple[list[dict[str, Any]], RollupBuffer]:
+    """The rows to insert (``is_unique`` set) and their rollup deltas."""
+    rows = []
+    tally: Counter[tuple[Any, ...]] = Counter()
+    unclaimed = set(fresh)
+    for job in jobs:
+        row = job.row
+        unique = job.reach_key is not None and job.reach_key in unclaimed
+        if unique:
+            unclaimed.discard(job.reach_key)  # the first click of the batch takes it
+        row["is_unique"] = unique
+        rows.append(row)
+        if not row["is_orphan"] and row["workspace_id"] is not None:
+            tally[
+                (
+                    row["workspace_id"],
+                    row["livemode"],
+                    row["created_at"].date(),
+                    row["program_id"],
+                    row["member_id"],
+                    row["link_id"],
+                    row["is_bot"],
+                    unique,
+                )
+            ] += 1
+    rollups = RollupBuffer()
+    for (
+        workspace_id,
+        livemode,
+        day,
+        program_id,
+        member_id,
+        link_id,
+        bot,
+        unique,
+    ), n in tally.items():
+        rollups.add_day(
+            workspace_id=workspace_id,
+            livemode=livemode,
+            day=day,
+            program_id=program_id,
+            member_id=member_id,
+            link_id=link_id,
+            clicks=0 if bot else n,
+            bot_clicks=n if bot else 0,
+            reach=n if unique else 0,
+        )
+    return rows, rollups
+
+
 class ClickWriter:
+    """Through SQLAlchemy: the portable path (any database without a faster writer)."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = write_engine(engine)
+        self.seen = SeenMarks()
 
     async def __call__(self, jobs: Sequence[ClickJob]) -> Sequence[str | BaseException]:
-        marks: dict[str, dict[str, Any]] = {}
-        for job in jobs:
-            if job.reach_key is not None and job.reach_key not in marks:
-                marks[job.reach_key] = {"key": job.reach_key, "created_at": job.row["created_at"]}
+        marks = _candidates(jobs, self.seen)
         # This transaction is the batch's own (the batcher is the hot-path commit boundary).
         async with self.engine.begin() as conn:
-            fresh = await new_reach_marks(conn, list(marks.values()))
-            rows, rollups = [], RollupBuffer()
-            for job in jobs:
-                unique = job.reach_key is not None and job.reach_key in fresh
-                if unique:
-                    fresh.discard(job.reach_key)  # the first click of the batch takes it
-                row = {**job.row, "is_unique": unique}
-                rows.append(row)
-                if row["is_orphan"] or row["workspace_id"] is None:
-                    continue
-                rollups.add(
-                    workspace_id=row["workspace_id"],
-                    livemode=row["livemode"],
-                    at=row["created_at"],
-                    program_id=row["program_id"],
-                    member_id=row["member_id"],
-                    link_id=row["link_id"],
-                    clicks=0 if row["is_bot"] else 1,
-                    bot_clicks=1 if row["is_bot"] else 0,
-                    reach=1 if unique else 0,
-                )
+            fresh = await new_reach_marks(
+                conn, [{"key": key, "created_at": at} for key, at in marks.items()]
+            )
+            rows, rollups = _decide(jobs, fresh)
             await insert_clicks(conn, rows)
             await rollups.write(conn)
+        self.seen.add(fresh)
+        return [job.row["id"] for job in jobs]
+
+
+def _unnest_insert(table: Table, *, suffix: str = "") -> tuple[str, list[str]]:
+    """``INSERT … SELECT * FROM unnest($1::type[], …)``: a whole batch as one statement with
+    one array parameter per column (asyncpg encodes arrays in C)."""
+    names = [column.name for column in table.columns]
+    arrays = ", ".join(
+        f"${n}::{table.c[name].type.compile(dialect=postgresql.dialect())}[]"  # type: ignore[no-untyped-call]
+        for n, name in enumerate(names, start=1)
+    )
+    columns = ", ".join(f'"{name}"' for name in names)
+    sql = f"INSERT INTO {table.name} ({columns}) SELECT * FROM unnest({arrays}){suffix}"  # noqa: S608
+    return sql, names
+
+
+class PostgresClickWriter:
+    """On asyncpg directly: three array statements per batch, encoded in C, on PostgreSQL."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        # A connection of its own: no pool checkout, ping or reset between batches.
+        self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._conn: asyncpg.Connection | None = None
+        self.seen = SeenMarks()
+        table = cast(Table, Click.__table__)
+        self._click_sql, self._click_columns = _unnest_insert(table)
+        rollups = cast(Table, Rollup.__table__)
+        updates = ", ".join(f"{name} = rollups.{name} + excluded.{name}" for name in COUNTERS)
+        self._rollup_sql, self._rollup_columns = _unnest_insert(
+            rollups, suffix=f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {updates}"
+        )
+        self._mark_sql = (
+            "INSERT INTO reach_marks (key, created_at) "
+            "SELECT * FROM unnest($1::varchar[], $2::timestamptz[]) "
+            "ON CONFLICT (key) DO NOTHING RETURNING key"
+        )
+
+    async def __call__(self, jobs: Sequence[ClickJob]) -> Sequence[str | BaseException]:
+        marks = _candidates(jobs, self.seen)
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self.dsn)
+        conn = self._conn
+        try:
+            async with conn.transaction():
+                fresh: set[str] = set()
+                if marks:
+                    found = await conn.fetch(self._mark_sql, list(marks), list(marks.values()))
+                    fresh = {record[0] for record in found}
+                rows, rollups = _decide(jobs, fresh)
+                await conn.execute(self._click_sql, *_columns(rows, self._click_columns))
+                ordered = rollups.sorted_rows()
+                if ordered:
+                    await conn.execute(self._rollup_sql, *_columns(ordered, self._rollup_columns))
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+            conn.terminate()  # the next batch connects afresh
+            raise
+        self.seen.add(fresh)
+        return [job.row["id"] for job in jobs]
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+
+def _columns(rows: list[dict[str, Any]], names: list[str]) -> list[list[Any]]:
+    return [[row[name] for row in rows] for name in names]
+
+
+def _compiled_insert(table: Table) -> tuple[str, list[str]]:
+    compiled = sqlite.insert(table).compile(dialect=sqlite.dialect(paramstyle="qmark"))
+    return str(compiled), list(compiled.positiontup or [])
+
+
+def _compiled_counter_upsert() -> tuple[str, list[str]]:
+    table = cast(Table, Rollup.__table__)
+    stmt = sqlite.insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=KEY, set_={name: table.c[name] + stmt.excluded[name] for name in COUNTERS}
+    )
+    compiled = stmt.compile(dialect=sqlite.dialect(paramstyle="qmark"))
+    return str(compiled), list(compiled.positiontup or [])
+
+
+class SqliteClickWriter:
+    """As plain ``sqlite3`` calls on the writer thread: used on SQLite."""
+
+    def __init__(self, writer: SqliteWriter) -> None:
+        self.writer = writer
+        self.seen = SeenMarks()
+        self._click_sql, columns = _compiled_insert(cast(Table, Click.__table__))
+        self._click_values = itemgetter(*columns)
+        self._rollup_sql, columns = _compiled_counter_upsert()
+        self._rollup_values = itemgetter(*columns)
+        marks = sqlite.insert(cast(Table, ReachMark.__table__)).on_conflict_do_nothing(
+            index_elements=["key"]
+        )
+        self._mark_sql = str(marks.compile(dialect=sqlite.dialect(paramstyle="qmark")))
+
+    async def __call__(self, jobs: Sequence[ClickJob]) -> Sequence[str | BaseException]:
+        marks = _candidates(jobs, self.seen)
+
+        def work(conn: sqlite3.Connection) -> set[str]:
+            fresh = {
+                key
+                for key, at in marks.items()
+                if conn.execute(self._mark_sql, (key, sqlite_datetime(at))).rowcount == 1
+            }
+            rows, rollups = _decide(jobs, fresh)
+            values = []
+            for row in rows:
+                row = {**row, "created_at": sqlite_datetime(row["created_at"])}
+                values.append(self._click_values(row))
+            conn.executemany(self._click_sql, values)
+            conn.executemany(self._rollup_sql, map(self._rollup_values, rollups.sorted_rows()))
+            return fresh
+
+        fresh = await self.writer.transaction(work)
+        self.seen.add(fresh)
         return [job.row["id"] for job in jobs]

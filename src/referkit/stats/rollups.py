@@ -9,7 +9,7 @@ to it and the batch upserts once; outside a batch, ``record`` upserts at once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -49,17 +49,40 @@ class RollupBuffer:
         **counts: int,
     ) -> None:
         """Add ``counts`` to the day of ``at`` for the program, member and link given."""
-        day = at.date().isoformat()
+        self.add_day(
+            workspace_id=workspace_id,
+            livemode=livemode,
+            day=at.date(),
+            program_id=program_id,
+            member_id=member_id,
+            link_id=link_id,
+            currency=currency,
+            **counts,
+        )
+
+    def add_day(
+        self,
+        *,
+        workspace_id: str,
+        livemode: bool,
+        day: date,
+        program_id: str | None = None,
+        member_id: str | None = None,
+        link_id: str | None = None,
+        currency: str = "",
+        **counts: int,
+    ) -> None:
+        day_text = day.isoformat()
         for scope, scope_id in (("program", program_id), ("member", member_id), ("link", link_id)):
             if scope_id is None:
                 continue
-            key = (scope, scope_id, day, currency)
+            key = (scope, scope_id, day_text, currency)
             row = self.rows.get(key)
             if row is None:
                 row = self.rows[key] = {
                     "scope": scope,
                     "scope_id": scope_id,
-                    "day": day,
+                    "day": day_text,
                     "currency": currency,
                     "workspace_id": workspace_id,
                     "livemode": livemode,
@@ -78,9 +101,12 @@ class RollupBuffer:
                 for name in COUNTERS:
                     mine[name] += row[name]
 
+    def sorted_rows(self) -> list[dict[str, Any]]:
+        """Sorted: concurrent transactions then take row locks in the same order (no deadlock)."""
+        return [self.rows[key] for key in sorted(self.rows)]
+
     async def write(self, bind: AsyncSession | AsyncConnection) -> None:
-        # Sorted: concurrent transactions then take row locks in the same order (no deadlock).
-        rows = [self.rows[key] for key in sorted(self.rows)]
+        rows = self.sorted_rows()
         await add_counters(bind, Rollup.__table__, rows, key=KEY, counters=COUNTERS)  # type: ignore[arg-type]
         self.rows.clear()
 

@@ -26,9 +26,11 @@ from referkit.idempotency.middleware import IdempotencyMiddleware
 from referkit.idempotency.service import IdempotencyService
 from referkit.ingest import Ingest
 from referkit.kit.ratelimit import RateLimiter
+from referkit.kit.time import utcnow
 from referkit.link.cache import LinkCache
 from referkit.link.detect import warm_up as warm_up_bot_detection
 from referkit.link.redirect import Redirects
+from referkit.link.service import LinkService
 from referkit.middleware import GuardMiddleware
 from referkit.openapi import install_docs, operation_id_from_name
 from referkit.protection import BodyLimit, RateLimitHeaders, RequireHttps, Timeout
@@ -55,7 +57,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.ingest = ingest = Ingest(settings, sessions)
     ingest.start()
     warm_up_bot_detection()
-    purge = asyncio.create_task(_purge_idempotency_keys(sessions))
+    purge = asyncio.create_task(_housekeeping(sessions))
     try:
         async with contextlib.AsyncExitStack() as background:
             if settings.worker_in_process:
@@ -70,14 +72,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await engine.dispose()
 
 
-async def _purge_idempotency_keys(sessions: SessionFactory) -> None:
-    """Idempotency keys are kept 24 hours; sweep expired ones hourly."""
+async def _housekeeping(sessions: SessionFactory) -> None:
+    """Hourly: expired idempotency keys (kept 24 hours) and reach marks of past hours."""
     while True:
         try:
             async with sessions.transaction() as session:
                 await IdempotencyService(session).purge_expired()
+                await LinkService(session).purge_reach_marks(utcnow())
         except SQLAlchemyError:
-            logger.warning("idempotency key purge failed; retrying in an hour", exc_info=True)
+            logger.warning("housekeeping failed; retrying in an hour", exc_info=True)
         await asyncio.sleep(3600)
 
 

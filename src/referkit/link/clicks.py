@@ -10,10 +10,12 @@ the authority for every other key.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from operator import itemgetter
 from typing import Any, cast
 
@@ -29,6 +31,17 @@ from referkit.models import Click, ReachMark, Rollup
 from referkit.stats.rollups import COUNTERS, KEY, RollupBuffer
 
 _SEEN_LIMIT = 200_000
+
+
+def reach_hour(now: datetime) -> int:
+    return int(now.timestamp()) // 3600
+
+
+def reach_key(vhash: str, link_id: str, now: datetime) -> str:
+    """One reach per visitor per link per UTC hour. The hour leads the key, so marks of past
+    hours are one primary-key range (``purge_reach_marks``)."""
+    digest = hashlib.blake2b(f"{vhash}|{link_id}".encode(), digest_size=16).hexdigest()
+    return f"{reach_hour(now):08d}:{digest}"
 
 
 @dataclass(frozen=True, slots=True)

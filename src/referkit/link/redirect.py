@@ -27,7 +27,7 @@ from referkit.kit.ids import new_id
 from referkit.kit.net import client_ip
 from referkit.kit.time import utcnow
 from referkit.link.cache import Target
-from referkit.link.clicks import ClickJob
+from referkit.link.clicks import ClickJob, reach_key
 from referkit.link.detect import is_bot, platform_of
 
 logger = logging.getLogger("referkit.redirect")
@@ -69,12 +69,6 @@ def visitor_hash(key: bytes, now: datetime, ip: str, user_agent: str) -> str:
     """Keyed hash of IP + user agent; the key changes every UTC day, so hashes do too."""
     salt = _daily_salt(key, now.date())
     return hashlib.blake2b(f"{ip}\n{user_agent}".encode(), key=salt, digest_size=16).hexdigest()
-
-
-def reach_key(vhash: str, link_id: str, now: datetime) -> str:
-    """One reach per visitor per link per UTC hour."""
-    raw = f"{vhash}|{link_id}|{int(now.timestamp()) // 3600}".encode()
-    return hashlib.blake2b(raw, digest_size=32).hexdigest()
 
 
 def visitor_cookie(cookie_header: bytes) -> str | None:

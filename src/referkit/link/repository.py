@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from referkit.db.upsert import dialect_insert
@@ -121,3 +121,10 @@ async def new_reach_marks(conn: AsyncConnection, rows: list[dict[str, Any]]) -> 
         .returning(table.c.key)
     )
     return {row[0] for row in await conn.execute(stmt)}
+
+
+async def purge_reach_marks(session: AsyncSession, before_hour: int) -> int:
+    """Delete the reach marks of hours before ``before_hour`` (a key range: keys start with the
+    zero-padded hour); the number deleted."""
+    result = await session.execute(delete(ReachMark).where(ReachMark.key < f"{before_hour:08d}:"))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -9,6 +9,7 @@ cache can drop it once the transaction commits (see ``changed_codes``).
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from typing import Any
 
 import segno
@@ -22,7 +23,8 @@ from referkit.kit.ids import new_id
 from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
-from referkit.link.repository import LinkRepository
+from referkit.link.clicks import reach_hour
+from referkit.link.repository import LinkRepository, purge_reach_marks
 from referkit.link.schemas import LinkCreate, LinkUpdate, QrFormat
 from referkit.models import Link, Member
 from referkit.program.service import ProgramService
@@ -222,3 +224,7 @@ class LinkService:
     async def archive_member_links(self, member: Member) -> None:
         for key in await self.links.archive_member_links(member.id, utcnow()):
             changed_codes(self.session).add(key)
+
+    async def purge_reach_marks(self, now: datetime) -> int:
+        """A reach mark matters only within its hour: drop those before the previous hour."""
+        return await purge_reach_marks(self.session, reach_hour(now) - 1)

@@ -4,7 +4,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.kit.pagination import PageMeta, PageParams, paginate
-from referkit.models import Member, Program, Referral
+from referkit.models import Member, Program, Referral, Rollup
 
 
 class ProgramRepository:
@@ -47,8 +47,10 @@ class ProgramRepository:
         return program
 
     async def delete(self, program: Program) -> None:
-        # Children first, in the fixed lock order referrals → members → program.
+        # Children first, in the fixed lock order referrals → members (and their links) →
+        # program → rollups; click batches lock links before rollups too.
         await self.session.execute(delete(Referral).where(Referral.program_id == program.id))
         await self.session.execute(delete(Member).where(Member.program_id == program.id))
         await self.session.delete(program)
         await self.session.flush()
+        await self.session.execute(delete(Rollup).where(Rollup.program_id == program.id))

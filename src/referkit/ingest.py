@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from referkit.auth.principal import Principal
 from referkit.config import Settings
 from referkit.db.batcher import GroupCommitter
@@ -47,3 +49,8 @@ class Ingest:
 
     async def event(self, principal: Principal, body: EventCreate) -> tuple[Event, bool]:
         return await self.events.submit(EventJob(principal, body))
+
+    async def events_many(
+        self, principal: Principal, bodies: Sequence[EventCreate]
+    ) -> list[tuple[Event, bool] | BaseException]:
+        return await self.events.submit_many([EventJob(principal, body) for body in bodies])

@@ -265,3 +265,34 @@ async def test_list_filters_scopes_and_tenancy(
     )
     assert denied.status_code == 403
     assert (await client.get(EVENTS, headers=analytics.headers)).json()["data"] == []
+
+
+async def test_answers_match_the_listed_events_field_for_field(
+    client: httpx.AsyncClient, key: Key
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    single = await client.post(
+        "/api/v1/events",
+        json={
+            "event_id": f"{run}-a",
+            "type": "purchase",
+            "amount": 1999,
+            "currency": "EUR",
+            "occurred_at": "2026-01-02T03:04:05Z",
+            "properties": {"sku": "x", "n": 1},
+        },
+        headers=key.headers,
+    )
+    assert single.status_code == 201, single.text
+    batch = await client.post(
+        "/api/v1/events/batch",
+        json={"events": [{"event_id": f"{run}-b", "type": "install"}]},
+        headers=key.headers,
+    )
+    assert batch.status_code == 200, batch.text
+    assert batch.json()["stored"] == 1
+    listed = await client.get("/api/v1/events", headers=key.headers)
+    by_id = {event["event_id"]: event for event in listed.json()["data"]}
+    assert single.json() == by_id[f"{run}-a"]
+    assert single.json()["occurred_at"] == "2026-01-02T03:04:05Z"
+    assert batch.json()["data"][0]["event"] == by_id[f"{run}-b"]

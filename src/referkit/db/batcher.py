@@ -67,6 +67,20 @@ class GroupCommitter(Generic[T, R]):
         self._wakeup.set()
         return await future
 
+    async def submit_many(self, items: Sequence[T]) -> list[R | BaseException]:
+        """Queue ``items`` together; each one's result or error, in order, once committed."""
+        if self._closing or self._task is None:
+            raise BatcherClosed(f"the {self.name} batcher is not running")
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[R]] = []
+        for item in items:
+            future: asyncio.Future[R] = loop.create_future()
+            self._pending.append((item, future))
+            futures.append(future)
+        self._wakeup.set()
+        # Futures, not coroutines: gather wraps nothing in tasks.
+        return await asyncio.gather(*futures, return_exceptions=True)
+
     async def close(self) -> None:
         """Take no more items; return once every queued item is committed or failed."""
         self._closing = True

@@ -22,7 +22,6 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from typing import Any, TypeVar
 
 from referkit.db.engine import SQLITE_BUSY_TIMEOUT_MS
@@ -31,11 +30,6 @@ logger = logging.getLogger("referkit.sqlite")
 
 R = TypeVar("R")
 _CHECKPOINT_EVERY = 256  # commits on the loop's connection between passive checkpoints
-
-
-def sqlite_datetime(value: datetime) -> str:
-    """UTC text exactly as SQLAlchemy stores a ``UTCDateTime`` on SQLite (sortable)."""
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _connect(path: str, timeout_ms: int, *, autocheckpoint: bool) -> sqlite3.Connection:

@@ -5,8 +5,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referkit.db.bulk import BulkInsert
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.models import Customer, Event
+
+EVENTS = BulkInsert(Event.__table__)  # type: ignore[arg-type]
 
 
 class EventRepository:
@@ -37,9 +40,12 @@ class EventRepository:
         return found
 
     async def add_all(self, events: list[Event]) -> None:
-        """One flush: SQLAlchemy sends the rows as one multi-row INSERT."""
-        self.session.add_all(events)
-        await self.session.flush()
+        """One multi-row insert below the ORM: a batch's events are final once built (nothing
+        updates them in the batch's transaction), so the unit of work has nothing to add."""
+        columns = EVENTS.columns
+        await EVENTS.insert(
+            self.session, [{name: getattr(event, name) for name in columns} for event in events]
+        )
 
     async def page(
         self,

@@ -9,7 +9,9 @@ JSON types the schema documents (no ``true`` for 1, no ``"5"`` for 5).
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from datetime import datetime
+from functools import lru_cache
 from types import NoneType, UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -77,7 +79,14 @@ def _scalar_kinds(annotation: Any) -> set[Any]:
     return set()
 
 
-def _json_type_error(kinds: set[Any], value: Any) -> str | None:
+@lru_cache(maxsize=4096)
+def _field_kinds(model: type[BaseModel], name: str) -> frozenset[Any]:
+    """The scalar JSON kinds a field accepts, worked out once per model and field."""
+    kinds = _scalar_kinds(model.model_fields[name].annotation)
+    return frozenset(kinds) if kinds & {bool, int, float} else frozenset()
+
+
+def _json_type_error(kinds: AbstractSet[Any], value: Any) -> str | None:
     # Pydantic's lax mode reads `true` as 1 and "5" as 5; the documented JSON types are binding.
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if kinds == {bool} and not isinstance(value, bool):
@@ -104,7 +113,9 @@ class RequestModel(BaseModel):
     def _json_types(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None or info.field_name is None:
             return value
-        kinds = _scalar_kinds(cls.model_fields[info.field_name].annotation)
+        kinds = _field_kinds(cls, info.field_name)
+        if not kinds:
+            return value
         error = _json_type_error(kinds, value)
         if error is not None:
             raise ValueError(error)

@@ -16,21 +16,22 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import itemgetter
 from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from referkit.db.bulk import BulkInsert, sqlite_datetime
 from referkit.db.engine import write_engine
-from referkit.db.sqlite_writer import SqliteWriter, sqlite_datetime
+from referkit.db.sqlite_writer import SqliteWriter
 from referkit.link.repository import insert_clicks, new_reach_marks
-from referkit.models import Click, ReachMark, Rollup
-from referkit.stats.rollups import COUNTERS, KEY, RollupBuffer
+from referkit.models import Click, ReachMark
+from referkit.stats.rollups import UPSERT, RollupBuffer
 
 _SEEN_LIMIT = 200_000
+CLICKS = BulkInsert(cast(Table, Click.__table__))
 
 
 def reach_hour(now: datetime) -> int:
@@ -148,19 +149,6 @@ class ClickWriter:
         return [job.row["id"] for job in jobs]
 
 
-def _unnest_insert(table: Table, *, suffix: str = "") -> tuple[str, list[str]]:
-    """``INSERT … SELECT * FROM unnest($1::type[], …)``: a whole batch as one statement with
-    one array parameter per column (asyncpg encodes arrays in C)."""
-    names = [column.name for column in table.columns]
-    arrays = ", ".join(
-        f"${n}::{table.c[name].type.compile(dialect=postgresql.dialect())}[]"  # type: ignore[no-untyped-call]
-        for n, name in enumerate(names, start=1)
-    )
-    columns = ", ".join(f'"{name}"' for name in names)
-    sql = f"INSERT INTO {table.name} ({columns}) SELECT * FROM unnest({arrays}){suffix}"  # noqa: S608
-    return sql, names
-
-
 class PostgresClickWriter:
     """On asyncpg directly: three array statements per batch, encoded in C, on PostgreSQL."""
 
@@ -169,13 +157,6 @@ class PostgresClickWriter:
         self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._conn: asyncpg.Connection | None = None
         self.seen = SeenMarks()
-        table = cast(Table, Click.__table__)
-        self._click_sql, self._click_columns = _unnest_insert(table)
-        rollups = cast(Table, Rollup.__table__)
-        updates = ", ".join(f"{name} = rollups.{name} + excluded.{name}" for name in COUNTERS)
-        self._rollup_sql, self._rollup_columns = _unnest_insert(
-            rollups, suffix=f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {updates}"
-        )
         self._mark_sql = (
             "INSERT INTO reach_marks (key, created_at) "
             "SELECT * FROM unnest($1::varchar[], $2::timestamptz[]) "
@@ -194,10 +175,10 @@ class PostgresClickWriter:
                     found = await conn.fetch(self._mark_sql, list(marks), list(marks.values()))
                     fresh = {record[0] for record in found}
                 rows, rollups = _decide(jobs, fresh)
-                await conn.execute(self._click_sql, *_columns(rows, self._click_columns))
+                await conn.execute(CLICKS.pg_sql, *CLICKS.pg_arrays(rows))
                 ordered = rollups.sorted_rows()
                 if ordered:
-                    await conn.execute(self._rollup_sql, *_columns(ordered, self._rollup_columns))
+                    await conn.execute(UPSERT.pg_sql, *UPSERT.pg_arrays(ordered))
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
             conn.terminate()  # the next batch connects afresh
             raise
@@ -210,35 +191,12 @@ class PostgresClickWriter:
             self._conn = None
 
 
-def _columns(rows: list[dict[str, Any]], names: list[str]) -> list[list[Any]]:
-    return [[row[name] for row in rows] for name in names]
-
-
-def _compiled_insert(table: Table) -> tuple[str, list[str]]:
-    compiled = sqlite.insert(table).compile(dialect=sqlite.dialect(paramstyle="qmark"))
-    return str(compiled), list(compiled.positiontup or [])
-
-
-def _compiled_counter_upsert() -> tuple[str, list[str]]:
-    table = cast(Table, Rollup.__table__)
-    stmt = sqlite.insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=KEY, set_={name: table.c[name] + stmt.excluded[name] for name in COUNTERS}
-    )
-    compiled = stmt.compile(dialect=sqlite.dialect(paramstyle="qmark"))
-    return str(compiled), list(compiled.positiontup or [])
-
-
 class SqliteClickWriter:
     """As plain ``sqlite3`` calls on the writer thread: used on SQLite."""
 
     def __init__(self, writer: SqliteWriter) -> None:
         self.writer = writer
         self.seen = SeenMarks()
-        self._click_sql, columns = _compiled_insert(cast(Table, Click.__table__))
-        self._click_values = itemgetter(*columns)
-        self._rollup_sql, columns = _compiled_counter_upsert()
-        self._rollup_values = itemgetter(*columns)
         marks = sqlite.insert(cast(Table, ReachMark.__table__)).on_conflict_do_nothing(
             index_elements=["key"]
         )
@@ -254,12 +212,8 @@ class SqliteClickWriter:
                 if conn.execute(self._mark_sql, (key, sqlite_datetime(at))).rowcount == 1
             }
             rows, rollups = _decide(jobs, fresh)
-            values = []
-            for row in rows:
-                row = {**row, "created_at": sqlite_datetime(row["created_at"])}
-                values.append(self._click_values(row))
-            conn.executemany(self._click_sql, values)
-            conn.executemany(self._rollup_sql, map(self._rollup_values, rollups.sorted_rows()))
+            conn.executemany(CLICKS.sqlite_sql, CLICKS.sqlite_values(rows))
+            conn.executemany(UPSERT.sqlite_sql, UPSERT.sqlite_values(rollups.sorted_rows()))
             return fresh
 
         fresh = await self.writer.transaction(work)

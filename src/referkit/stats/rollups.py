@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from referkit.db.bulk import BulkInsert
 from referkit.db.upsert import add_counters
 from referkit.models import Rollup
 
@@ -30,6 +31,12 @@ COUNTERS = [
 ]
 KEY = ["scope", "scope_id", "day", "currency"]
 BUFFER_KEY = "referkit.rollup_buffer"
+UPSERT = BulkInsert(
+    Rollup.__table__,  # type: ignore[arg-type]
+    suffix=f" ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
+    + ", ".join(f"{name} = rollups.{name} + excluded.{name}" for name in COUNTERS),
+)
+"""The counter upsert as one statement per batch, for the hot-path writers."""
 
 
 @dataclass

@@ -34,6 +34,10 @@ PROBLEM_CODES: dict[str, str] = {
     "conflict": "The request conflicts with a stored resource; `existing_id` names it if known.",
     "invalid_transition": "The status change is not allowed from the current status.",
     "self_referral": "The referee is the referrer (same normalized email or external id).",
+    "fraud_blocked": (
+        "The program's fraud rules (mode `block`) refused the referral; `signals` lists each "
+        "check that fired, with its evidence (e.g. `same_visitor`, `same_ip`)."
+    ),
     "unknown_referral_code": "No active member has this referral code.",
     "unknown_click": "No click with this id is stored in this workspace.",
     "click_not_attributable": (

@@ -81,6 +81,7 @@ async def test_create_with_only_required_fields_gets_defaults(
         "blocked_emails": [],
         "blocked_domains": [],
         "blocked_ip_ranges": [],
+        "same_device": True,
     }
     assert program["created_at"] == program["updated_at"]
 
@@ -123,6 +124,7 @@ async def test_create_with_every_setting(client: httpx.AsyncClient, key: Key) ->
         "blocked_emails": [],
         "blocked_domains": [],
         "blocked_ip_ranges": [],
+        "same_device": True,
     }
     cash, points = program["reward_rules"]
     assert cash["id"].startswith("rule_")
@@ -516,6 +518,7 @@ async def test_patch_merges_nested_settings_key_by_key(client: httpx.AsyncClient
         "blocked_emails": [],
         "blocked_domains": [],
         "blocked_ip_ranges": [],
+        "same_device": True,
     }
 
     # An explicit null clears an optional nested key and leaves the others alone.
@@ -537,6 +540,7 @@ async def test_patch_merges_nested_settings_key_by_key(client: httpx.AsyncClient
         "blocked_emails": [],
         "blocked_domains": [],
         "blocked_ip_ranges": [],
+        "same_device": True,
     }
     assert cleared.json()["qualification"]["within_days"] is None
     assert cleared.json()["qualification"]["event"] == "purchase"

@@ -56,7 +56,8 @@ class EventCreate(RequestModel):
     visitor_id: str | None = Field(
         default=None,
         max_length=64,
-        description="The visitor's `rk_vid` cookie, for cookie attribution.",
+        description="The visitor's `rk_vid` cookie, for cookie attribution and the "
+        "same-device fraud check (a referee on the referrer's device is flagged).",
     )
     referral_code: str | None = Field(default=None, min_length=1, max_length=40)
     customer: CustomerInput | None = None
@@ -74,7 +75,11 @@ class EventCreate(RequestModel):
     properties: Annotated[dict[str, Any], AfterValidator(_small_properties)] = Field(
         default_factory=dict
     )
-    ip: str | None = Field(default=None, max_length=64)
+    ip: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The customer's IP address (used by the same-device fraud check).",
+    )
     user_agent: str | None = Field(default=None, max_length=1000)
 
     @model_validator(mode="after")

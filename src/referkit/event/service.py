@@ -187,6 +187,7 @@ class EventService:
             attribution=None,
             outcome={},
             ip=body.ip,
+            visitor_id=body.visitor_id,
             user_agent=body.user_agent,
             created_at=now,
         )
@@ -235,11 +236,14 @@ class EventService:
             referral_code=body.referral_code if not by_click else None,
             referee=RefereeInput(email=body.customer.email, external_id=body.customer.external_id),
             ip=body.ip,
+            visitor_id=body.visitor_id,
             user_agent=body.user_agent,
         )
         try:
             async with self.session.begin_nested():
-                referral = await self.referrals.create(principal, create, decided=decision)
+                referral = await self.referrals.create(
+                    principal, create, decided=decision, origin=f"event {event.id}"
+                )
         except ReferkitError as exc:
             event.outcome = {"referral": None, "error": {"code": exc.code, "detail": exc.detail}}
             return

@@ -1,7 +1,8 @@
 """Fraud signals for a new referral, each with the evidence that fired it.
 
-Pure checks over the program's settings and the referee's details, plus a velocity count the
-caller supplies. Risk is the highest severity among the signals (``low`` when none fired).
+Pure checks over the program's settings and the referee's details, plus what the caller looked
+up: a velocity count, and device fingerprints of the referee and of the referrer. Risk is the
+highest severity among the signals (``low`` when none fired).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
 
 from referkit.kit.email import canonical_email
+from referkit.kit.net import normalize_ip
 
 _SEVERITY = {"low": 0, "medium": 1, "high": 2}
 
@@ -119,6 +121,104 @@ def velocity_signals(settings: dict[str, Any], last_hour: int, last_day: int) ->
                 "medium",
                 f"More than {per_day} referrals by this member in a day.",
                 {"period": "day", "count": last_day + 1, "limit": per_day},
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What one source knows of a device: its IP and/or visitor id (the ``rk_vid`` cookie).
+
+    ``source`` names where it was seen, for the evidence: ``"member"``, ``"request"``,
+    ``"click clk_…"``, ``"event evt_…"``.
+    """
+
+    source: str
+    ip: str | None = None
+    visitor_id: str | None = None
+
+
+# Addresses that name a network rather than a device: a proxy or load balancer forwarding its
+# own address would otherwise make every referral look like the referrer's.
+_SHARED_NETWORKS = tuple(
+    ipaddress.ip_network(network)
+    for network in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
+
+
+def device_ip(value: str | None) -> str | None:
+    """The normalized IP if it can identify a device, else None (see ``_SHARED_NETWORKS``)."""
+    normalized = normalize_ip(value) if value else None
+    if normalized is None:
+        return None
+    address = ipaddress.ip_address(normalized.split("%", 1)[0])
+    if (
+        address.is_loopback
+        or address.is_unspecified
+        or address.is_link_local
+        or address.is_multicast
+        or any(address in network for network in _SHARED_NETWORKS)
+    ):
+        return None
+    return normalized
+
+
+def _first_match(
+    referee: list[Fingerprint], referrer: list[Fingerprint], key: str
+) -> tuple[str, Fingerprint, Fingerprint] | None:
+    """The first (value, referee source, referrer source) sharing ``key``, in list order."""
+    seen: dict[str, Fingerprint] = {}
+    for fingerprint in referrer:
+        value = getattr(fingerprint, key)
+        if value and value not in seen:
+            seen[value] = fingerprint
+    for fingerprint in referee:
+        value = getattr(fingerprint, key)
+        if value and value in seen:
+            return value, fingerprint, seen[value]
+    return None
+
+
+def same_device_signals(
+    settings: dict[str, Any], referee: list[Fingerprint], referrer: list[Fingerprint]
+) -> list[Signal]:
+    """``same_visitor`` (high) and ``same_ip`` (medium): the referee's device is the referrer's.
+
+    Fingerprints are compared as given for visitor ids and normalized for IPs; IPs of private,
+    loopback and link-local networks are ignored (see ``device_ip``).
+    """
+    if not settings.get("same_device", True):
+        return []
+    found = []
+    visitor = _first_match(referee, referrer, "visitor_id")
+    if visitor is not None:
+        value, theirs, ours = visitor
+        found.append(
+            Signal(
+                "same_visitor",
+                "high",
+                "The referee used the same browser or device (visitor cookie) as the referrer.",
+                {
+                    "visitor_id": value,
+                    "referee_source": theirs.source,
+                    "referrer_source": ours.source,
+                },
+            )
+        )
+    ip = _first_match(
+        [Fingerprint(p.source, ip=device_ip(p.ip)) for p in referee],
+        [Fingerprint(p.source, ip=device_ip(p.ip)) for p in referrer],
+        "ip",
+    )
+    if ip is not None:
+        value, theirs, ours = ip
+        found.append(
+            Signal(
+                "same_ip",
+                "medium",
+                f"The referee came from {value}, an IP address the referrer used.",
+                {"ip": value, "referee_source": theirs.source, "referrer_source": ours.source},
             )
         )
     return found

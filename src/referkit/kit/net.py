@@ -16,6 +16,21 @@ from starlette.types import Scope
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def normalize_ip(value: str) -> str | None:
+    """The canonical text of an IP address (IPv4-mapped IPv6 as IPv4), or None if it is not one.
+
+    ``2001:DB8::1`` and ``2001:db8:0::1`` are one address, and so are ``::ffff:192.0.2.1`` and
+    ``192.0.2.1``: comparisons of addresses go through here.
+    """
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
 @lru_cache(maxsize=64)
 def parse_networks(spec: str) -> tuple[Network, ...]:
     """``"127.0.0.1, 10.0.0.0/8"`` → networks; raises ValueError on a bad entry."""

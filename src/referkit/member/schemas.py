@@ -7,6 +7,7 @@ from typing import Annotated, Any, Self
 from pydantic import AfterValidator, EmailStr, Field, model_validator
 
 from referkit.kit.codes import CUSTOM_CODE_PATTERN
+from referkit.kit.net import normalize_ip
 from referkit.kit.schemas import RequestModel, ResponseModel
 from referkit.models import Member as MemberRow
 
@@ -39,13 +40,44 @@ ExternalId = Annotated[
 Name = Annotated[str, Field(max_length=200, examples=["Jane Doe"])]
 
 
+def _ip_address(value: str) -> str:
+    normalized = normalize_ip(value)
+    if normalized is None:
+        raise ValueError("must be an IPv4 or IPv6 address")
+    return normalized
+
+
+IpAddress = Annotated[
+    str,
+    Field(
+        max_length=64,
+        description="The referrer's own IP address (e.g. where they signed up). Used by the "
+        "same-device fraud check: a referee coming from it is flagged `same_ip`. Never shown "
+        "in the API.",
+        examples=["81.2.69.160"],
+    ),
+    AfterValidator(_ip_address),
+]
+VisitorId = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9a-f]{32}$",
+        description="The referrer's own `rk_vid` cookie (32 lowercase hex digits), read from "
+        "their browser. Used by the same-device fraud check: a referee with the same cookie is "
+        "flagged `same_visitor`. Never shown in the API.",
+        examples=["3f2a9c0e5b7d41a8b6c2e9f0a1d4c7b3"],
+    ),
+]
+
+
 class MemberStatus(StrEnum):
     active = "active"
     disabled = "disabled"
 
 
 class MemberCreate(RequestModel):
-    """Create or fetch: an existing member with this external_id or email is returned as is."""
+    """Create or fetch: an existing member with this external_id or email is returned as is
+    (its `ip` and `visitor_id` are filled in if it had none)."""
 
     email: EmailStr | None = Field(default=None, examples=["jane@example.com"])
     external_id: ExternalId | None = None
@@ -54,6 +86,8 @@ class MemberCreate(RequestModel):
         default=None, description="A custom code; generated (e.g. JANE7K2Q) when omitted."
     )
     metadata: Metadata = Field(default_factory=dict)
+    ip: IpAddress | None = None
+    visitor_id: VisitorId | None = None
 
     @model_validator(mode="after")
     def _identified(self) -> Self:

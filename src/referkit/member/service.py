@@ -121,6 +121,7 @@ class MemberService:
         program = await self.programs.get(principal, program_id)
         existing = await self._existing(program, body)
         if existing is not None:
+            await self._fill_device(existing, body)
             return MemberResult(existing, created=False)
         if body.referral_code and await self.links.code_taken(code_key(body.referral_code)):
             raise Conflict(f"The referral code {body.referral_code!r} is already in use.")
@@ -139,12 +140,26 @@ class MemberService:
             except IntegrityError:
                 winner = await self._existing(program, body)
                 if winner is not None:
+                    await self._fill_device(winner, body)
                     return MemberResult(winner, created=False)
                 if body.referral_code:
                     raise Conflict(
                         f"The referral code {body.referral_code!r} is already in use."
                     ) from None
         raise Conflict("Could not allocate a unique referral code; try again.")
+
+    async def _fill_device(self, member: Member, body: MemberCreate) -> None:
+        """Record the referrer's device (fraud checks only) where nothing was known yet.
+
+        Not shown in the API, so no ``member.updated`` webhook (``updated_at`` does move).
+        """
+        changed = False
+        if member.ip is None and body.ip is not None:
+            member.ip, changed = body.ip, True
+        if member.visitor_id is None and body.visitor_id is not None:
+            member.visitor_id, changed = body.visitor_id, True
+        if changed:
+            await self.session.flush()
 
     def _new_member(
         self, principal: Principal, program: Program, body: MemberCreate, code: str
@@ -164,6 +179,8 @@ class MemberService:
             code_key=code_key(code),
             status=MemberStatus.active.value,
             metadata_=body.metadata,
+            ip=body.ip,
+            visitor_id=body.visitor_id,
             created_at=now,
             updated_at=now,
         )
@@ -223,6 +240,7 @@ class MemberService:
         member.email = member.email_key = member.email_canonical = None
         member.external_id = None
         member.name = None
+        member.ip = member.visitor_id = None
         member.metadata_ = {}
         member.status = MemberStatus.disabled.value
         member.deleted_at = member.updated_at = utcnow()

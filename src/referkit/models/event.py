@@ -14,13 +14,16 @@ class Event(Base):
     """A conversion event, idempotent on the client's ``event_id`` per workspace and mode.
 
     ``attribution`` stores the decision with its explanation (candidates, winning rule, window,
-    model). Written by the event batcher.
+    model). Written by the event batcher. ``visitor_id`` is the ``rk_vid`` cookie the client
+    forwarded; with ``ip`` it is what the same-device fraud check knows of the customer's device
+    (looked up by customer, newest first: ``ix_events_customer_id_id``).
     """
 
     __tablename__ = "events"
     __table_args__ = (
         UniqueConstraint("workspace_id", "livemode", "event_id"),
         Index("ix_events_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
+        Index("ix_events_customer_id_id", "customer_id", "id"),
     )
 
     id: Mapped[str] = id_column()
@@ -44,5 +47,6 @@ class Event(Base):
     attribution: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     outcome: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    visitor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

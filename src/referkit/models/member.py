@@ -18,6 +18,10 @@ class Member(TimestampMixin, Base):
     referral code) is unique across the installation because ``/r/{code}`` carries no workspace.
     A deleted member keeps its row as a tombstone with personal data erased, so its code is never
     handed to someone else and its referrals keep their history.
+
+    ``ip`` and ``visitor_id`` (the ``rk_vid`` cookie) are the referrer's own device, given when the
+    member is created; the same-device fraud check compares referees with them. Never shown in
+    the API.
     """
 
     __tablename__ = "members"
@@ -41,5 +45,7 @@ class Member(TimestampMixin, Base):
     referral_code: Mapped[str] = mapped_column(String(40))
     code_key: Mapped[str] = mapped_column(String(40), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="active")
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    visitor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

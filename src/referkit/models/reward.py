@@ -21,6 +21,8 @@ class Reward(TimestampMixin, Base):
         UniqueConstraint("program_id", "dedupe_key"),
         Index("ix_rewards_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
         Index("ix_rewards_status_eligible_at", "status", "eligible_at"),
+        # Program stats list the rewards waiting on something (e.g. an empty coupon pool).
+        Index("ix_rewards_program_id_held_reason", "program_id", "held_reason"),
     )
 
     id: Mapped[str] = id_column()

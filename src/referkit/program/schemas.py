@@ -136,6 +136,12 @@ class Fraud(RequestModel):
         description="Referee IPs or CIDR ranges to flag.",
         examples=[["203.0.113.0/24"]],
     )
+    same_device: bool = Field(
+        default=True,
+        description="Flag referees on the referrer's own device: the same visitor cookie "
+        "(`same_visitor`, high) or the same IP address (`same_ip`, medium) as the referrer's "
+        "member record (`ip`, `visitor_id`) or the referrer's own events and their clicks.",
+    )
 
 
 class RewardRuleInput(RequestModel):
@@ -255,6 +261,7 @@ class PartialFraud(RequestModel):
     blocked_emails: Emails | None = None
     blocked_domains: Domains | None = None
     blocked_ip_ranges: IpRanges | None = None
+    same_device: bool | None = None
 
 
 class ProgramUpdate(RequestModel):

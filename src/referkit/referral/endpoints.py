@@ -26,7 +26,9 @@ def referral_out(row: ReferralRow) -> Referral:
     description=(
         "Credits the friend to the referrer named by `referral_code` (or `member_id`). Refuses "
         "self-referrals (422 `self_referral`) and a referee already referred in the program "
-        "(409 `conflict` with `existing_id`)."
+        "(409 `conflict` with `existing_id`). Runs the program's fraud checks (including "
+        "`same_visitor`/`same_ip` from `ip`, `visitor_id` and the click): their signals are "
+        "stored in `fraud`, or refuse the referral (422 `fraud_blocked`) in `block` mode."
     ),
     status_code=status.HTTP_201_CREATED,
     responses=problems(404, 409, 422),

@@ -1,13 +1,25 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.kit.search import matches_any
-from referkit.models import Referral
+from referkit.models import Click, Customer, Event, Referral
+
+
+@dataclass(frozen=True)
+class DeviceSighting:
+    """One event of a customer: its IP and visitor id, and the visitor id of its click."""
+
+    event_id: str
+    ip: str | None
+    visitor_id: str | None
+    click_id: str | None
+    click_visitor_id: str | None
 
 
 class ReferralRepository:
@@ -110,3 +122,70 @@ class ReferralRepository:
         self.session.add(referral)
         await self.session.flush()
         return referral
+
+    async def click_visitor_id(
+        self, workspace_id: str, livemode: bool, click_id: str
+    ) -> str | None:
+        visitor_id: str | None = await self.session.scalar(
+            select(Click.visitor_id).where(
+                Click.id == click_id,
+                Click.workspace_id == workspace_id,
+                Click.livemode == livemode,
+            )
+        )
+        return visitor_id
+
+    async def customer_sightings(
+        self,
+        workspace_id: str,
+        livemode: bool,
+        external_id: str | None,
+        email_key: str | None,
+        limit: int,
+    ) -> list[DeviceSighting]:
+        """The newest ``limit`` events (with an IP, a visitor id or a click) of the customer
+        with this external id or email, with the visitor id of each event's click.
+
+        A customer is looked up by each unique key (at most two rows), then each one's events
+        newest first through ``ix_events_customer_id_id``: bounded whatever the table's size.
+        """
+        identities = [
+            column == value
+            for column, value in (
+                (Customer.external_id, external_id),
+                (Customer.email_key, email_key),
+            )
+            if value is not None
+        ]
+        if not identities:
+            return []
+        customer_ids = (
+            await self.session.scalars(
+                select(Customer.id).where(
+                    Customer.workspace_id == workspace_id,
+                    Customer.livemode == livemode,
+                    or_(*identities),
+                )
+            )
+        ).all()
+        sightings: list[DeviceSighting] = []
+        for customer_id in customer_ids:
+            rows = await self.session.execute(
+                select(Event.id, Event.ip, Event.visitor_id, Event.click_id, Click.visitor_id)
+                .outerjoin(
+                    Click, (Click.id == Event.click_id) & (Click.workspace_id == workspace_id)
+                )
+                .where(
+                    Event.customer_id == customer_id,
+                    or_(
+                        Event.ip.is_not(None),
+                        Event.visitor_id.is_not(None),
+                        Event.click_id.is_not(None),
+                    ),
+                )
+                .order_by(Event.id.desc())
+                .limit(limit)
+            )
+            sightings.extend(DeviceSighting(*row) for row in rows.all())
+        sightings.sort(key=lambda sighting: sighting.event_id, reverse=True)
+        return sightings[:limit]

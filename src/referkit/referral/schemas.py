@@ -43,7 +43,21 @@ class ReferralCreate(RequestModel):
         default=None, max_length=40, description="Credit this referrer directly."
     )
     referee: RefereeInput
-    ip: str | None = Field(default=None, max_length=64, description="The referee's IP address.")
+    ip: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The referee's IP address; checked against `blocked_ip_ranges` and, by the "
+        "same-device fraud check, against the referrer's addresses (`same_ip`).",
+        examples=["81.2.69.142"],
+    )
+    visitor_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The referee's `rk_vid` cookie. Used by the same-device fraud check: the "
+        "same cookie as the referrer's (member, own events, their clicks) is flagged "
+        "`same_visitor`. The visitor id of the attributed click is checked too.",
+        examples=["9b1e4d7a2c8f40e6a3b5d0c9e7f2a184"],
+    )
     user_agent: str | None = Field(default=None, max_length=1000)
 
     @model_validator(mode="after")
@@ -90,7 +104,26 @@ class FraudRisk(StrEnum):
 
 class ReferralFraud(BaseModel):
     risk: FraudRisk = FraudRisk.low
-    signals: list[dict[str, Any]] = Field(default_factory=list)
+    signals: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Each signal that fired: `code`, `severity`, `detail` and `evidence` (what "
+        "matched, and where it was seen).",
+        examples=[
+            [
+                {
+                    "code": "same_visitor",
+                    "severity": "high",
+                    "detail": "The referee used the same browser or device (visitor cookie) as "
+                    "the referrer.",
+                    "evidence": {
+                        "visitor_id": "9b1e4d7a2c8f40e6a3b5d0c9e7f2a184",
+                        "referee_source": "click clk_01jd9x4k6b8v2q3r5s7t9w1y3z",
+                        "referrer_source": "member",
+                    },
+                }
+            ]
+        ],
+    )
 
 
 class StatusChange(BaseModel):

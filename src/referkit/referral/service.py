@@ -2,7 +2,7 @@
 the referral through its states.
 
 Checks run in a fixed order so the answer is predictable: who referred (code, member id or
-click) → program and member are active → self-referral → duplicate referee.
+click) → program and member are active → self-referral → duplicate referee → fraud signals.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from referkit.attribution.service import AttributionService, Decision
 from referkit.auth.principal import Principal
 from referkit.errors import Conflict, NotFound, Unprocessable
 from referkit.fraud import signals as fraud_signals
+from referkit.fraud.signals import Fingerprint
 from referkit.kit.email import canonical_email, identity_email
 from referkit.kit.ids import new_id
 from referkit.kit.pagination import PageMeta, PageParams
@@ -36,6 +37,9 @@ from referkit.referral.states import ReferralStatus, plan
 from referkit.reward.service import Purchase, RewardService
 from referkit.stats.rollups import RollupBuffer, record
 from referkit.webhook.service import WebhookService
+
+REFERRER_EVENTS_CHECKED = 50
+"""How many of the referrer's latest events the same-device check looks at."""
 
 
 def _field_error(field: str, message: str) -> list[dict[str, str]]:
@@ -160,9 +164,15 @@ class ReferralService:
             )
 
     async def create(
-        self, principal: Principal, body: ReferralCreate, *, decided: Decision | None = None
+        self,
+        principal: Principal,
+        body: ReferralCreate,
+        *,
+        decided: Decision | None = None,
+        origin: str = "request",
     ) -> Referral:
-        """Create a pending referral; ``decided`` is an attribution already made (events)."""
+        """Create a pending referral; ``decided`` is an attribution already made (events),
+        ``origin`` where the body's IP and visitor id come from (fraud evidence)."""
         member, method, explanation = await self._referrer(principal, body)
         if decided is not None:
             explanation = decided
@@ -190,7 +200,9 @@ class ReferralService:
                 existing_id=existing.id,
             )
         now = utcnow()
-        fraud = await self._assess_fraud(program, member, body, now)
+        click_id = None if isinstance(explanation, str) else explanation.click_id
+        referee = await self._referee_devices(principal, body, click_id, origin)
+        fraud = await self._assess_fraud(program, member, body, referee, now)
         attribution = program.attribution
         referral = Referral(
             id=new_id("ref"),
@@ -247,17 +259,64 @@ class ReferralService:
         await RewardService(self.session).on_referral_created(program, referral)
         return referral
 
+    async def _referee_devices(
+        self, principal: Principal, body: ReferralCreate, click_id: str | None, origin: str
+    ) -> list[Fingerprint]:
+        """What is known of the referee's device: the attributed click's visitor id, and the
+        IP and visitor id sent with the referral (or its signup event)."""
+        found = []
+        if click_id is not None:
+            visitor_id = await self.referrals.click_visitor_id(
+                principal.workspace_id, principal.livemode, click_id
+            )
+            if visitor_id:
+                found.append(Fingerprint(f"click {click_id}", visitor_id=visitor_id))
+        if body.ip or body.visitor_id:
+            found.append(Fingerprint(origin, ip=body.ip, visitor_id=body.visitor_id))
+        return found
+
+    async def _referrer_devices(self, member: Member) -> list[Fingerprint]:
+        """The referrer's own devices: those given with the member, and those of the referrer's
+        latest events as a customer (same external id or email) and of those events' clicks."""
+        found = [Fingerprint("member", ip=member.ip, visitor_id=member.visitor_id)]
+        for seen in await self.referrals.customer_sightings(
+            member.workspace_id,
+            member.livemode,
+            member.external_id,
+            member.email_key,
+            REFERRER_EVENTS_CHECKED,
+        ):
+            found.append(Fingerprint(f"event {seen.event_id}", seen.ip, seen.visitor_id))
+            if seen.click_visitor_id:
+                found.append(
+                    Fingerprint(
+                        f"click {seen.click_id} (event {seen.event_id})",
+                        visitor_id=seen.click_visitor_id,
+                    )
+                )
+        return found
+
     async def _assess_fraud(
-        self, program: Program, member: Member, body: ReferralCreate, now: datetime
+        self,
+        program: Program,
+        member: Member,
+        body: ReferralCreate,
+        referee: list[Fingerprint],
+        now: datetime,
     ) -> dict[str, Any]:
         """The referral's fraud verdict; in ``block`` mode any signal refuses it (422)."""
         settings = program.fraud
         last_hour = await self.referrals.count_by_member_since(member.id, now - timedelta(hours=1))
         last_day = await self.referrals.count_by_member_since(member.id, now - timedelta(days=1))
+        same_device = []
+        if referee and settings.get("same_device", True):
+            referrer = await self._referrer_devices(member)
+            same_device = fraud_signals.same_device_signals(settings, referee, referrer)
         signals = [
             *fraud_signals.email_signals(settings, body.referee.email),
             *fraud_signals.ip_signals(settings, body.ip),
             *fraud_signals.velocity_signals(settings, last_hour, last_day),
+            *same_device,
         ]
         verdict = {
             "risk": fraud_signals.risk_of(signals),

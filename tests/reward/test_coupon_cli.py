@@ -55,7 +55,7 @@ def test_upload_csv_with_progress(tmp_path: Path) -> None:
         pools = httpx.get(
             f"{server.base_url}/api/v1/programs/{program['id']}/coupon-pools", headers=auth
         ).json()
-    assert pools == {"data": [{"pool": "SPRING", "total": 2500, "available": 2500}]}
+    assert pools == {"data": [{"pool": "SPRING", "total": 2500, "available": 2500, "waiting": 0}]}
 
 
 def test_unknown_program(tmp_path: Path) -> None:

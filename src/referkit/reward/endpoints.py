@@ -95,7 +95,7 @@ async def cancel_reward(
 
 @router.get(
     "/programs/{program_id}/coupon-pools",
-    summary="A program's coupon pools with their free codes",
+    summary="A program's coupon pools with their free codes and the rewards waiting for one",
     responses=problems(404),
 )
 async def list_coupon_pools(
@@ -103,7 +103,12 @@ async def list_coupon_pools(
 ) -> dict[str, list[CouponPool]]:
     pools = await RewardService(session).pools(principal, program_id)
     return {
-        "data": [CouponPool(pool=name, total=total, available=free) for name, total, free in pools]
+        "data": [
+            CouponPool(
+                pool=pool.pool, total=pool.total, available=pool.available, waiting=pool.waiting
+            )
+            for pool in pools
+        ]
     }
 
 

@@ -195,3 +195,21 @@ class RewardRepository:
             .order_by(Coupon.pool)
         )
         return [(str(pool), int(total), int(free)) for pool, total, free in rows.all()]
+
+    async def held_by_pool(self, program_id: str, held_reason: str) -> list[tuple[str, int]]:
+        """(pool, pending rewards held for ``held_reason``) per coupon pool, by pool name.
+
+        Bounded by ``ix_rewards_program_id_held_reason``: reads only the held rewards.
+        """
+        rows = await self.session.execute(
+            select(Reward.coupon_pool, func.count())
+            .where(
+                Reward.program_id == program_id,
+                Reward.held_reason == held_reason,
+                Reward.status == "pending",
+                Reward.coupon_pool.is_not(None),
+            )
+            .group_by(Reward.coupon_pool)
+            .order_by(Reward.coupon_pool)
+        )
+        return [(str(pool), int(count)) for pool, count in rows.all()]

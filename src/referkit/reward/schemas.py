@@ -101,9 +101,15 @@ class CouponUploadResult(BaseModel):
 
 
 class CouponPool(BaseModel):
-    pool: str
-    total: int
-    available: int
+    pool: str = Field(examples=["WELCOME"])
+    total: int = Field(description="Codes ever uploaded to the pool.", examples=[100])
+    available: int = Field(description="Codes not given to a reward yet.", examples=[0])
+    waiting: int = Field(
+        default=0,
+        description="Pending rewards held because the pool was empty (`held_reason: "
+        "coupon_pool_empty`); issue them once codes are available.",
+        examples=[3],
+    )
 
 
 class Balance(BaseModel):

@@ -38,10 +38,24 @@ EMPTY_POOL = "coupon_pool_empty"
 
 
 @dataclass(frozen=True)
+class PoolCount:
+    """A coupon pool: its codes, the free ones, and the rewards waiting for one."""
+
+    pool: str
+    total: int
+    available: int
+    waiting: int
+
+
+@dataclass(frozen=True)
 class Purchase:
     event_id: str
     amount: int | None
     currency: str | None
+
+
+def _needs_code(reward: Reward) -> bool:
+    return reward.kind == "coupon" and reward.coupon_pool is not None and not reward.coupon_code
 
 
 def _unit(reward: Reward) -> str:
@@ -77,6 +91,9 @@ class RewardService:
                 continue
             if status == "approved" and reward.held_reason == FRAUD_HOLD:
                 reward.held_reason = None
+                if _needs_code(reward):
+                    # Its pool was empty during the review: try again, or wait for codes.
+                    await self._assign_coupon(reward, utcnow())
             elif status == "denied":
                 await self._cancel(reward, "referral denied")
         await self.session.flush()
@@ -249,20 +266,22 @@ class RewardService:
                 allowed=[],
             )
         now = utcnow()
-        if reward.held_reason == EMPTY_POOL and not await self._assign_coupon(reward, now):
-            raise InvalidTransition(
-                f"The coupon pool {reward.coupon_pool!r} is empty; upload codes, then issue.",
-                current_status=reward.status,
-                requested_status="issued",
-                allowed=["cancelled"],
-            )
-        if not override_hold and (reward.held_reason or reward.eligible_at > now):
-            why = reward.held_reason or f"on hold until {reward.eligible_at.isoformat()}"
+        held = reward.held_reason if reward.held_reason != EMPTY_POOL else None
+        if not override_hold and (held or reward.eligible_at > now):
+            why = held or f"on hold until {reward.eligible_at.isoformat()}"
             raise InvalidTransition(
                 f"The reward is held ({why}); pass override_hold=true to issue it now.",
                 current_status=reward.status,
                 requested_status="issued",
                 allowed=["issued (override_hold)", "cancelled"],
+            )
+        # A coupon reward is never issued without its code (also when a hold is overridden).
+        if _needs_code(reward) and not await self._assign_coupon(reward, now):
+            raise InvalidTransition(
+                f"The coupon pool {reward.coupon_pool!r} is empty; upload codes, then issue.",
+                current_status=reward.status,
+                requested_status="issued",
+                allowed=["cancelled"],
             )
         await self._issue(reward, now, note)
         return reward
@@ -354,9 +373,26 @@ class RewardService:
         )
         return len(fresh), len(codes) - len(fresh), available
 
-    async def pools(self, principal: Principal, program_id: str) -> list[tuple[str, int, int]]:
+    async def pools(self, principal: Principal, program_id: str) -> list[PoolCount]:
+        """The program's pools with codes, and those that rewards are waiting on."""
         program = await ProgramService(self.session).get(principal, program_id)
-        return await self.rewards.pools(program.id)
+        codes = {name: (total, free) for name, total, free in await self.rewards.pools(program.id)}
+        waiting = dict(await self.rewards.held_by_pool(program.id, EMPTY_POOL))
+        return [
+            PoolCount(name, *codes.get(name, (0, 0)), waiting=waiting.get(name, 0))
+            for name in sorted(codes.keys() | waiting.keys())
+        ]
+
+    async def waiting_for_codes(self, program_id: str) -> list[PoolCount]:
+        """Pools that pending rewards wait on (``coupon_pool_empty``), with their free codes.
+
+        ``program_id`` must already be the caller's (checked by the caller's service).
+        """
+        waiting = await self.rewards.held_by_pool(program_id, EMPTY_POOL)
+        if not waiting:
+            return []
+        codes = {name: (total, free) for name, total, free in await self.rewards.pools(program_id)}
+        return [PoolCount(name, *codes.get(name, (0, 0)), waiting=count) for name, count in waiting]
 
     async def balances(self, principal: Principal, member_id: str) -> list[tuple[str, int, int]]:
         member = await MemberService(self.session).get(principal, member_id)

@@ -47,7 +47,8 @@ async def get_member_stats(
 @router.get(
     "/programs/{program_id}/stats",
     summary="A program's totals and time series",
-    description="Defaults to the last 30 days; read from daily rollups.",
+    description="Defaults to the last 30 days; read from daily rollups. `warnings` lists what "
+    "needs attention now, such as rewards waiting for codes from an empty coupon pool.",
     responses=problems(404, 422),
 )
 async def get_program_stats(

@@ -61,6 +61,27 @@ class StatsPoint(Counters):
     start: date = Field(description="First day of the bucket.")
 
 
+class StatsWarning(BaseModel):
+    """Something about the program that needs a person's attention."""
+
+    code: str = Field(
+        description="`coupon_pool_empty`: rewards are waiting for codes from a coupon pool.",
+        examples=["coupon_pool_empty"],
+    )
+    detail: str = Field(
+        examples=['3 rewards are waiting for codes in pool "welcome"; upload codes to issue them.']
+    )
+    pool: str | None = Field(default=None, description="The coupon pool.", examples=["welcome"])
+    waiting: int | None = Field(
+        default=None,
+        description="Pending rewards held for a code (`held_reason: coupon_pool_empty`).",
+        examples=[3],
+    )
+    available: int | None = Field(
+        default=None, description="Free codes in the pool now.", examples=[0]
+    )
+
+
 class ProgramStats(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
@@ -70,6 +91,11 @@ class ProgramStats(BaseModel):
     interval: Interval
     totals: Counters
     series: list[StatsPoint]
+    warnings: list[StatsWarning] = Field(
+        default_factory=list,
+        description="What needs attention now, whatever the date range (empty when all is "
+        "well): one `coupon_pool_empty` per coupon pool that rewards are waiting on.",
+    )
 
 
 class LeaderboardEntry(BaseModel):

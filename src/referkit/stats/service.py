@@ -1,4 +1,7 @@
-"""Stats: sums of rollup rows. Nothing here reads clicks, events or referrals."""
+"""Stats: sums of rollup rows. Nothing here reads clicks, events or referrals.
+
+Program warnings read the program's held rewards only (an indexed, small set).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from referkit.errors import Unprocessable
 from referkit.kit.time import utcnow
 from referkit.member.service import MemberService
 from referkit.program.service import ProgramService
-from referkit.reward.service import RewardService
+from referkit.reward.service import PoolCount, RewardService
 from referkit.stats.repository import StatsRepository
 from referkit.stats.schemas import (
     Counters,
@@ -26,6 +29,7 @@ from referkit.stats.schemas import (
     ProgramStats,
     RewardTotals,
     StatsPoint,
+    StatsWarning,
 )
 
 MAX_DAYS = 3660
@@ -73,6 +77,27 @@ def _counters(rows: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "revenue": [Money(amount=v, currency=c) for c, v in sorted(revenue.items())],
     }
+
+
+def _pool_warning(pool: PoolCount) -> StatsWarning:
+    many = pool.waiting != 1
+    waiting = (
+        f"{pool.waiting} rewards are waiting for codes"
+        if many
+        else "1 reward is waiting for a code"
+    )
+    if pool.available:
+        codes = f"{pool.available} code{'s are' if pool.available != 1 else ' is'}"
+        action = f"{codes} available now: issue {'them' if many else 'it'}"
+    else:
+        action = f"upload codes to issue {'them' if many else 'it'}"
+    return StatsWarning(
+        code="coupon_pool_empty",
+        detail=f'{waiting} in pool "{pool.pool}"; {action}.',
+        pool=pool.pool,
+        waiting=pool.waiting,
+        available=pool.available,
+    )
 
 
 def bucket_start(day: date, interval: Interval) -> date:
@@ -172,6 +197,10 @@ class StatsService:
             interval=interval,
             totals=Counters(**_counters(rows)),
             series=series,
+            warnings=[
+                _pool_warning(pool)
+                for pool in await RewardService(self.session).waiting_for_codes(program.id)
+            ],
         )
 
     async def leaderboard(

@@ -7,7 +7,8 @@ from referkit.db.base import Base
 
 
 class Rollup(Base):
-    """Per-day counters for one scope (``link``, ``member`` or ``program``).
+    """Per-day counters for one scope (``link``, ``member`` or ``program``), plus per-month and
+    all-time counters per member (``mem_month``, ``mem_all``) for the leaderboard.
 
     Counts live in the row whose ``currency`` is ``""``; revenue lives in one row per currency.
     Rows are upserted (``counter = counter + delta``) in the same transaction as the clicks,
@@ -15,7 +16,20 @@ class Rollup(Base):
     """
 
     __tablename__ = "rollups"
-    __table_args__ = (Index("ix_rollups_program_id_scope_day", "program_id", "scope", "day"),)
+    __table_args__ = (
+        Index("ix_rollups_program_id_scope_day", "program_id", "scope", "day"),
+        # The leaderboard: one program's member buckets of one period, best first (read backwards).
+        Index(
+            "ix_rollups_leaderboard",
+            "program_id",
+            "scope",
+            "day",
+            "currency",
+            "qualified",
+            "referrals",
+            "reach",
+        ),
+    )
 
     scope: Mapped[str] = mapped_column(String(10), primary_key=True)
     scope_id: Mapped[str] = mapped_column(String(40), primary_key=True)

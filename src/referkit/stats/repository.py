@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referkit.models import Rollup
 from referkit.stats.rollups import COUNTERS
 
+Row = dict[str, Any]
+
 
 def _sums() -> list[Any]:
     return [func.coalesce(func.sum(getattr(Rollup, name)), 0).label(name) for name in COUNTERS]
@@ -47,27 +49,25 @@ class StatsRepository:
         rows = await self.session.execute(stmt)
         return {row[0]: (int(row[1] or 0), int(row[2] or 0)) for row in rows}
 
-    async def leaderboard(
-        self, program_id: str, day_from: str | None, day_to: str | None, limit: int
-    ) -> list[dict[str, Any]]:
-        referrals = func.sum(Rollup.referrals)
-        qualified = func.sum(Rollup.qualified)
+    async def leaderboard(self, program_id: str, scope: str, bucket: str, limit: int) -> list[Row]:
+        """The best members of one period bucket: one pre-summed row per member, read in index
+        order, so the cost is ``limit`` rows however many members and days there are."""
         stmt = (
             select(
                 Rollup.scope_id.label("member_id"),
-                referrals.label("referrals"),
-                qualified.label("qualified"),
-                func.sum(Rollup.reach).label("reach"),
-                func.sum(Rollup.clicks).label("clicks"),
+                Rollup.referrals,
+                Rollup.qualified,
+                Rollup.reach,
+                Rollup.clicks,
             )
-            .where(Rollup.program_id == program_id, Rollup.scope == "member")
-            .group_by(Rollup.scope_id)
-            .having((referrals > 0) | (qualified > 0) | (func.sum(Rollup.clicks) > 0))
-            .order_by(qualified.desc(), referrals.desc(), func.sum(Rollup.reach).desc())
+            .where(
+                Rollup.program_id == program_id,
+                Rollup.scope == scope,
+                Rollup.day == bucket,
+                Rollup.currency == "",
+                (Rollup.referrals > 0) | (Rollup.qualified > 0) | (Rollup.clicks > 0),
+            )
+            .order_by(Rollup.qualified.desc(), Rollup.referrals.desc(), Rollup.reach.desc())
             .limit(limit)
         )
-        if day_from is not None:
-            stmt = stmt.where(Rollup.day >= day_from)
-        if day_to is not None:
-            stmt = stmt.where(Rollup.day <= day_to)
         return [dict(row) for row in (await self.session.execute(stmt)).mappings()]

@@ -30,6 +30,11 @@ COUNTERS = [
     "revenue",
 ]
 KEY = ["scope", "scope_id", "day", "currency"]
+MEMBER_MONTH = "mem_month"
+"""Per member and month (``day`` is ``2026-11``): the leaderboard reads one row per member."""
+MEMBER_ALL = "mem_all"
+"""Per member, all time (``day`` is ``all``)."""
+ALL_TIME = "all"
 BUFFER_KEY = "referkit.rollup_buffer"
 UPSERT = BulkInsert(
     Rollup.__table__,  # type: ignore[arg-type]
@@ -80,16 +85,23 @@ class RollupBuffer:
         **counts: int,
     ) -> None:
         day_text = day.isoformat()
-        for scope, scope_id in (("program", program_id), ("member", member_id), ("link", link_id)):
+        for scope, scope_id, bucket in (
+            ("program", program_id, day_text),
+            ("member", member_id, day_text),
+            ("link", link_id, day_text),
+            # The leaderboard's buckets: a member's month and all-time totals.
+            (MEMBER_MONTH, member_id, day_text[:7]),
+            (MEMBER_ALL, member_id, ALL_TIME),
+        ):
             if scope_id is None:
                 continue
-            key = (scope, scope_id, day_text, currency)
+            key = (scope, scope_id, bucket, currency)
             row = self.rows.get(key)
             if row is None:
                 row = self.rows[key] = {
                     "scope": scope,
                     "scope_id": scope_id,
-                    "day": day_text,
+                    "day": bucket,
                     "currency": currency,
                     "workspace_id": workspace_id,
                     "livemode": livemode,

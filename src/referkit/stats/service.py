@@ -18,6 +18,7 @@ from referkit.member.service import MemberService
 from referkit.program.service import ProgramService
 from referkit.reward.service import PoolCount, RewardService
 from referkit.stats.repository import StatsRepository
+from referkit.stats.rollups import ALL_TIME, MEMBER_ALL, MEMBER_MONTH
 from referkit.stats.schemas import (
     Counters,
     Interval,
@@ -208,12 +209,12 @@ class StatsService:
     ) -> Leaderboard:
         program = await ProgramService(self.session).get(principal, program_id)
         day_from, day_to = month_range(period, utcnow().date())
-        rows = await self.stats.leaderboard(
-            program.id,
-            day_from.isoformat() if day_from else None,
-            day_to.isoformat() if day_to else None,
-            limit,
-        )
+        if day_from is None:
+            rows = await self.stats.leaderboard(program.id, MEMBER_ALL, ALL_TIME, limit)
+        else:  # a calendar month: its bucket is "YYYY-MM"
+            rows = await self.stats.leaderboard(
+                program.id, MEMBER_MONTH, day_from.isoformat()[:7], limit
+            )
         members = await MemberService(self.session).many(principal, [r["member_id"] for r in rows])
         entries: list[LeaderboardEntry] = []
         for row in rows:

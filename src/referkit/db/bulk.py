@@ -70,6 +70,9 @@ class BulkInsert:
             f"${n}::{column.type.compile(dialect=pg)}[]"
             for n, column in enumerate(table.columns, start=1)
         )
+        self.pg_unnest_args = arrays
+        """``$1::type[], …``: one typed array parameter per column, for statements built on
+        top of this one."""
         names = ", ".join(f'"{name}"' for name in self.columns)
         self.pg_sql = f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}){suffix}"  # noqa: S608
         self._values = itemgetter(*self.columns)

@@ -28,7 +28,15 @@ from referkit.db.engine import write_engine
 from referkit.db.sqlite_writer import SqliteWriter
 from referkit.link.repository import insert_clicks, new_reach_marks
 from referkit.models import Click, ReachMark
-from referkit.stats.rollups import UPSERT, RollupBuffer
+from referkit.stats.rollups import (
+    ALL_TIME,
+    COUNTERS,
+    KEY,
+    MEMBER_ALL,
+    MEMBER_MONTH,
+    UPSERT,
+    RollupBuffer,
+)
 
 _SEEN_LIMIT = 200_000
 CLICKS = BulkInsert(cast(Table, Click.__table__))
@@ -149,40 +157,88 @@ class ClickWriter:
         return [job.row["id"] for job in jobs]
 
 
+def _pg_batch_sql() -> str:
+    """One statement for a whole batch on PostgreSQL (one round trip, committed on its own):
+    the new reach marks, the clicks with ``is_unique`` decided from them (the first click of a
+    batch per new mark), and the rollup deltas — the same buckets ``RollupBuffer`` writes
+    (``test_rollups_match_on_both_writers`` holds the two to each other)."""
+    names = CLICKS.columns
+    arrays = CLICKS.pg_unnest_args
+    reach_param = len(names) + 1
+    day = "to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    month = "to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM')"
+    buckets = ", ".join(
+        [
+            f"('program', d.program_id, {day})",
+            f"('member', d.member_id, {day})",
+            f"('link', d.link_id, {day})",
+            f"('{MEMBER_MONTH}', d.member_id, {month})",
+            f"('{MEMBER_ALL}', d.member_id, '{ALL_TIME}')",
+        ]
+    )
+    others = ", ".join("0" for name in COUNTERS if name not in ("clicks", "bot_clicks", "reach"))
+    click_columns = ", ".join(f'"{name}"' for name in names)
+    selected = ", ".join("d.unique_" if name == "is_unique" else f'd."{name}"' for name in names)
+    updates = ", ".join(
+        f"{name} = rollups.{name} + excluded.{name}" for name in ("clicks", "bot_clicks", "reach")
+    )
+    return f"""
+WITH batch AS (
+    SELECT * FROM unnest({arrays}, ${reach_param}::varchar[]) WITH ORDINALITY
+        AS b({click_columns}, reach_key, n)
+), marks AS (
+    INSERT INTO reach_marks (key, created_at)
+    SELECT reach_key, min(created_at) FROM batch WHERE reach_key IS NOT NULL GROUP BY reach_key
+    ON CONFLICT (key) DO NOTHING
+    RETURNING key
+), firsts AS (
+    SELECT min(b.n) AS n FROM batch b JOIN marks m ON m.key = b.reach_key GROUP BY b.reach_key
+), decided AS (
+    SELECT b.*, b.n IN (SELECT n FROM firsts) AS unique_ FROM batch b
+), stored AS (
+    INSERT INTO clicks ({click_columns}) SELECT {selected} FROM decided d
+), counted AS (
+    INSERT INTO rollups (scope, scope_id, day, currency, workspace_id, livemode, program_id,
+                         {", ".join(COUNTERS)})
+    SELECT s.scope, s.scope_id, s.bucket, '', d.workspace_id, d.livemode, d.program_id,
+           count(*) FILTER (WHERE NOT d.is_bot), count(*) FILTER (WHERE d.is_bot),
+           count(*) FILTER (WHERE d.unique_), {others}
+    FROM decided d CROSS JOIN LATERAL (VALUES {buckets}) AS s(scope, scope_id, bucket)
+    WHERE NOT d.is_orphan AND d.workspace_id IS NOT NULL AND s.scope_id IS NOT NULL
+    GROUP BY s.scope, s.scope_id, s.bucket, d.workspace_id, d.livemode, d.program_id
+    ORDER BY s.scope, s.scope_id, s.bucket
+    ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET {updates}
+)
+SELECT key FROM marks"""  # noqa: S608
+
+
 class PostgresClickWriter:
-    """On asyncpg directly: three array statements per batch, encoded in C, on PostgreSQL."""
+    """On asyncpg directly: the whole batch as one statement of column arrays, encoded in C."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         # A connection of its own: no pool checkout, ping or reset between batches.
         self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._conn: asyncpg.Connection | None = None
         self.seen = SeenMarks()
-        self._mark_sql = (
-            "INSERT INTO reach_marks (key, created_at) "
-            "SELECT * FROM unnest($1::varchar[], $2::timestamptz[]) "
-            "ON CONFLICT (key) DO NOTHING RETURNING key"
-        )
+        self._sql = _pg_batch_sql()
 
     async def __call__(self, jobs: Sequence[ClickJob]) -> Sequence[str | BaseException]:
-        marks = _candidates(jobs, self.seen)
+        seen = self.seen
+        rows = [{**job.row, "is_unique": False} for job in jobs]
+        # Marks this process committed are known not to be new: the database skips them.
+        keys = [
+            None if job.reach_key is None or job.reach_key in seen else job.reach_key
+            for job in jobs
+        ]
         if self._conn is None or self._conn.is_closed():
             self._conn = await asyncpg.connect(self.dsn)
         conn = self._conn
         try:
-            async with conn.transaction():
-                fresh: set[str] = set()
-                if marks:
-                    found = await conn.fetch(self._mark_sql, list(marks), list(marks.values()))
-                    fresh = {record[0] for record in found}
-                rows, rollups = _decide(jobs, fresh)
-                await conn.execute(CLICKS.pg_sql, *CLICKS.pg_arrays(rows))
-                ordered = rollups.sorted_rows()
-                if ordered:
-                    await conn.execute(UPSERT.pg_sql, *UPSERT.pg_arrays(ordered))
+            found = await conn.fetch(self._sql, *CLICKS.pg_arrays(rows), keys)
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
             conn.terminate()  # the next batch connects afresh
             raise
-        self.seen.add(fresh)
+        self.seen.add({record[0] for record in found})
         return [job.row["id"] for job in jobs]
 
     async def close(self) -> None:

@@ -1,0 +1,111 @@
+"""The PostgreSQL click writer computes reach and rollups in SQL; the portable writer computes
+them in Python with ``RollupBuffer``. Fed the same clicks, they must store the same things."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from referkit.kit.ids import new_id
+from referkit.kit.time import utcnow
+from referkit.link.clicks import ClickJob, ClickWriter, PostgresClickWriter, reach_key
+from referkit.models import Click, Link, Rollup
+from tests.factories import Key, create_member, create_program
+
+
+async def _target(app: FastAPI, client: httpx.AsyncClient, key: Key) -> dict[str, Any]:
+    program = await create_program(client, key)
+    member = await create_member(client, key, program["id"])
+    async with app.state.sessions(write=False) as session:
+        link = await session.scalar(select(Link).where(Link.member_id == member["id"]))
+    assert link is not None
+    return {
+        "workspace_id": link.workspace_id,
+        "livemode": link.livemode,
+        "link_id": link.id,
+        "program_id": program["id"],
+        "member_id": member["id"],
+    }
+
+
+def _jobs(target: dict[str, Any]) -> list[ClickJob]:
+    """Two visitors (one clicking three times), a bot, an orphan; across two days."""
+    now = utcnow()
+    clicks = [
+        ("a", False, now),
+        ("a", False, now),
+        ("b", False, now),
+        ("a", False, now - timedelta(days=1)),
+        ("bot", True, now),
+    ]
+    jobs = []
+    for visitor, bot, at in clicks:
+        row = {
+            "id": new_id("clk"),
+            **target,
+            "code": "x",
+            "visitor_id": None,
+            "visitor_hash": visitor,
+            "platform": "web",
+            "is_bot": bot,
+            "is_orphan": False,
+            "user_agent": None,
+            "referer": None,
+            "destination_url": "https://example.com/",
+            "created_at": at,
+        }
+        mark = None if bot else reach_key(visitor, target["link_id"], at)
+        jobs.append(ClickJob(row=row, reach_key=mark))
+    orphan = {**jobs[0].row, "id": new_id("clk"), "is_orphan": True, "workspace_id": None}
+    orphan.update(link_id=None, program_id=None, member_id=None, livemode=None)
+    jobs.append(ClickJob(row=orphan, reach_key=None))
+    return jobs
+
+
+async def _stored(app: FastAPI, target: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    ids = {target["program_id"]: "P", target["member_id"]: "M", target["link_id"]: "L"}
+    async with app.state.sessions(write=False) as session:
+        rollups = await session.scalars(
+            select(Rollup).where(Rollup.program_id == target["program_id"])
+        )
+        counted = sorted(
+            (r.scope, ids[r.scope_id], r.day, r.clicks, r.bot_clicks, r.reach) for r in rollups
+        )
+        clicks = await session.scalars(
+            select(Click).where(Click.link_id == target["link_id"]).order_by(Click.id)
+        )
+        flags = [(c.visitor_hash, c.is_bot, c.is_unique) for c in clicks]
+    return counted, flags
+
+
+async def test_rollups_match_on_both_writers(
+    app: FastAPI, client: httpx.AsyncClient, key: Key
+) -> None:
+    engine = app.state.sessions.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the SQL writer is PostgreSQL's")
+    portable, native = await _target(app, client, key), await _target(app, client, key)
+    await ClickWriter(engine)(_jobs(portable))
+    writer = PostgresClickWriter(engine)
+    try:
+        await writer(_jobs(native))
+        await writer(_jobs(native))  # again: the marks exist, nothing more is reach
+    finally:
+        await writer.close()
+    await ClickWriter(engine)(_jobs(portable))
+    expected, native_rows = await _stored(app, portable), await _stored(app, native)
+    assert native_rows == expected
+    counted, flags = expected
+    assert ("link", "L", utcnow().date().isoformat(), 6, 2, 2) in counted
+    assert sum(unique for _, _, unique in flags) == 3  # a and b today, a yesterday
+
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("REFERKIT_TEST_DATABASE_URL"), reason="needs PostgreSQL"
+)

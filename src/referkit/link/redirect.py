@@ -16,6 +16,7 @@ import hashlib
 import html
 import logging
 import os
+import time
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -69,6 +70,13 @@ def visitor_hash(key: bytes, now: datetime, ip: str, user_agent: str) -> str:
     """Keyed hash of IP + user agent; the key changes every UTC day, so hashes do too."""
     salt = _daily_salt(key, now.date())
     return hashlib.blake2b(f"{ip}\n{user_agent}".encode(), key=salt, digest_size=16).hexdigest()
+
+
+def new_visitor_id() -> str:
+    """32 hex digits: 48 bits of milliseconds, then 80 random bits. New visitors' ids then
+    sort by time, so the clicks index on ``visitor_id`` grows at its end (one page per batch
+    instead of one random page per new visitor)."""
+    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
 
 
 def visitor_cookie(cookie_header: bytes) -> str | None:
@@ -166,7 +174,7 @@ class Redirects:
         visitor = visitor_cookie(cookie) if cookie else None
         new_visitor = visitor is None
         if visitor is None:
-            visitor = os.urandom(16).hex()
+            visitor = new_visitor_id()
         vhash = visitor_hash(settings.signing_key, now, ip, user_agent)
         click_id = new_id("clk")
         platform = platform_of(user_agent)

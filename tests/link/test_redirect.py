@@ -222,18 +222,20 @@ async def test_returning_visitor_keeps_the_cookie_and_bad_cookies_are_replaced(
             assert "SameSite=lax" in response.headers["set-cookie"]
 
 
-async def test_redirect_answers_carry_the_security_headers(
+async def test_redirect_pages_carry_the_security_headers(
     client: httpx.AsyncClient, key: Key
 ) -> None:
     link = await _link(client, key)
     for response in (
         await _open(client, link["code"]),
-        await _open(client, f"missing{uuid.uuid4().hex[:6]}"),
         await _open(client, link["code"], method="HEAD"),
     ):
-        assert response.headers["x-content-type-options"] == "nosniff"
-        assert response.headers["x-frame-options"] == "DENY"
+        assert response.status_code == 302
         assert response.headers["cache-control"] == "no-store"
+    missing = await _open(client, f"missing{uuid.uuid4().hex[:6]}")
+    assert missing.headers["x-content-type-options"] == "nosniff"
+    assert missing.headers["x-frame-options"] == "DENY"
+    assert missing.headers["cache-control"] == "no-store"
     head = await _open(client, f"missing{uuid.uuid4().hex[:6]}", method="HEAD")
     assert head.status_code == 404
     assert head.content == b""

@@ -25,13 +25,11 @@ from typing import Any
 
 import httpx
 from rich.progress import Progress
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bench.common import LOAD_CPU, cli, referkit_env, seed, server
-from bench.events import postgres
+from bench.common import LOAD_CPU, cli, postgres, referkit_env, seed, server
+from referkit.event.repository import EVENTS
 from referkit.kit.ids import new_id
-from referkit.models import Event
 from referkit.stats.rollups import RollupBuffer
 
 MEMBERS = 200
@@ -85,12 +83,22 @@ async def generate(
                     }
                 )
                 scope = {"workspace_id": workspace_id, "livemode": True, "at": at}
-                rollups.add(**scope, program_id=program_id, member_id=member, conversions=1)
+                # A purchase after a click; some of them a new (or qualified) referral, so the
+                # leaderboard has something to rank.
+                rollups.add(
+                    **scope,
+                    program_id=program_id,
+                    member_id=member,
+                    conversions=1,
+                    clicks=1,
+                    referrals=int(rng.random() < 0.1),
+                    qualified=int(rng.random() < 0.03),
+                )
                 rollups.add(
                     **scope, program_id=program_id, member_id=member, currency="USD", revenue=amount
                 )
             async with engine.begin() as conn:
-                await conn.execute(insert(Event), rows)
+                await EVENTS.insert(conn, rows)
                 await rollups.write(conn)
             done += size
             progress.update(task, advance=size)

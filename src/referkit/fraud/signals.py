@@ -44,6 +44,21 @@ def _domain(email: str) -> str:
     return email.rsplit("@", 1)[-1].strip().lower()
 
 
+def self_referral_signals(matched: str | None) -> list[Signal]:
+    """The referee is the referrer: ``matched`` names the field (normalized email or
+    external id). Reached only when the program lets self-referrals through to the checks."""
+    if matched is None:
+        return []
+    return [
+        Signal(
+            "self_referral",
+            "high",
+            f"The referee is the referrer (same normalized {matched}).",
+            {"matched": matched},
+        )
+    ]
+
+
 def email_signals(settings: dict[str, Any], email: str | None) -> list[Signal]:
     if not email:
         return []

@@ -145,18 +145,27 @@ class ReferralService:
             ),
         )
 
-    def _check_self_referral(self, program: Program, member: Member, body: ReferralCreate) -> None:
-        if not program.fraud.get("self_referral", True):
-            return
+    @staticmethod
+    def _self_match(member: Member, body: ReferralCreate) -> str | None:
+        """``email`` or ``external_id`` when the referee is the referrer, else None."""
         referee = body.referee
-        same_email = (
+        if (
             referee.email is not None
             and member.email_canonical is not None
             and canonical_email(referee.email) == member.email_canonical
-        )
-        same_id = referee.external_id is not None and referee.external_id == member.external_id
-        if same_email or same_id:
-            matched = "email" if same_email else "external_id"
+        ):
+            return "email"
+        if referee.external_id is not None and referee.external_id == member.external_id:
+            return "external_id"
+        return None
+
+    def _check_self_referral(self, program: Program, member: Member, body: ReferralCreate) -> None:
+        """With ``fraud.self_referral`` on (the default) a self-referral is refused outright;
+        with it off, ``_assess_fraud`` flags or blocks it like any other signal."""
+        if not program.fraud.get("self_referral", True):
+            return
+        matched = self._self_match(member, body)
+        if matched is not None:
             raise Unprocessable(
                 f"The referee is the referrer (same normalized {matched}).",
                 code="self_referral",
@@ -312,7 +321,9 @@ class ReferralService:
         if referee and settings.get("same_device", True):
             referrer = await self._referrer_devices(member)
             same_device = fraud_signals.same_device_signals(settings, referee, referrer)
+        matched = self._self_match(member, body)
         signals = [
+            *fraud_signals.self_referral_signals(matched),
             *fraud_signals.email_signals(settings, body.referee.email),
             *fraud_signals.ip_signals(settings, body.ip),
             *fraud_signals.velocity_signals(settings, last_hour, last_day),

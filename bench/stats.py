@@ -8,7 +8,7 @@ for them. Then ``GET /programs/{id}/stats`` (a year, by day), ``GET /members/{id
 
     .venv/bin/python -m bench.stats
     BENCH_PG_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/postgres \\
-        .venv/bin/python -m bench.stats
+        .venv/bin/python -m bench.stats          (BENCH_SKIP_SQLITE=1: PostgreSQL only)
 """
 
 from __future__ import annotations
@@ -104,6 +104,17 @@ async def generate(
             progress.update(task, advance=size)
 
 
+async def _generate(
+    url: str, workspace_id: str, program_id: str, members: list[str], n: int
+) -> None:
+    # One event loop for the engine's whole life: asyncpg connections belong to their loop.
+    engine = create_async_engine(url)
+    try:
+        await generate(engine, workspace_id, program_id, members, n)
+    finally:
+        await engine.dispose()
+
+
 def _time(http: httpx.Client, path: str, params: dict[str, Any]) -> tuple[float, float]:
     for _ in range(10):
         http.get(path, params=params).raise_for_status()
@@ -140,11 +151,9 @@ def run(env: dict[str, str], url: str, label: str) -> None:
         results: dict[int, dict[str, tuple[float, float]]] = {}
         generated = 0
         for total in (100_000, 1_000_000):
-            engine = create_async_engine(url)
             asyncio.run(
-                generate(engine, workspace_id, rows["program_id"], members, total - generated)
+                _generate(url, workspace_id, rows["program_id"], members, total - generated)
             )
-            asyncio.run(engine.dispose())
             generated = total
             with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
                 results[total] = {
@@ -160,9 +169,10 @@ def run(env: dict[str, str], url: str, label: str) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-stats-") as tmp:
-        data = Path(tmp)
-        run(referkit_env(data), f"sqlite+aiosqlite:///{data / 'referkit.db'}", "sqlite")
+    if os.environ.get("BENCH_SKIP_SQLITE") != "1":
+        with tempfile.TemporaryDirectory(prefix="bench-stats-") as tmp:
+            data = Path(tmp)
+            run(referkit_env(data), f"sqlite+aiosqlite:///{data / 'referkit.db'}", "sqlite")
     pg = os.environ.get("BENCH_PG_URL")
     if pg:
         with postgres(pg) as url, tempfile.TemporaryDirectory(prefix="bench-stats-") as tmp:

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -54,11 +53,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         auth_failure_window_seconds=settings.auth_failure_window_seconds,
         block_seconds=settings.auth_block_seconds,
     )
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    app.state.link_cache = link_cache = LinkCache(
-        engine, settings.link_cache_ttl_seconds, redis=redis, prefix=settings.redis_prefix
-    )
-    await link_cache.start()
+    app.state.link_cache = LinkCache(engine, settings.link_cache_ttl_seconds)
     app.state.ingest = ingest = Ingest(settings, sessions)
     ingest.start()
     warm_up_bot_detection()
@@ -73,9 +68,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await purge
         await ingest.close()  # drains: every queued click and event is committed or failed
-        await link_cache.close()
-        if redis is not None:
-            await redis.aclose()
         await app.state.limiter.close()
         await engine.dispose()
 

@@ -6,19 +6,12 @@ listener on every SQLAlchemy session drops those codes from every cache of this 
 the transaction commits, so an edit is visible to the next click. Other processes see it when
 their entry expires (``link_cache_ttl_seconds``).
 
-With Redis (``REFERKIT_REDIS_URL``) the processes share it: a miss reads Redis before the
-database, and an edit deletes the Redis entries and publishes the changed codes, which every
-process's listener drops from its own dictionary — an edit is seen everywhere at once.
-
 A cached ``Target`` carries each platform's destination already built (UTM parameters merged
 into the stored URL), split around the click id, so a redirect only joins three strings.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -26,10 +19,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import orjson
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
@@ -37,7 +26,6 @@ from sqlalchemy.orm import Session
 from referkit.link.repository import redirect_target
 from referkit.link.service import CHANGED_CODES
 
-logger = logging.getLogger("referkit.link_cache")
 _MAX_ENTRIES = 50_000
 _MARK = "RKCLICKMARK"
 _caches: weakref.WeakSet[LinkCache] = weakref.WeakSet()
@@ -101,70 +89,13 @@ class Target:
         return None if parts is None else f"{parts[0]}{click_id}{parts[1]}"
 
 
-def _encode_row(row: dict[str, Any]) -> bytes:
-    return orjson.dumps(row)
-
-
-def _decode_row(raw: bytes | str) -> dict[str, Any]:
-    row: dict[str, Any] = orjson.loads(raw)
-    for name in ("expires_at", "archived_at"):
-        if row[name] is not None:
-            row[name] = datetime.fromisoformat(row[name])
-    return row
-
-
 class LinkCache:
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        ttl_seconds: float,
-        *,
-        redis: Redis | None = None,
-        prefix: str = "referkit",
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, ttl_seconds: float) -> None:
         self.engine = engine
         self.ttl = ttl_seconds
-        self.redis = redis
-        self.prefix = f"{prefix}:link:"
-        self.channel = f"{prefix}:link-changes"
         self._entries: dict[str, tuple[float, Target]] = {}
         self._generation = 0
-        self._listener: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[None]] = set()
         _caches.add(self)
-
-    async def start(self) -> None:
-        """Listen for other processes' edits (with Redis); returns once subscribed."""
-        if self.redis is not None and self._listener is None:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-            await pubsub.subscribe(self.channel)
-            self._listener = asyncio.create_task(self._listen(pubsub), name="link-cache")
-
-    async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
-
-    async def _listen(self, pubsub: PubSub) -> None:
-        try:
-            while True:
-                try:
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self._drop(set(orjson.loads(message["data"])))
-                except (RedisError, OSError):
-                    logger.warning("link cache: lost the Redis subscription; resubscribing")
-                    self._entries.clear()  # edits may have been missed meanwhile
-                    await asyncio.sleep(1)
-                    with contextlib.suppress(RedisError, OSError):
-                        await pubsub.subscribe(self.channel)
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def peek(self, code_key: str) -> Target | None:
         """The cached target, without touching the database (None: not cached or expired)."""
@@ -178,12 +109,8 @@ class LinkCache:
         if cached is not None:
             return cached
         generation = self._generation
-        row = await self._shared(code_key)
-        if row is None:
-            async with self.engine.connect() as conn:
-                row = await redirect_target(conn, code_key)
-            if row is not None and self.redis is not None and generation == self._generation:
-                await self._share(code_key, row)
+        async with self.engine.connect() as conn:
+            row = await redirect_target(conn, code_key)
         target = Target.from_row(row) if row is not None else None
         # An invalidation while we read may mean we read the old row: do not keep it.
         if target is not None and self.ttl > 0 and generation == self._generation:
@@ -192,47 +119,10 @@ class LinkCache:
             self._entries[code_key] = (time.monotonic() + self.ttl, target)
         return target
 
-    async def _shared(self, code_key: str) -> dict[str, Any] | None:
-        if self.redis is None or self.ttl <= 0:
-            return None
-        try:
-            raw = await self.redis.get(self.prefix + code_key)
-        except (RedisError, OSError):
-            return None  # the database answers instead
-        return _decode_row(raw) if raw else None
-
-    async def _share(self, code_key: str, row: dict[str, Any]) -> None:
-        if self.redis is None or self.ttl <= 0:
-            return
-        with contextlib.suppress(RedisError, OSError):
-            await self.redis.set(self.prefix + code_key, _encode_row(row), px=int(self.ttl * 1000))
-
-    def _drop(self, code_keys: set[str]) -> None:
+    def invalidate(self, code_keys: set[str]) -> None:
         self._generation += 1
         for key in code_keys:
             self._entries.pop(key, None)
-
-    def invalidate(self, code_keys: set[str]) -> None:
-        """Drop ``code_keys`` here and, with Redis, in Redis and in every other process."""
-        self._drop(code_keys)
-        if self.redis is None:
-            return
-        try:
-            task = asyncio.get_running_loop().create_task(self._broadcast(code_keys))
-        except RuntimeError:  # no loop (a synchronous caller): nothing to tell
-            return
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _broadcast(self, code_keys: set[str]) -> None:
-        assert self.redis is not None
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.delete(*(self.prefix + key for key in code_keys))
-                pipe.publish(self.channel, orjson.dumps(sorted(code_keys)))
-                await pipe.execute()
-        except (RedisError, OSError):
-            logger.warning("link cache: could not broadcast an edit; others see it within the TTL")
 
 
 @event.listens_for(Session, "after_commit")

@@ -22,6 +22,17 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 WRITE_OPTIONS = {"referkit_write": True}
 
 
+def sqlite_pragmas(busy_timeout_ms: int) -> list[str]:
+    """What every SQLite connection of ours runs first: WAL, a busy timeout, foreign keys, and
+    ``synchronous=NORMAL`` (a committed transaction survives a crash of the process)."""
+    return [
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA busy_timeout={busy_timeout_ms}",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA synchronous=NORMAL",
+    ]
+
+
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url, echo=echo)
@@ -51,10 +62,8 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
             dbapi_connection.__class__ = OneTripConnection  # see referkit.db.sqlite_trips
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        for pragma in sqlite_pragmas(SQLITE_BUSY_TIMEOUT_MS):
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

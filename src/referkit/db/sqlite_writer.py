@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from referkit.db.engine import SQLITE_BUSY_TIMEOUT_MS
+from referkit.db.engine import SQLITE_BUSY_TIMEOUT_MS, sqlite_pragmas
 
 logger = logging.getLogger("referkit.sqlite")
 
@@ -36,10 +36,8 @@ def _connect(path: str, timeout_ms: int, *, autocheckpoint: bool) -> sqlite3.Con
     conn = sqlite3.connect(
         path, timeout=timeout_ms / 1000, isolation_level=None, check_same_thread=False
     )
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA busy_timeout={timeout_ms}")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    for pragma in sqlite_pragmas(timeout_ms):
+        conn.execute(pragma)
     if not autocheckpoint:
         conn.execute("PRAGMA wal_autocheckpoint=0")
     return conn
@@ -71,10 +69,14 @@ class SqliteWriter:
         self._commits = 0
         self._checkpoint: asyncio.Future[None] | None = None
 
-    def _slow_run(self, work: Callable[[sqlite3.Connection], R]) -> R:
+    def _slow_connection(self) -> sqlite3.Connection:
+        """The writer thread's connection (it waits for locks as long as the engine's do)."""
         if self._slow is None:
             self._slow = _connect(self.path, SQLITE_BUSY_TIMEOUT_MS, autocheckpoint=True)
-        return _run(self._slow, work)
+        return self._slow
+
+    def _slow_run(self, work: Callable[[sqlite3.Connection], R]) -> R:
+        return _run(self._slow_connection(), work)
 
     async def transaction(self, work: Callable[[sqlite3.Connection], R]) -> R:
         """Run ``work(connection)`` in one committed transaction; return its result."""
@@ -97,9 +99,7 @@ class SqliteWriter:
             return result
 
     def _checkpoint_now(self) -> None:
-        self._slow_run(lambda conn: None)  # opens the connection if need be
-        assert self._slow is not None
-        self._slow.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self._slow_connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _checkpointed(self, future: asyncio.Future[None]) -> None:
         self._checkpoint = None

@@ -224,7 +224,9 @@ class PostgresClickWriter:
 
     async def __call__(self, jobs: Sequence[ClickJob]) -> Sequence[str | BaseException]:
         seen = self.seen
-        rows = [{**job.row, "is_unique": False} for job in jobs]
+        rows = [job.row for job in jobs]  # is_unique: the statement decides, the array is unused
+        for row in rows:
+            row["is_unique"] = False
         # Marks this process committed are known not to be new: the database skips them.
         keys = [
             None if job.reach_key is None or job.reach_key in seen else job.reach_key

@@ -168,9 +168,9 @@ class Redirects:
             }, b"Too many requests from your address; try again in a minute.\n"
         code = scope["path"][prefix:][:_MAX_CODE]
         cache = state.link_cache
-        target: Target | None = cache.peek(code.lower())
-        if target is None:
-            target = await cache.get(code.lower())
+        code_key = code.lower()
+        # A hit costs no coroutine; only a miss awaits the database.
+        target: Target | None = cache.peek(code_key) or await cache.get(code_key)
         now = utcnow()
         bot = scope["method"] == "HEAD" or is_bot(user_agent)
         visitor = visitor_cookie(cookie) if cookie else None

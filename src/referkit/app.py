@@ -17,10 +17,13 @@ from starlette.types import Receive, Scope, Send
 
 from referkit import __version__
 from referkit.api import api_router
+from referkit.auth.cache import PrincipalCache
 from referkit.config import Settings, load_settings
 from referkit.db.engine import create_engine
 from referkit.db.session import SessionFactory
 from referkit.errors import PROBLEM_CODES, NotFound, install_error_handlers
+from referkit.event.intake import PATHS as INTAKE_PATHS
+from referkit.event.intake import EventIntake
 from referkit.health.endpoints import router as health_router
 from referkit.idempotency.middleware import IdempotencyMiddleware
 from referkit.idempotency.service import IdempotencyService
@@ -99,17 +102,26 @@ class Referkit(FastAPI):
     """The FastAPI application, with ``/r/{code}`` answered ahead of everything else.
 
     A redirect costs little more than a bare ASGI app only if it skips the API's middleware,
-    router and request objects, so ``__call__`` hands it to ``Redirects`` directly.
+    router and request objects, so ``__call__`` hands it to ``Redirects`` directly; event
+    ingestion goes to ``EventIntake``, which answers the plain case and passes the rest on.
     """
 
     redirects: Redirects
+    intake: EventIntake
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            prefix = Redirects.matches(scope)
-            if prefix:
-                await self.redirects(scope, receive, send, prefix)
+        if scope["type"] == "http":
+            if scope["method"] in ("GET", "HEAD"):
+                prefix = Redirects.matches(scope)
+                if prefix:
+                    await self.redirects(scope, receive, send, prefix)
+                    return
+            elif scope["method"] == "POST" and scope["path"] in INTAKE_PATHS:
+                await self.intake(scope, receive, send, INTAKE_PATHS[scope["path"]])
                 return
+        await super().__call__(scope, receive, send)
+
+    async def full_stack(self, scope: Scope, receive: Receive, send: Send) -> None:
         await super().__call__(scope, receive, send)
 
 
@@ -125,7 +137,9 @@ def create_app(settings: Settings | None = None) -> Referkit:
         generate_unique_id_function=operation_id_from_name,
     )
     app.state.settings = settings
+    app.state.principal_cache = PrincipalCache(settings.auth_cache_ttl_seconds)
     app.redirects = Redirects(app.state)
+    app.intake = EventIntake(app.state, app.full_stack)
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router)

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     link_cache_ttl_seconds: float = Field(
         default=10.0, ge=0, description="How long /r/{code} keeps a link in memory (0: off)."
     )
+    auth_cache_ttl_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long the event intake trusts credentials this process authenticated "
+        "(0: off). A key revoked through another process stops working within this time.",
+    )
     ingest_batch_max_size: int = Field(
         default=512, ge=1, le=10_000, description="Most clicks or events per group commit."
     )

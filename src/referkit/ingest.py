@@ -9,10 +9,10 @@ from referkit.config import Settings
 from referkit.db.batcher import GroupCommitter
 from referkit.db.session import SessionFactory
 from referkit.db.sqlite_writer import SqliteWriter, sqlite_path
+from referkit.event.record import StoredEvent
 from referkit.event.schemas import EventCreate
 from referkit.event.writer import EventJob, EventWriter
 from referkit.link.clicks import ClickJob, ClickWriter, PostgresClickWriter, SqliteClickWriter
-from referkit.models import Event
 
 
 class Ingest:
@@ -31,7 +31,7 @@ class Ingest:
         self.clicks: GroupCommitter[ClickJob, str] = GroupCommitter(
             "clicks", clicks, max_size=size, max_delay=delay
         )
-        self.events: GroupCommitter[EventJob, tuple[Event, bool]] = GroupCommitter(
+        self.events: GroupCommitter[EventJob, tuple[StoredEvent, bool]] = GroupCommitter(
             "events", EventWriter(sessions), max_size=size, max_delay=delay
         )
 
@@ -47,10 +47,10 @@ class Ingest:
         if self.sqlite is not None:
             await self.sqlite.close()
 
-    async def event(self, principal: Principal, body: EventCreate) -> tuple[Event, bool]:
+    async def event(self, principal: Principal, body: EventCreate) -> tuple[StoredEvent, bool]:
         return await self.events.submit(EventJob(principal, body))
 
     async def events_many(
         self, principal: Principal, bodies: Sequence[EventCreate]
-    ) -> list[tuple[Event, bool] | BaseException]:
+    ) -> list[tuple[StoredEvent, bool] | BaseException]:
         return await self.events.submit_many([EventJob(principal, body) for body in bodies])

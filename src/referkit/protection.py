@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 
 from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referkit.errors import problem_response
 from referkit.kit.net import Network, request_scheme
 
 API_PREFIX = "/api/"
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
 class RequireHttps:
@@ -38,9 +40,7 @@ class RequireHttps:
 
         async def send_hsts(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).append(
-                    "strict-transport-security", "max-age=31536000; includeSubDomains"
-                )
+                MutableHeaders(scope=message).append(HSTS[0].decode(), HSTS[1].decode())
             await send(message)
 
         await self.app(scope, receive, send_hsts)
@@ -133,14 +133,17 @@ class Timeout:
         except TimeoutError:
             if started:
                 raise
-            response = problem_response(
-                503,
-                "request_timeout",
-                "Request timeout",
-                f"The request took longer than {self.seconds:g} s and was cancelled; retry it.",
-                headers={"Retry-After": "1"},
-            )
-            await response(scope, receive, send)
+            await timeout_response(self.seconds)(scope, receive, send)
+
+
+def timeout_response(seconds: float) -> Response:
+    return problem_response(
+        503,
+        "request_timeout",
+        "Request timeout",
+        f"The request took longer than {seconds:g} s and was cancelled; retry it.",
+        headers={"Retry-After": "1"},
+    )
 
 
 class RateLimitHeaders:

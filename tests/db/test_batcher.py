@@ -65,3 +65,20 @@ async def test_a_cancelled_submitter_is_still_written_and_close_drains() -> None
     assert writer.stored == [1, 2]
     with pytest.raises(BatcherClosed):
         await batcher.submit(3)
+
+
+async def test_a_group_is_one_batch_with_per_item_outcomes() -> None:
+    writer = Recorder(bad={13})
+    batcher: GroupCommitter[int, int] = GroupCommitter("t", writer, max_size=4)
+    batcher.start()
+    single = asyncio.create_task(batcher.submit(1))
+    good, bad = await asyncio.gather(
+        batcher.submit_many(list(range(100, 110))), batcher.submit_many([11, 12, 13])
+    )
+    await batcher.close()
+    assert await single == 10
+    assert good == [i * 10 for i in range(100, 110)]
+    assert [list(range(100, 110))] == [b for b in writer.batches if len(b) == 10]
+    assert bad[:2] == [110, 120]
+    assert isinstance(bad[2], ValueError)
+    assert await batcher.submit_many([]) == []

@@ -6,11 +6,13 @@ Endpoints declare what they need with ``WritePrincipal``, ``ReadPrincipal`` or
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referkit.auth.cache import PrincipalCache
 from referkit.auth.principal import Access, Principal
 from referkit.auth.service import AuthService, use_is_stale
 from referkit.config import Settings
@@ -18,6 +20,7 @@ from referkit.db.session import SessionFactory, get_session, writes
 from referkit.errors import InsufficientScope, InvalidApiKey, IpBlocked, RateLimited
 from referkit.kit.net import client_ip
 from referkit.kit.ratelimit import RateLimiter
+from referkit.kit.time import utcnow
 
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
@@ -36,10 +39,9 @@ async def current_principal(
             headers={"Retry-After": str(blocked_for)},
         )
     write = writes(request)
+    authorization = request.headers.get("authorization")
     try:
-        principal = await AuthService(session).authenticate(
-            request.headers.get("authorization"), record_use=write
-        )
+        principal = await AuthService(session).authenticate(authorization, record_use=write)
     except InvalidApiKey:
         await limiter.record_auth_failure(ip)
         raise
@@ -54,6 +56,10 @@ async def current_principal(
         sessions: SessionFactory = request.app.state.sessions
         async with sessions.transaction() as writer:
             await AuthService(writer).record_use(principal.key_id)
+        principal = replace(principal, last_used_at=utcnow())
+    if authorization is not None:
+        cache: PrincipalCache = request.app.state.principal_cache
+        cache.put(authorization, principal)
     request.state.principal = principal
     return principal
 

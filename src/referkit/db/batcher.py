@@ -3,8 +3,9 @@
 Invariant: a submitter's ``await submit(item)`` returns only after the transaction holding its
 row has committed, so a 302 or 2xx sent afterwards means "stored". Many concurrent submitters
 share one transaction: whenever the writer is free it takes every queued item (up to
-``max_size``; with ``max_delay`` > 0 it first waits that long for more), and the domain's
-``write_batch`` writes them with multi-row statements and one rollup upsert, then commits.
+``max_size``, but never splitting one ``submit_many`` group; with ``max_delay`` > 0 it first
+waits that long for more), and the domain's ``write_batch`` writes them with multi-row
+statements and one rollup upsert, then commits.
 Items that arrive while a batch is being written form the next batch, so batches grow with the
 load and a lone request waits for no timer.
 
@@ -46,7 +47,10 @@ class GroupCommitter(Generic[T, R]):
         self.write_batch = write_batch
         self.max_size = max_size
         self.max_delay = max_delay
-        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        # Each entry is one submitter's items and the future of their outcomes: a single item
+        # (``submit``) or a group (``submit_many``) that is never split across batches.
+        self._pending: list[tuple[Sequence[T], asyncio.Future[list[R | BaseException]]]] = []
+        self._queued = 0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -55,31 +59,31 @@ class GroupCommitter(Generic[T, R]):
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"batcher-{self.name}")
 
+    def _queue(self, items: Sequence[T]) -> asyncio.Future[list[R | BaseException]]:
+        if self._closing or self._task is None:
+            raise BatcherClosed(f"the {self.name} batcher is not running")
+        future: asyncio.Future[list[R | BaseException]] = asyncio.get_running_loop().create_future()
+        self._pending.append((items, future))
+        self._queued += len(items)
+        self._wakeup.set()
+        return future
+
     async def submit(self, item: T) -> R:
         """Queue ``item``; return its result once committed (or raise its error).
 
         A cancelled submitter cancels only its wait: the item is written all the same.
         """
-        if self._closing or self._task is None:
-            raise BatcherClosed(f"the {self.name} batcher is not running")
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
-        self._wakeup.set()
-        return await future
+        (outcome,) = await self._queue((item,))
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
     async def submit_many(self, items: Sequence[T]) -> list[R | BaseException]:
-        """Queue ``items`` together; each one's result or error, in order, once committed."""
-        if self._closing or self._task is None:
-            raise BatcherClosed(f"the {self.name} batcher is not running")
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[R]] = []
-        for item in items:
-            future: asyncio.Future[R] = loop.create_future()
-            self._pending.append((item, future))
-            futures.append(future)
-        self._wakeup.set()
-        # Futures, not coroutines: gather wraps nothing in tasks.
-        return await asyncio.gather(*futures, return_exceptions=True)
+        """Queue ``items`` together (in one batch); each one's result or error, in order, once
+        committed."""
+        if not items:
+            return []
+        return await self._queue(items)
 
     async def close(self) -> None:
         """Take no more items; return once every queued item is committed or failed."""
@@ -96,20 +100,29 @@ class GroupCommitter(Generic[T, R]):
                 return
             await self._wakeup.wait()
             # Let the requests that are ready on this loop iteration join the batch.
-            await asyncio.sleep(self.max_delay if len(self._pending) < self.max_size else 0)
-            batch = self._pending[: self.max_size]
-            del self._pending[: self.max_size]
+            await asyncio.sleep(self.max_delay if self._queued < self.max_size else 0)
+            count = taken = 0
+            while taken < len(self._pending) and (
+                count == 0 or count + len(self._pending[taken][0]) <= self.max_size
+            ):
+                count += len(self._pending[taken][0])
+                taken += 1
+            batch = self._pending[:taken]
+            del self._pending[:taken]
+            self._queued -= count
             if not self._pending:
                 self._wakeup.clear()
             if batch:
                 await self._flush(batch)
 
-    async def _flush(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
-        items = [item for item, _ in batch]
+    async def _flush(
+        self, batch: list[tuple[Sequence[T], asyncio.Future[list[R | BaseException]]]]
+    ) -> None:
+        items = [item for entry, _ in batch for item in entry]
         try:
-            results = await self.write_batch(items)
+            results = list(await self.write_batch(items))
         except Exception as exc:
-            if len(batch) == 1:
+            if len(items) == 1:
                 logger.exception("%s batcher: write failed", self.name)
                 results = [exc]
             else:
@@ -120,10 +133,10 @@ class GroupCommitter(Generic[T, R]):
                     except Exception as exc:
                         logger.exception("%s batcher: write failed", self.name)
                         results.append(exc)
-        for (_, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        assert len(results) == len(items), f"{self.name}: one result per item"
+        start = 0
+        for entry, future in batch:
+            end = start + len(entry)
+            if not future.done():
+                future.set_result(results[start:end])
+            start = end

@@ -7,9 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from referkit.auth.dependencies import AnalyticsPrincipal, Session, WritePrincipal
 from referkit.db.session import reads_only
-from referkit.errors import ReferkitError
 from referkit.event.schemas import (
-    BatchItem,
     BatchResult,
     Event,
     EventBatch,
@@ -17,11 +15,11 @@ from referkit.event.schemas import (
     EventType,
 )
 from referkit.event.service import EventService
+from referkit.event.views import batch_result, event_view
 from referkit.ingest import Ingest
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.kit.schemas import UtcDatetime
-from referkit.models import Event as EventModel
-from referkit.openapi import Problem, problems
+from referkit.openapi import problems
 
 router = APIRouter(prefix="/events", tags=["Events"])
 
@@ -30,16 +28,6 @@ async def _release(session: Session) -> None:
     # The request's (read) session has only authenticated the key; end its transaction now so
     # it holds no connection while the batcher commits the event.
     await session.commit()
-
-
-# Events are the hot write path: answers are built from the stored rows as plain dicts and
-# encoded once by orjson, instead of validating a response model per event (the rows were
-# validated on the way in; the OpenAPI schema still documents the models below).
-_VIEW_FIELDS = tuple(Event.model_fields)
-
-
-def _view(event: EventModel) -> dict[str, Any]:
-    return {name: getattr(event, name) for name in _VIEW_FIELDS}
 
 
 def _json(content: Any, status_code: int) -> Response:
@@ -66,25 +54,7 @@ async def create_event(
     await _release(session)
     ingest: Ingest = request.app.state.ingest
     event, created = await ingest.event(principal, body)
-    return _json(_view(event), 201 if created else 200)
-
-
-def _item(index: int, outcome: tuple[EventModel, bool] | BaseException) -> dict[str, Any]:
-    if isinstance(outcome, ReferkitError):
-        problem = Problem(
-            type=f"/problems/{outcome.code}",
-            title=outcome.title,
-            status=outcome.status_code,
-            detail=outcome.detail,
-            code=outcome.code,
-            **outcome.extra,
-        )
-        item = BatchItem(index=index, status=outcome.status_code, error=problem)
-        return item.model_dump(mode="json", by_alias=True)
-    if isinstance(outcome, BaseException):
-        raise outcome
-    event, created = outcome
-    return {"index": index, "status": 201 if created else 200, "event": _view(event), "error": None}
+    return _json(event_view(event), 201 if created else 200)
 
 
 @router.post(
@@ -101,17 +71,7 @@ async def create_events_batch(
     await _release(session)
     ingest: Ingest = request.app.state.ingest
     outcomes = await ingest.events_many(principal, body.events)
-    items = [_item(index, outcome) for index, outcome in enumerate(outcomes)]
-    statuses = [item["status"] for item in items]
-    return _json(
-        {
-            "data": items,
-            "stored": statuses.count(201),
-            "replayed": statuses.count(200),
-            "failed": sum(code >= 400 for code in statuses),
-        },
-        200,
-    )
+    return _json(batch_result(outcomes), 200)
 
 
 @router.get("", summary="List events", responses=problems(422))

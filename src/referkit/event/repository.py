@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.db.bulk import BulkInsert
+from referkit.event.record import EventRecord, StoredEvent
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.models import Customer, Event
 
@@ -28,18 +30,22 @@ class EventRepository:
 
     async def by_event_ids(
         self, workspace_id: str, livemode: bool, event_ids: list[str]
-    ) -> list[Event]:
-        found: list[Event] = []
+    ) -> list[EventRecord]:
+        """The stored events among ``event_ids`` (read below the ORM: the batch only needs
+        their values, to answer a replay)."""
+        table = Event.__table__
+        found: list[EventRecord] = []
         for start in range(0, len(event_ids), 500):
-            stmt = select(Event).where(
-                Event.workspace_id == workspace_id,
-                Event.livemode == livemode,
-                Event.event_id.in_(event_ids[start : start + 500]),
+            stmt = select(table).where(
+                table.c.workspace_id == workspace_id,
+                table.c.livemode == livemode,
+                table.c.event_id.in_(event_ids[start : start + 500]),
             )
-            found.extend((await self.session.scalars(stmt)).all())
+            result = await self.session.execute(stmt)
+            found.extend(EventRecord(**row) for row in result.mappings())
         return found
 
-    async def add_all(self, events: list[Event]) -> None:
+    async def add_all(self, events: Sequence[StoredEvent]) -> None:
         """One multi-row insert below the ORM: a batch's events are final once built (nothing
         updates them in the batch's transaction), so the unit of work has nothing to add."""
         columns = EVENTS.columns

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referkit.attribution.service import AttributionService, Decision
 from referkit.auth.principal import Principal
 from referkit.errors import NotFound, ReferkitError, Unprocessable
+from referkit.event.record import EventRecord, StoredEvent
 from referkit.event.repository import CustomerRepository, EventRepository
 from referkit.event.schemas import Event as EventView
 from referkit.event.schemas import EventCreate, EventType
@@ -46,9 +47,9 @@ def _field_error(field: str, message: str) -> list[dict[str, str]]:
 class BatchState:
     """Events accepted earlier in the same batch (not yet inserted), by (workspace, mode, id)."""
 
-    pending: dict[tuple[str, bool, str], Event] = field(default_factory=dict)
-    rows: list[Event] = field(default_factory=list)
-    stored: dict[tuple[str, bool, str], Event] = field(default_factory=dict)
+    pending: dict[tuple[str, bool, str], EventRecord] = field(default_factory=dict)
+    rows: list[EventRecord] = field(default_factory=list)
+    stored: dict[tuple[str, bool, str], EventRecord] = field(default_factory=dict)
     """Events of this batch's ``event_id``s already in the database (looked up in bulk)."""
 
 
@@ -131,7 +132,7 @@ class EventService:
 
     async def ingest(
         self, principal: Principal, body: EventCreate, batch: BatchState
-    ) -> tuple[Event, bool]:
+    ) -> tuple[StoredEvent, bool]:
         """Store one event (or find its first copy); returns (event, created).
 
         Every refusal is raised before anything is written, so the batch needs no savepoint
@@ -165,7 +166,7 @@ class EventService:
             referral_code=body.referral_code,
             referral_code_member=code_member,
         )
-        event = Event(
+        event = EventRecord(
             id=new_id("evt"),
             workspace_id=principal.workspace_id,
             livemode=principal.livemode,
@@ -219,7 +220,7 @@ class EventService:
         self,
         principal: Principal,
         body: EventCreate,
-        event: Event,
+        event: EventRecord,
         decision: Decision,
         counts: RollupBuffer,
     ) -> None:
@@ -251,7 +252,7 @@ class EventService:
         event.outcome = {"referral": {"id": referral.id, "status": referral.status}}
 
     async def _referral_of(
-        self, principal: Principal, body: EventCreate, event: Event
+        self, principal: Principal, body: EventCreate, event: EventRecord
     ) -> Referral | None:
         if body.customer is None:
             return None
@@ -260,7 +261,7 @@ class EventService:
         )
 
     async def _conversion(
-        self, principal: Principal, body: EventCreate, event: Event, decision: Decision
+        self, principal: Principal, body: EventCreate, event: EventRecord, decision: Decision
     ) -> None:
         referral = await self._referral_of(principal, body, event)
         if referral is None:
@@ -307,7 +308,7 @@ class EventService:
 
     @staticmethod
     def _qualifies(
-        program: Program, body: EventCreate, event: Event, referral: Referral
+        program: Program, body: EventCreate, event: EventRecord, referral: Referral
     ) -> str | None:
         """None when the event qualifies the referral, else why not."""
         rule = program.qualification
@@ -330,7 +331,7 @@ class EventService:
 
     async def _refunded(
         self, principal: Principal, body: EventCreate, batch: BatchState
-    ) -> Event | None:
+    ) -> StoredEvent | None:
         """The purchase a refund names (None for other events), or a 422."""
         if body.type is not EventType.refund:
             return None
@@ -348,8 +349,8 @@ class EventService:
         self,
         principal: Principal,
         body: EventCreate,
-        event: Event,
-        purchase: Event,
+        event: EventRecord,
+        purchase: StoredEvent,
         decision: Decision,
     ) -> None:
         assert body.refunded_event_id is not None
@@ -366,7 +367,11 @@ class EventService:
         await self._claw_back(principal, body.refunded_event_id, purchase, event)
 
     async def _claw_back(
-        self, principal: Principal, refunded_event_id: str, purchase: Event, event: Event
+        self,
+        principal: Principal,
+        refunded_event_id: str,
+        purchase: StoredEvent,
+        event: EventRecord,
     ) -> None:
         """Reverse the purchase's rewards; deny its referral if the program says so."""
         reversed_rewards = await RewardService(self.session).on_refund(
@@ -393,7 +398,7 @@ class EventService:
         event.outcome = outcome
 
     @staticmethod
-    def _count(event: Event, body: EventCreate, counts: RollupBuffer) -> None:
+    def _count(event: EventRecord, body: EventCreate, counts: RollupBuffer) -> None:
         scope: dict[str, Any] = {
             "workspace_id": event.workspace_id,
             "livemode": event.livemode,

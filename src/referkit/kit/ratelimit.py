@@ -39,6 +39,43 @@ class Decision:
         return [(name, value.encode()) for name, value in values]
 
 
+class LocalWindows:
+    """Per-minute sliding window counters in process memory, for the request limits when
+    there is no Redis: the rule of ``limits``' sliding window counter (the previous minute's
+    count, weighted by how much of it the window still covers, plus this minute's), without
+    its per-hit key building and storage round trips, on the paths that take every request.
+    """
+
+    PERIOD = 60.0
+
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[float, int, int]] = {}  # key → (minute, previous, current)
+        self._swept = 0.0
+
+    def hit(self, key: str, limit: int, cost: int = 1) -> Decision:
+        minute, into = divmod(time.time(), self.PERIOD)
+        if minute != self._swept:
+            self._sweep(minute)
+        previous = current = 0
+        window = self._windows.get(key)
+        if window is not None:
+            if window[0] == minute:
+                previous, current = window[1], window[2]
+            elif window[0] == minute - 1:
+                previous = window[2]
+        used = math.floor(previous * (self.PERIOD - into) / self.PERIOD) + current
+        allowed = used + cost <= limit
+        if allowed:
+            current += cost
+            used += cost
+        self._windows[key] = (minute, previous, current)
+        return Decision(allowed, limit, max(0, limit - used), math.ceil(self.PERIOD - into))
+
+    def _sweep(self, minute: float) -> None:
+        self._swept = minute
+        self._windows = {k: w for k, w in self._windows.items() if w[0] >= minute - 1}
+
+
 def _storage(redis_url: str | None, prefix: str) -> Storage:
     if not redis_url:
         return MemoryStorage()
@@ -57,6 +94,7 @@ class RateLimiter:
         block_seconds: int = 900,
     ) -> None:
         self.storage = _storage(redis_url, prefix)
+        self.local = LocalWindows() if redis_url is None else None
         # Request limits: a sliding window counter (O(1) per hit, exact within a window, a
         # weighted blend across the boundary). Failures and blocks are rare and must be exact
         # (a block lasts its full length), so they use a moving window.
@@ -67,6 +105,8 @@ class RateLimiter:
         self.block = RateLimitItemPerSecond(1, block_seconds)
 
     async def hit(self, key: str, per_minute: int, *, cost: int = 1) -> Decision:
+        if self.local is not None:
+            return self.local.hit(f"key:{key}", per_minute, cost)
         item = RateLimitItemPerMinute(per_minute)
         allowed = await self.limiter.hit(item, self.prefix, "key", key, cost=cost)
         stats = await self.limiter.get_window_stats(item, self.prefix, "key", key)
@@ -75,6 +115,8 @@ class RateLimiter:
 
     async def allow(self, scope: str, key: str, per_minute: int) -> bool:
         """One counting hit, no window statistics: for hot paths that send no headers."""
+        if self.local is not None:
+            return self.local.hit(f"{scope}:{key}", per_minute).allowed
         return bool(
             await self.limiter.hit(RateLimitItemPerMinute(per_minute), self.prefix, scope, key)
         )

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import orjson
 
 from bench.common import LOAD_CPU, REPETITIONS, cli, measure, postgres, referkit_env, seed, server
 
@@ -28,26 +29,43 @@ LUA = str(Path(__file__).with_name("event.lua"))
 
 
 async def _batches(base: str, secret: str) -> float:
-    """Events per second over BATCH_REQUESTS batches sent BATCH_CONCURRENCY at a time."""
-    headers = {"Authorization": f"Bearer {secret}"}
-    run = uuid.uuid4().hex[:8]
-    counter = iter(range(10**9))
+    """Events per second over BATCH_REQUESTS batches, BATCH_CONCURRENCY in flight at a time.
 
-    async def one(http: httpx.AsyncClient) -> None:
-        i = next(counter)
-        events = [
-            {"event_id": f"{run}-{i}-{j}", "type": "purchase", "amount": 100, "currency": "USD"}
-            for j in range(BATCH)
-        ]
-        response = await http.post("/api/v1/events/batch", json={"events": events})
+    Bodies are encoded before the clock starts and answers decoded by orjson, so the figure is
+    the server's rate rather than the load generator's JSON work.
+    """
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    run = uuid.uuid4().hex[:8]
+    bodies = [
+        orjson.dumps(
+            {
+                "events": [
+                    {
+                        "event_id": f"{run}-{i}-{j}",
+                        "type": "purchase",
+                        "amount": 100,
+                        "currency": "USD",
+                    }
+                    for j in range(BATCH)
+                ]
+            }
+        )
+        for i in range(BATCH_REQUESTS + 1)
+    ]
+
+    async def one(http: httpx.AsyncClient, body: bytes) -> None:
+        response = await http.post("/api/v1/events/batch", content=body)
         assert response.status_code == 200, response.text
-        assert response.json()["stored"] == BATCH, response.text
+        assert orjson.loads(response.content)["stored"] == BATCH, response.text
+
+    async def worker(http: httpx.AsyncClient, queue: list[bytes]) -> None:
+        while queue:
+            await one(http, queue.pop())
 
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as http:
-        await one(http)  # warm-up
+        await one(http, bodies.pop())  # warm-up
         started = time.perf_counter()
-        for _ in range(BATCH_REQUESTS // BATCH_CONCURRENCY):
-            await asyncio.gather(*(one(http) for _ in range(BATCH_CONCURRENCY)))
+        await asyncio.gather(*(worker(http, bodies) for _ in range(BATCH_CONCURRENCY)))
         elapsed = time.perf_counter() - started
     return BATCH_REQUESTS * BATCH / elapsed
 

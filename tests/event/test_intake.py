@@ -81,6 +81,7 @@ async def test_the_intake_answers_as_the_full_stack_does(
     assert _headers(fast) == _headers(full)
     assert _shape(fast.json()) == _shape(full.json())
     assert fast.json()["currency"] == "USD"
+    assert (fast.json()["outcome"], fast.json()["attribution"]) == ({"referral": None}, None)
     assert int(fast.headers["RateLimit-Remaining"]) > int(full.headers["RateLimit-Remaining"]) - 2
 
     # A replay answers 200 with the first answer, from either path.

@@ -15,8 +15,8 @@ transaction (an ``AsyncSession`` or ``AsyncConnection``); other drivers go throu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from operator import itemgetter
+from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import orjson
@@ -30,11 +30,20 @@ from referkit.kit.time import as_utc
 Row = dict[str, Any]
 
 
+_last_datetime: tuple[Any, str] = (None, "")
+
+
 def sqlite_datetime(value: Any) -> Any:
     """UTC text exactly as SQLAlchemy stores a ``UTCDateTime`` on SQLite (sortable)."""
+    global _last_datetime
     if value is None:
         return None
-    return as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+    last = _last_datetime  # the rows of a batch mostly share their timestamps
+    if value is last[0]:
+        return last[1]
+    text = as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+    _last_datetime = (value, text)
+    return text
 
 
 def _json(value: Any) -> str:
@@ -76,6 +85,7 @@ class BulkInsert:
         names = ", ".join(f'"{name}"' for name in self.columns)
         self.pg_sql = f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}){suffix}"  # noqa: S608
         self._values = itemgetter(*self.columns)
+        self._attributes = attrgetter(*self.columns)
 
     def _complete(self, row: Row) -> tuple[Any, ...]:
         if len(row) != len(self.columns):
@@ -84,22 +94,41 @@ class BulkInsert:
         return values
 
     def sqlite_values(self, rows: Sequence[Row]) -> list[list[Any]]:
+        return self._sqlite_values(map(self._complete, rows))
+
+    def _sqlite_values(self, tuples: Iterable[tuple[Any, ...]]) -> list[list[Any]]:
         converted = []
-        for row in rows:
-            values = list(self._complete(row))
+        for values in map(list, tuples):
             for index, convert in self._sqlite:
                 values[index] = convert(values[index])
             converted.append(values)
         return converted
 
     def pg_arrays(self, rows: Sequence[Row]) -> list[list[Any]]:
-        arrays = [list(column) for column in zip(*map(self._complete, rows), strict=True)]
+        return self._pg_arrays(map(self._complete, rows))
+
+    def _pg_arrays(self, tuples: Iterable[tuple[Any, ...]]) -> list[list[Any]]:
+        arrays = [list(column) for column in zip(*tuples, strict=True)]
         for index, convert in self._pg:
             arrays[index] = [None if v is None else convert(v) for v in arrays[index]]
         return arrays
 
     async def insert(self, bind: AsyncSession | AsyncConnection, rows: Sequence[Row]) -> None:
         """Insert ``rows`` in the transaction ``bind`` is in."""
+        await self._insert(bind, rows, self._complete)
+
+    async def insert_records(
+        self, bind: AsyncSession | AsyncConnection, records: Sequence[Any]
+    ) -> None:
+        """Insert objects with an attribute per column (no dict per row)."""
+        await self._insert(bind, records, self._attributes)
+
+    async def _insert(
+        self,
+        bind: AsyncSession | AsyncConnection,
+        rows: Sequence[Any],
+        values: Callable[[Any], tuple[Any, ...]],
+    ) -> None:
         if not rows:
             return
         conn = await bind.connection() if isinstance(bind, AsyncSession) else bind
@@ -107,18 +136,20 @@ class BulkInsert:
         if dialect.name == "sqlite" and dialect.driver == "aiosqlite":
             raw = await conn.get_raw_connection()
             aiosqlite_conn: Any = raw.driver_connection
-            await aiosqlite_conn.executemany(self.sqlite_sql, self.sqlite_values(rows))
+            await aiosqlite_conn.executemany(
+                self.sqlite_sql, self._sqlite_values(map(values, rows))
+            )
         elif dialect.name == "postgresql" and dialect.driver == "asyncpg":
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection
             if not driver.is_in_transaction():
                 # SQLAlchemy opens the driver's transaction on its first statement.
                 await conn.execute(text("SELECT 1"))
-            await driver.execute(self.pg_sql, *self.pg_arrays(rows))
+            await driver.execute(self.pg_sql, *self._pg_arrays(map(values, rows)))
         elif self.suffix:
             raise NotImplementedError(f"no bulk upsert for {dialect.name}+{dialect.driver}")
         else:
             await conn.execute(
                 insert(self.table),
-                [dict(zip(self.columns, self._complete(r), strict=True)) for r in rows],
+                [dict(zip(self.columns, values(r), strict=True)) for r in rows],
             )

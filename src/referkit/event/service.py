@@ -51,6 +51,44 @@ class BatchState:
     rows: list[EventRecord] = field(default_factory=list)
     stored: dict[tuple[str, bool, str], EventRecord] = field(default_factory=dict)
     """Events of this batch's ``event_id``s already in the database (looked up in bulk)."""
+    now: datetime = field(default_factory=utcnow)
+    """The batch's ``created_at``: its events are committed together."""
+
+
+def _nothing_to_attribute(body: EventCreate) -> bool:
+    return (
+        body.program_id is None
+        and body.customer is None
+        and body.click_id is None
+        and body.visitor_id is None
+        and body.referral_code is None
+        and body.type is not EventType.signup
+        and body.type is not EventType.refund
+    )
+
+
+def _record(
+    principal: Principal, body: EventCreate, now: datetime, **attributes: Any
+) -> EventRecord:
+    """The event row for ``body`` as received; ``attributes`` add what was decided."""
+    return EventRecord(
+        id=new_id("evt"),
+        workspace_id=principal.workspace_id,
+        livemode=principal.livemode,
+        event_id=body.event_id,
+        type=body.type.value,
+        name=body.name,
+        occurred_at=attributes.pop("occurred_at", None) or body.occurred_at or now,
+        amount=body.amount,
+        currency=body.currency,
+        refunded_event_id=body.refunded_event_id,
+        properties=body.properties,
+        ip=body.ip,
+        visitor_id=body.visitor_id,
+        user_agent=body.user_agent,
+        created_at=now,
+        **attributes,
+    )
 
 
 class EventService:
@@ -147,9 +185,22 @@ class EventService:
                 f"No app {body.app_id} in this workspace.",
                 errors=_field_error("app_id", "unknown app"),
             )
+        now = batch.now
+        if _nothing_to_attribute(body):
+            # No program, customer, click, cookie or code, and neither a signup nor a refund:
+            # nothing to look up, decide or count (rollups are per program, member and link).
+            event = _record(principal, body, now, outcome={"referral": None})
+        else:
+            event = await self._attributed(principal, body, batch, now)
+        batch.pending[key] = event
+        batch.rows.append(event)
+        return event, True
+
+    async def _attributed(
+        self, principal: Principal, body: EventCreate, batch: BatchState, now: datetime
+    ) -> EventRecord:
         program = await self._program(principal, body.program_id)
         purchase = await self._refunded(principal, body, batch)
-        now = utcnow()
         at = body.occurred_at or now
         customer = await self._customer(principal, body)
         code_member = (
@@ -166,31 +217,16 @@ class EventService:
             referral_code=body.referral_code,
             referral_code_member=code_member,
         )
-        event = EventRecord(
-            id=new_id("evt"),
-            workspace_id=principal.workspace_id,
-            livemode=principal.livemode,
-            event_id=body.event_id,
-            type=body.type.value,
-            name=body.name,
+        event = _record(
+            principal,
+            body,
+            now,
             occurred_at=at,
-            app_id=None,
             program_id=program.id if program else decision.program_id,
             customer_id=customer.id if customer else None,
             click_id=decision.click_id,
             link_id=decision.link_id,
             member_id=decision.member_id,
-            referral_id=None,
-            amount=body.amount,
-            currency=body.currency,
-            refunded_event_id=body.refunded_event_id,
-            properties=body.properties,
-            attribution=None,
-            outcome={},
-            ip=body.ip,
-            visitor_id=body.visitor_id,
-            user_agent=body.user_agent,
-            created_at=now,
         )
         counts = RollupBuffer()
         if body.type is EventType.signup:
@@ -212,9 +248,7 @@ class EventService:
             )
         self._count(event, body, counts)
         await record(self.session, counts)
-        batch.pending[key] = event
-        batch.rows.append(event)
-        return event, True
+        return event
 
     async def _signup(
         self,

@@ -201,3 +201,24 @@ async def test_concurrent_first_requests_authenticate_once(
     )
     assert [a.status_code for a in answers] == [201] * 20
     assert len(lookups) == 1
+
+
+async def test_plain_batches_answer_replays_with_the_first_answer(
+    client: httpx.AsyncClient, key: Key
+) -> None:
+    """Events with nothing to attribute skip the session; replays among them still get the
+    first answer, whether stored earlier or repeated within the batch."""
+    await _warm(client, key)
+    stored = await client.post(EVENTS, json=_event(), headers=key.headers)
+    assert stored.status_code == 201
+    again, fresh = _event(), _event()
+    events = [fresh, _event(event_id=stored.json()["event_id"]), again, again]
+    answer = await client.post(EVENTS + "/batch", json={"events": events}, headers=key.headers)
+    assert answer.status_code == 200
+    items = answer.json()["data"]
+    assert [item["status"] for item in items] == [201, 200, 201, 200]
+    assert items[1]["event"] == stored.json()
+    assert items[3]["event"] == items[2]["event"]
+    listed = await client.get("/api/v1/events", params={"limit": 100}, headers=key.headers)
+    ids = [event["event_id"] for event in listed.json()["data"]]
+    assert sorted(ids) == sorted({stored.json()["event_id"], fresh["event_id"], again["event_id"]})

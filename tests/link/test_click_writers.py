@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from referkit.db.pg_direct import DirectConnections
 from referkit.kit.ids import new_id
 from referkit.kit.time import utcnow
 from referkit.link.clicks import ClickJob, ClickWriter, PostgresClickWriter, reach_key
@@ -92,12 +93,13 @@ async def test_rollups_match_on_both_writers(
         pytest.skip("the SQL writer is PostgreSQL's")
     portable, native = await _target(app, client, key), await _target(app, client, key)
     await ClickWriter(engine)(_jobs(portable))
-    writer = PostgresClickWriter(engine)
+    connections = DirectConnections(engine)
+    writer = PostgresClickWriter(connections)
     try:
         await writer(_jobs(native))
         await writer(_jobs(native))  # again: the marks exist, nothing more is reach
     finally:
-        await writer.close()
+        await connections.close()
     await ClickWriter(engine)(_jobs(portable))
     expected, native_rows = await _stored(app, portable), await _stored(app, native)
     assert native_rows == expected

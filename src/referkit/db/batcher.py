@@ -7,7 +7,8 @@ share one transaction: whenever the writer is free it takes every queued item (u
 waits that long for more), and the domain's ``write_batch`` writes them with multi-row
 statements and one rollup upsert, then commits.
 Items that arrive while a batch is being written form the next batch, so batches grow with the
-load and a lone request waits for no timer.
+load and a lone request waits for no timer. With ``concurrency`` > 1 (PostgreSQL, where
+transactions of different connections overlap) that many batches may be in flight at once.
 
 This is the one place outside the request/worker/CLI boundaries that commits: ``write_batch``
 owns its transaction (it opens and commits it itself) because the batch spans many requests.
@@ -42,6 +43,7 @@ class GroupCommitter(Generic[T, R]):
         *,
         max_size: int,
         max_delay: float = 0.0,
+        concurrency: int = 1,
     ) -> None:
         self.name = name
         self.write_batch = write_batch
@@ -54,6 +56,8 @@ class GroupCommitter(Generic[T, R]):
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._slots = asyncio.Semaphore(concurrency)
+        self._flushing: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         if self._task is None:
@@ -95,10 +99,18 @@ class GroupCommitter(Generic[T, R]):
         self._task = None
 
     async def _run(self) -> None:
+        try:
+            await self._take_batches()
+        finally:
+            if self._flushing:
+                await asyncio.wait(self._flushing)
+
+    async def _take_batches(self) -> None:
         while True:
             if self._closing and not self._pending:
                 return
             await self._wakeup.wait()
+            await self._slots.acquire()  # a writer is free
             # Let the requests that are ready on this loop iteration join the batch.
             await asyncio.sleep(self.max_delay if self._queued < self.max_size else 0)
             count = taken = 0
@@ -112,8 +124,16 @@ class GroupCommitter(Generic[T, R]):
             self._queued -= count
             if not self._pending:
                 self._wakeup.clear()
-            if batch:
-                await self._flush(batch)
+            if not batch:
+                self._slots.release()
+                continue
+            task = asyncio.create_task(self._flush(batch), name=f"batcher-{self.name}-flush")
+            self._flushing.add(task)
+            task.add_done_callback(self._flushed)
+
+    def _flushed(self, task: asyncio.Task[None]) -> None:
+        self._flushing.discard(task)
+        self._slots.release()
 
     async def _flush(
         self, batch: list[tuple[Sequence[T], asyncio.Future[list[R | BaseException]]]]

@@ -104,6 +104,14 @@ class BulkInsert:
             converted.append(values)
         return converted
 
+    def sqlite_record_values(self, records: Sequence[Any]) -> list[list[Any]]:
+        """``sqlite_values`` of objects with an attribute per column."""
+        return self._sqlite_values(map(self._attributes, records))
+
+    def pg_record_arrays(self, records: Sequence[Any]) -> list[list[Any]]:
+        """``pg_arrays`` of objects with an attribute per column."""
+        return self._pg_arrays(map(self._attributes, records))
+
     def pg_arrays(self, rows: Sequence[Row]) -> list[list[Any]]:
         return self._pg_arrays(map(self._complete, rows))
 

@@ -55,7 +55,9 @@ class BatchState:
     """The batch's ``created_at``: its events are committed together."""
 
 
-def _nothing_to_attribute(body: EventCreate) -> bool:
+def nothing_to_attribute(body: EventCreate) -> bool:
+    """No program, customer, click, cookie or code, and neither a signup nor a refund: nothing
+    to look up, decide or count (rollups are per program, member and link)."""
     return (
         body.program_id is None
         and body.customer is None
@@ -89,6 +91,11 @@ def _record(
         created_at=now,
         **attributes,
     )
+
+
+def plain_event(principal: Principal, body: EventCreate, now: datetime) -> EventRecord:
+    """The row of an event with ``nothing_to_attribute``."""
+    return _record(principal, body, now, outcome={"referral": None})
 
 
 class EventService:
@@ -186,10 +193,8 @@ class EventService:
                 errors=_field_error("app_id", "unknown app"),
             )
         now = batch.now
-        if _nothing_to_attribute(body):
-            # No program, customer, click, cookie or code, and neither a signup nor a refund:
-            # nothing to look up, decide or count (rollups are per program, member and link).
-            event = _record(principal, body, now, outcome={"referral": None})
+        if nothing_to_attribute(body):
+            event = plain_event(principal, body, now)
         else:
             event = await self._attributed(principal, body, batch, now)
         batch.pending[key] = event

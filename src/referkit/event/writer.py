@@ -1,21 +1,35 @@
 """The event batch writer: one transaction per batch, one bulk lookup of the batch's event ids,
-one multi-row insert of the new events and one rollup upsert (see ``referkit.db.batcher``)."""
+one multi-row insert of the new events and one rollup upsert (see ``referkit.db.batcher``).
+
+A batch whose events have nothing to attribute (``nothing_to_attribute``: no program,
+customer, click, cookie or code) needs none of the services, so it skips the session: on
+SQLite one insert on the shared writer connection, on PostgreSQL one self-committing
+``INSERT … ON CONFLICT DO NOTHING`` on a direct connection. Event ids already stored are
+replays: their jobs then take the session path, which answers them with the first answer.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import text
+from sqlalchemy import Table, text
 
 from referkit.auth.principal import Principal
+from referkit.db.bulk import BulkInsert
+from referkit.db.pg_direct import DirectConnections
 from referkit.db.session import SessionFactory
+from referkit.db.sqlite_writer import SqliteWriter
 from referkit.errors import ReferkitError
-from referkit.event.record import StoredEvent
+from referkit.event.record import EventRecord, StoredEvent
 from referkit.event.repository import EventRepository
 from referkit.event.schemas import EventCreate
-from referkit.event.service import BatchState, EventService
+from referkit.event.service import BatchState, EventService, nothing_to_attribute, plain_event
+from referkit.kit.time import utcnow
+from referkit.models import Event
 from referkit.stats.rollups import BUFFER_KEY, RollupBuffer
 
 
@@ -25,14 +39,82 @@ class EventJob:
     body: EventCreate
 
 
-class EventWriter:
-    def __init__(self, sessions: SessionFactory) -> None:
-        self.sessions = sessions
+Outcome = tuple[StoredEvent, bool] | BaseException
 
-    async def __call__(
-        self, jobs: Sequence[EventJob]
-    ) -> Sequence[tuple[StoredEvent, bool] | BaseException]:
-        results: list[tuple[StoredEvent, bool] | BaseException] = []
+
+class _Replays(Exception):
+    """Some event ids of a plain batch are stored already (raised to roll the insert back)."""
+
+
+PLAIN = BulkInsert(
+    cast(Table, Event.__table__),
+    suffix=" ON CONFLICT (workspace_id, livemode, event_id) DO NOTHING",
+)
+_PG_PLAIN = (
+    f"WITH stored AS ({PLAIN.pg_sql} RETURNING workspace_id, livemode, event_id) "  # noqa: S608
+    "SELECT * FROM stored"
+)
+
+
+class EventWriter:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        *,
+        sqlite: SqliteWriter | None = None,
+        postgres: DirectConnections | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.sqlite = sqlite
+        self.postgres = postgres
+
+    async def __call__(self, jobs: Sequence[EventJob]) -> Sequence[Outcome]:
+        if (self.sqlite or self.postgres) and all(nothing_to_attribute(j.body) for j in jobs):
+            return await self._plain(jobs)
+        return await self._with_session(jobs)
+
+    async def _plain(self, jobs: Sequence[EventJob]) -> Sequence[Outcome]:
+        now = utcnow()
+        first: dict[tuple[str, bool, str], EventRecord] = {}
+        keys: list[tuple[str, bool, str]] = []
+        results: list[Outcome] = []
+        for job in jobs:
+            key = (job.principal.workspace_id, job.principal.livemode, job.body.event_id)
+            keys.append(key)
+            event = first.get(key)
+            if event is None:
+                first[key] = plain_event(job.principal, job.body, now)
+                results.append((first[key], True))
+            else:
+                results.append((event, False))  # the same event twice in one batch
+        rows = list(first.values())
+        if self.sqlite is not None:
+
+            def insert(conn: sqlite3.Connection) -> None:
+                stored = conn.executemany(PLAIN.sqlite_sql, PLAIN.sqlite_record_values(rows))
+                if stored.rowcount != len(rows):
+                    raise _Replays
+
+            try:
+                await self.sqlite.transaction(insert)
+            except _Replays:
+                return await self._with_session(jobs)
+            return results
+        assert self.postgres is not None
+        async with self.postgres.connection() as conn:
+            inserted = await conn.fetch(_PG_PLAIN, *PLAIN.pg_record_arrays(rows))
+        if len(inserted) == len(rows):
+            return results
+        # The rows inserted are committed; the others were stored before: replays.
+        new = {(r["workspace_id"], r["livemode"], r["event_id"]) for r in inserted}
+        replays = [i for i, key in enumerate(keys) if key not in new]
+        answers = await self._with_session([jobs[i] for i in replays])
+        for index, answer in zip(replays, answers, strict=True):
+            results[index] = answer
+        return results
+
+    async def _with_session(self, jobs: Sequence[EventJob]) -> Sequence[Outcome]:
+        results: list[Outcome] = []
         # This transaction is the batch's own (the batcher is the hot-path commit boundary).
         async with self.sessions.transaction() as session:
             if (await session.connection()).dialect.name == "postgresql":

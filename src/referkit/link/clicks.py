@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-import asyncpg
 from sqlalchemy import Table
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from referkit.db.bulk import BulkInsert, sqlite_datetime
 from referkit.db.engine import write_engine
+from referkit.db.pg_direct import DirectConnections
 from referkit.db.sqlite_writer import SqliteWriter
 from referkit.link.repository import insert_clicks, new_reach_marks
 from referkit.models import Click, ReachMark
@@ -213,12 +213,11 @@ SELECT key FROM marks"""  # noqa: S608
 
 
 class PostgresClickWriter:
-    """On asyncpg directly: the whole batch as one statement of column arrays, encoded in C."""
+    """On asyncpg directly: the whole batch as one statement of column arrays, encoded in C,
+    committed on its own (see ``referkit.db.pg_direct``)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        # A connection of its own: no pool checkout, ping or reset between batches.
-        self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._conn: asyncpg.Connection | None = None
+    def __init__(self, connections: DirectConnections) -> None:
+        self.connections = connections
         self.seen = SeenMarks()
         self._sql = _pg_batch_sql()
 
@@ -232,21 +231,10 @@ class PostgresClickWriter:
             None if job.reach_key is None or job.reach_key in seen else job.reach_key
             for job in jobs
         ]
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await asyncpg.connect(self.dsn)
-        conn = self._conn
-        try:
+        async with self.connections.connection() as conn:
             found = await conn.fetch(self._sql, *CLICKS.pg_arrays(rows), keys)
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
-            conn.terminate()  # the next batch connects afresh
-            raise
         self.seen.add({record[0] for record in found})
         return [job.row["id"] for job in jobs]
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
 
 
 class SqliteClickWriter:

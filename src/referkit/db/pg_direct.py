@@ -1,0 +1,44 @@
+"""Connections of the hot-path writers' own on PostgreSQL (asyncpg, no SQLAlchemy pool).
+
+A batch writer that sends one self-committing statement per batch needs no pool checkout, ping
+or reset between batches: it takes an idle connection of its own (opening one if none is idle,
+so each batch in flight has one), and drops a connection whose statement failed for want of the
+server, so the next batch connects afresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+class DirectConnections:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._idle: list[asyncpg.Connection] = []
+        self._open: set[asyncpg.Connection] = set()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        conn = self._idle.pop() if self._idle else None
+        if conn is None or conn.is_closed():
+            if conn is not None:
+                self._open.discard(conn)
+            conn = await asyncpg.connect(self.dsn)
+            self._open.add(conn)
+        try:
+            yield conn
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+            conn.terminate()
+            self._open.discard(conn)
+            raise
+        self._idle.append(conn)
+
+    async def close(self) -> None:
+        for conn in self._open:
+            await conn.close()
+        self._open.clear()
+        self._idle.clear()

@@ -82,3 +82,22 @@ async def test_a_group_is_one_batch_with_per_item_outcomes() -> None:
     assert bad[:2] == [110, 120]
     assert isinstance(bad[2], ValueError)
     assert await batcher.submit_many([]) == []
+
+
+async def test_two_batches_in_flight_with_concurrency_two() -> None:
+    in_flight = peak = 0
+
+    async def writer(items: Sequence[int]) -> Sequence[int | BaseException]:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return [item + 1 for item in items]
+
+    batcher: GroupCommitter[int, int] = GroupCommitter("t", writer, max_size=5, concurrency=2)
+    batcher.start()
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(40)))
+    await batcher.close()
+    assert results == [i + 1 for i in range(40)]
+    assert peak == 2

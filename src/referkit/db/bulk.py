@@ -5,7 +5,7 @@ does for a batch of a few hundred rows. ``BulkInsert`` builds a table's statemen
 model and converts values the way the column types would:
 
 - SQLite: ``INSERT … VALUES (?, …)`` run with ``executemany`` (datetimes as the UTC text that
-  ``UTCDateTime`` stores, JSON as text, booleans as 0/1);
+  ``UTCDateTime`` stores, JSON as text; ``sqlite3`` binds booleans as 1 and 0 itself);
 - PostgreSQL (asyncpg): ``INSERT … SELECT * FROM unnest($1::type[], …)``, one array per column,
   so the whole batch is one statement encoded in C.
 
@@ -20,7 +20,7 @@ from operator import attrgetter, itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, Table, insert, text
+from sqlalchemy import JSON, Table, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -51,10 +51,6 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _sqlite_bool(value: Any) -> Any:
-    return None if value is None else int(value)
-
-
 class BulkInsert:
     def __init__(self, table: Table, *, suffix: str = "") -> None:
         """``suffix``: SQL both databases accept after the insert (``ON CONFLICT …``)."""
@@ -72,8 +68,6 @@ class BulkInsert:
             elif isinstance(column.type, JSON):
                 self._sqlite.append((index, _json))
                 self._pg.append((index, _json))
-            elif isinstance(column.type, Boolean):
-                self._sqlite.append((index, _sqlite_bool))
         pg = postgresql.dialect()  # type: ignore[no-untyped-call]
         arrays = ", ".join(
             f"${n}::{column.type.compile(dialect=pg)}[]"

@@ -128,13 +128,27 @@ async def test_refusals_come_from_the_full_stack(
     assert answer.json()["code"] == code
 
 
-async def test_not_json_is_refused(client: httpx.AsyncClient, key: Key) -> None:
+@pytest.mark.parametrize(
+    ("content_type", "body", "status"),
+    [
+        ("application/json", b"{not json", 422),
+        ("text/plain", b'{"event_id": "t", "type": "open"}', 422),
+        ("application/x-json-ish", b'{"event_id": "t", "type": "open"}', 422),
+        ("application/json; charset=utf-8", b'{"event_id": "%s", "type": "open"}', 201),
+        ("application/merge+json", b'{"event_id": "%s", "type": "open"}', 201),
+    ],
+)
+async def test_only_json_bodies_are_read(
+    client: httpx.AsyncClient, key: Key, content_type: str, body: bytes, status: int
+) -> None:
     await _warm(client, key)
-    answer = await client.post(
-        EVENTS, content=b"{not json", headers={**key.headers, "content-type": "application/json"}
-    )
-    assert answer.status_code == 422
-    assert answer.json()["code"] == "validation_error"
+    if b"%s" in body:
+        body = body % _eid().encode()
+    headers = {**key.headers, "content-type": content_type}
+    answer = await client.post(EVENTS, content=body, headers=headers)
+    reference = await client.post(EVENTS + FULL_STACK, content=body, headers=headers)
+    assert answer.status_code == status, answer.text
+    assert reference.status_code == (200 if status == 201 else status), reference.text
 
 
 async def test_a_revoked_key_stops_working_at_once(app: FastAPI, client: httpx.AsyncClient) -> None:

@@ -47,6 +47,14 @@ _JSON = (b"content-type", b"application/json")
 _RAW_SECURITY = [(name.encode(), value.encode()) for name, value in SECURITY_HEADERS]
 
 
+def _json_type(content_type: bytes) -> bool:
+    """A JSON media type, as FastAPI reads one (``application/json`` or ``…+json``)."""
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
+
+
 class _Fallback(Exception):
     """Not the plain case: the full stack answers."""
 
@@ -95,7 +103,7 @@ class EventIntake:
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value
-            elif name == b"idempotency-key" or (name == b"content-type" and b"json" not in value):
+            elif name == b"idempotency-key" or (name == b"content-type" and not _json_type(value)):
                 raise _Fallback
         if authorization is None:
             raise _Fallback

@@ -56,12 +56,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         auth_failure_window_seconds=settings.auth_failure_window_seconds,
         block_seconds=settings.auth_block_seconds,
     )
-    app.state.link_cache = LinkCache(engine, settings.link_cache_ttl_seconds)
+    app.state.link_cache = link_cache = LinkCache(
+        engine,
+        settings.link_cache_ttl_seconds,
+        redis_url=settings.redis_url,
+        prefix=settings.redis_prefix,
+    )
     app.state.ingest = ingest = Ingest(settings, sessions)
     ingest.start()
     warm_up_bot_detection()
     purge = asyncio.create_task(_housekeeping(sessions))
     try:
+        await link_cache.start()  # inside the try: a failed start still reaches close()
         async with contextlib.AsyncExitStack() as background:
             if settings.worker_in_process:
                 await background.enter_async_context(worker_running(sessions, settings))
@@ -71,6 +77,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await purge
         await ingest.close()  # drains: every queued click and event is committed or failed
+        await link_cache.close()  # after the last commit that may publish a change
         await app.state.limiter.close()
         await engine.dispose()
 

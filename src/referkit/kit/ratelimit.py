@@ -11,6 +11,7 @@ credentials are even checked.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -18,6 +19,10 @@ from dataclasses import dataclass
 from limits import RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
+from redis.exceptions import RedisError
+
+logger = logging.getLogger("referkit.ratelimit")
+_PAUSE = 5.0  # seconds ``allow`` lets everything through after the storage failed
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ class RateLimiter:
         self.prefix = prefix
         self.failures = RateLimitItemPerSecond(auth_failures, auth_failure_window_seconds)
         self.block = RateLimitItemPerSecond(1, block_seconds)
+        self._unreachable_until = 0.0  # ``allow`` skips the storage until then
 
     async def hit(self, key: str, per_minute: int, *, cost: int = 1) -> Decision:
         if self.local is not None:
@@ -114,12 +120,26 @@ class RateLimiter:
         return Decision(allowed, per_minute, max(0, stats.remaining), reset_after)
 
     async def allow(self, scope: str, key: str, per_minute: int) -> bool:
-        """One counting hit, no window statistics: for hot paths that send no headers."""
+        """One counting hit, no window statistics: for hot paths that send no headers.
+
+        Fails open: a flood limit must not take redirects down with Redis, so when the storage
+        cannot be reached the hit is allowed, and the storage is left alone for a few seconds
+        (rather than every request paying for a failed connection).
+        """
         if self.local is not None:
             return self.local.hit(f"{scope}:{key}", per_minute).allowed
-        return bool(
-            await self.limiter.hit(RateLimitItemPerMinute(per_minute), self.prefix, scope, key)
-        )
+        if self._unreachable_until and time.monotonic() < self._unreachable_until:
+            return True
+        try:
+            allowed = await self.limiter.hit(
+                RateLimitItemPerMinute(per_minute), self.prefix, scope, key
+            )
+        except (RedisError, OSError) as exc:
+            logger.warning("rate-limit storage unreachable (%s); allowing for %ss", exc, _PAUSE)
+            self._unreachable_until = time.monotonic() + _PAUSE
+            return True
+        self._unreachable_until = 0.0
+        return bool(allowed)
 
     async def blocked_for(self, ip: str) -> int | None:
         """Seconds an IP remains blocked, or None when it is not blocked."""

@@ -1,10 +1,17 @@
 """In-process TTL cache of redirect targets, keyed by lower-cased code.
 
 Only found links are cached (an unknown code always reads the database, so a link created a
-moment ago works at once). Services record the codes they change in ``session.info``; a
-listener on every SQLAlchemy session drops those codes from every cache of this process once
-the transaction commits, so an edit is visible to the next click. Other processes see it when
-their entry expires (``link_cache_ttl_seconds``).
+moment ago works at once). Services record what they change in ``session.info`` (see
+``link.changes``); a listener on every SQLAlchemy session drops it from every cache of this
+process once the transaction commits, so an edit is visible to the next click.
+
+Other processes hear of it through Redis when ``REFERKIT_REDIS_URL`` is set (``link.bus``): the
+change is published after the commit and each process drops it on arrival, so an edit is
+followed everywhere at once. Hits are always served from this process's memory; Redis carries
+only invalidations, and a miss reads the database (one indexed lookup; a copy shared through
+Redis could be written back by a reader that raced an edit and outlive its invalidation).
+Without Redis, other processes' edits are seen when the entry expires
+(``link_cache_ttl_seconds``); while a configured Redis is unreachable, within ``_DETACHED_TTL``.
 
 A cached ``Target`` carries each platform's destination already built (UTM parameters merged
 into the stored URL), split around the click id, so a redirect only joins three strings.
@@ -23,10 +30,12 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
+from referkit.link.bus import LinkChangeBus
+from referkit.link.changes import LINK_CHANGES, LinkChanges
 from referkit.link.repository import redirect_target
-from referkit.link.service import CHANGED_CODES
 
 _MAX_ENTRIES = 50_000
+_DETACHED_TTL = 2.0  # seconds an entry is kept while a configured Redis cannot be heard
 _MARK = "RKCLICKMARK"
 _caches: weakref.WeakSet[LinkCache] = weakref.WeakSet()
 
@@ -90,12 +99,40 @@ class Target:
 
 
 class LinkCache:
-    def __init__(self, engine: AsyncEngine, ttl_seconds: float) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        ttl_seconds: float,
+        *,
+        redis_url: str | None = None,
+        prefix: str = "referkit",
+    ) -> None:
         self.engine = engine
         self.ttl = ttl_seconds
         self._entries: dict[str, tuple[float, Target]] = {}
         self._generation = 0
+        self.bus = (
+            LinkChangeBus(
+                redis_url,
+                f"{prefix}:link-changes",
+                on_change=self._drop,
+                on_resync=self._forget_all,
+            )
+            if redis_url and ttl_seconds > 0
+            else None
+        )
         _caches.add(self)
+
+    async def start(self) -> None:
+        """With Redis: subscribe to other processes' changes (never fails; see ``link.bus``)."""
+        if self.bus is not None:
+            await self.bus.start()
+
+    async def close(self) -> None:
+        """Stop hearing and telling about changes; the cache keeps answering from the database."""
+        _caches.discard(self)
+        if self.bus is not None:
+            await self.bus.close()
 
     def peek(self, code_key: str) -> Target | None:
         """The cached target, without touching the database (None: not cached or expired)."""
@@ -116,23 +153,47 @@ class LinkCache:
         if target is not None and self.ttl > 0 and generation == self._generation:
             if len(self._entries) >= _MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[code_key] = (time.monotonic() + self.ttl, target)
+            ttl = self.ttl
+            if self.bus is not None and not self.bus.connected:
+                ttl = min(ttl, _DETACHED_TTL)  # other processes' edits cannot reach us now
+            self._entries[code_key] = (time.monotonic() + ttl, target)
         return target
 
-    def invalidate(self, code_keys: set[str]) -> None:
+    def invalidate(self, changes: LinkChanges) -> None:
+        """Drop ``changes`` here and, with Redis, tell every other process."""
+        self._drop(changes)
+        if self.bus is not None:
+            self.bus.publish(changes)
+
+    def _drop(self, changes: LinkChanges) -> None:
         self._generation += 1
-        for key in code_keys:
+        for key in changes.codes:
             self._entries.pop(key, None)
+        if changes.programs or changes.test_workspaces:
+            # Rare (a program's landing URL, a deleted program, a test-data wipe): one pass.
+            programs, workspaces = changes.programs, changes.test_workspaces
+            stale = [
+                key
+                for key, (_, target) in self._entries.items()
+                if target.program_id in programs
+                or (not target.livemode and target.workspace_id in workspaces)
+            ]
+            for key in stale:
+                del self._entries[key]
+
+    def _forget_all(self) -> None:
+        self._generation += 1
+        self._entries.clear()
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    codes: set[str] | None = session.info.pop(CHANGED_CODES, None)
-    if codes:
+    changes: LinkChanges | None = session.info.pop(LINK_CHANGES, None)
+    if changes:
         for cache in list(_caches):
-            cache.invalidate(codes)
+            cache.invalidate(changes)
 
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
-    session.info.pop(CHANGED_CODES, None)
+    session.info.pop(LINK_CHANGES, None)

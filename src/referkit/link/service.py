@@ -23,20 +23,19 @@ from referkit.kit.ids import new_id
 from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
+from referkit.link.changes import link_changes
 from referkit.link.clicks import reach_hour
 from referkit.link.repository import LinkRepository, purge_reach_marks
 from referkit.link.schemas import LinkCreate, LinkUpdate, QrFormat
 from referkit.models import Link, Member
 from referkit.program.service import ProgramService
 
-CHANGED_CODES = "referkit.changed_link_codes"
 _CODE_ATTEMPTS = 8
 
 
 def changed_codes(session: AsyncSession) -> set[str]:
     """Code keys changed in this session's transaction (for cache invalidation after commit)."""
-    codes: set[str] = session.info.setdefault(CHANGED_CODES, set())
-    return codes
+    return link_changes(session).codes
 
 
 def _field_error(field: str, message: str) -> list[dict[str, str]]:

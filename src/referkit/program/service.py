@@ -16,6 +16,7 @@ from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.schemas import RequestModel
 from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
+from referkit.link.changes import link_changes
 from referkit.models import Program
 from referkit.program.repository import ProgramRepository
 from referkit.program.schemas import (
@@ -160,6 +161,8 @@ class ProgramService:
             assert body.reward_rules is not None
             program.reward_rules = _rules(body.reward_rules, program.reward_rules)
             changes.pop("reward_rules")
+        if "landing_url" in changes and changes["landing_url"] != program.landing_url:
+            link_changes(self.session).programs.add(program.id)  # member links follow it
         for name, value in changes.items():
             setattr(program, name, value)
         program.updated_at = utcnow()
@@ -171,6 +174,7 @@ class ProgramService:
         program = await self.get(principal, program_id)
         await self._emit(program, "program.deleted")
         await self.programs.delete(program)
+        link_changes(self.session).programs.add(program.id)  # its links went with it
 
     async def _emit(self, program: Program, event_type: str) -> None:
         data = ProgramOut.model_validate(program).model_dump(mode="json")

@@ -10,6 +10,7 @@ from referkit.auth.principal import Principal
 from referkit.errors import Conflict, InsufficientScope, NotFound
 from referkit.kit.ids import new_id
 from referkit.kit.time import utcnow
+from referkit.link.changes import link_changes
 from referkit.models import Workspace
 from referkit.workspace.repository import WorkspaceRepository
 
@@ -61,7 +62,9 @@ class WorkspaceService:
     async def wipe_test_data(self, principal: Principal) -> dict[str, int]:
         if principal.livemode:
             raise InsufficientScope("Only a test-mode key can wipe test data.")
-        return await self.workspaces.delete_test_data(principal.workspace_id)
+        deleted = await self.workspaces.delete_test_data(principal.workspace_id)
+        link_changes(self.session).test_workspaces.add(principal.workspace_id)
+        return deleted
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,62 @@
+"""What a transaction changed that ``/r/{code}`` may hold in its cache.
+
+Services record changes in ``session.info`` while they work; once the transaction commits, the
+link cache drops what they name (rolled back, they are forgotten). A change names codes (a link
+created, edited, archived), programs (a landing URL, which member links without a destination
+of their own follow, or a deleted program, whose links go with it) and workspaces whose test
+data was wiped. This module imports no domain, so every service can record into it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+LINK_CHANGES = "referkit.link_changes"
+
+
+@dataclass(slots=True)
+class LinkChanges:
+    codes: set[str] = field(default_factory=set)  # code keys (lower-cased codes)
+    programs: set[str] = field(default_factory=set)
+    test_workspaces: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.codes or self.programs or self.test_workspaces)
+
+    def update(self, other: LinkChanges) -> None:
+        self.codes |= other.codes
+        self.programs |= other.programs
+        self.test_workspaces |= other.test_workspaces
+
+    def dumps(self, origin: str) -> bytes:
+        return orjson.dumps(
+            {
+                "origin": origin,
+                "codes": sorted(self.codes),
+                "programs": sorted(self.programs),
+                "test_workspaces": sorted(self.test_workspaces),
+            }
+        )
+
+    @classmethod
+    def loads(cls, raw: bytes | str) -> tuple[str, LinkChanges]:
+        """``(origin, changes)`` from ``dumps``' output; ValueError when it is not that."""
+        data: Any = orjson.loads(raw)
+        try:
+            return str(data["origin"]), cls(
+                codes={str(code) for code in data["codes"]},
+                programs={str(program) for program in data["programs"]},
+                test_workspaces={str(workspace) for workspace in data["test_workspaces"]},
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a link change: {exc}") from None
+
+
+def link_changes(session: AsyncSession) -> LinkChanges:
+    """The changes recorded so far in this session's transaction."""
+    changes: LinkChanges = session.info.setdefault(LINK_CHANGES, LinkChanges())
+    return changes

@@ -451,6 +451,10 @@ def _aim(case: schemathesis.Case[Any], live: LiveApi) -> None:
                 case.body = body
     if params != (case.path_parameters or {}):
         case.path_parameters = params
+    # An empty array in the query string is sent as no parameter at all, so the request is a
+    # valid one (``?app_id=[]`` goes out as ``?``): say so, or a 200 reads as accepted bad data.
+    if case.query and any(value == [] for value in case.query.values()):
+        case.query = {name: value for name, value in case.query.items() if value != []}
     # The request is sent with the live key (``call_and_validate(headers=...)``); record it in
     # the case too, so a case whose only invalid part was a generated Authorization header
     # (and a field aimed above) is not judged as negative data.

@@ -16,6 +16,7 @@ from referkit.app import create_app
 from referkit.config import Settings
 from tests.conftest import TEST_BASE_URL
 from tests.factories import new_key
+from tests.processes import free_port
 
 REDIS_URL = os.environ.get("REFERKIT_TEST_REDIS_URL")
 STORAGES = ["memory", "redis"] if REDIS_URL else ["memory"]
@@ -214,3 +215,22 @@ async def test_redirect_limit_off(settings: Settings) -> None:
     async with running(settings, redirect_rate_limit=0) as (_app, client):
         answers = [await client.get("/r/nothing-here") for _ in range(5)]
     assert {a.status_code for a in answers} == {404}
+
+
+async def test_limits_fail_open_while_redis_is_unreachable(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis away must not take the API down: requests go through without limits (and
+    without RateLimit headers), failed authentications are not counted, nothing is a 5xx."""
+    nobody = f"redis://127.0.0.1:{free_port()}/0"  # a port nothing listens on
+    async with running(settings, redis_url=nobody) as (app, client):
+        key = await new_key(app, rate_limit_per_minute=2)
+        answers = [await client.get("/api/v1/programs", headers=key.headers) for _ in range(4)]
+        assert [a.status_code for a in answers] == [200] * 4
+        assert all("RateLimit-Limit" not in a.headers for a in answers)
+        event = {"event_id": f"e-{uuid.uuid4().hex}", "type": "open"}
+        stored = await client.post("/api/v1/events", json=event, headers=key.headers)
+        assert stored.status_code == 201, stored.text
+        wrong = {"Authorization": "Bearer rk_live_wrong"}
+        assert (await client.get("/api/v1/programs", headers=wrong)).status_code == 401
+    assert "rate-limit storage unreachable" in caplog.text

@@ -68,6 +68,8 @@ async def _rate_limit(
     request: Request, limiter: RateLimiter, principal: Principal, default: int
 ) -> None:
     decision = await limiter.hit(principal.key_id, principal.rate_limit_per_minute or default)
+    if decision is None:
+        return  # the limiter's storage is unreachable: no limit, no headers
     request.state.rate_limit = decision  # RateLimitHeaders puts it on the response
     if not decision.allowed:
         raise RateLimited(

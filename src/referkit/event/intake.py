@@ -152,7 +152,7 @@ class EventIntake:
             return None
         per_minute = principal.rate_limit_per_minute or settings.rate_limit_per_minute
         decision = await limiter.hit(principal.key_id, per_minute)
-        if not decision.allowed:
+        if decision is not None and not decision.allowed:
             raise _Fallback
         return decision
 

@@ -22,7 +22,8 @@ from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterR
 from redis.exceptions import RedisError
 
 logger = logging.getLogger("referkit.ratelimit")
-_PAUSE = 5.0  # seconds ``allow`` lets everything through after the storage failed
+_PAUSE = 5.0  # seconds the limiter lets everything through after the storage failed
+_TIMEOUT = 2.0  # seconds to connect to, or hear from, Redis
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,14 @@ def _storage(redis_url: str | None, prefix: str) -> Storage:
     if not redis_url:
         return MemoryStorage()
     uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
-    return RedisStorage(uri, implementation="redispy", key_prefix=prefix)
+    # Short timeouts: a Redis host that stops answering must not hang requests (see ``hit``).
+    return RedisStorage(
+        uri,
+        implementation="redispy",
+        key_prefix=prefix,
+        socket_connect_timeout=_TIMEOUT,
+        socket_timeout=_TIMEOUT,
+    )
 
 
 class RateLimiter:
@@ -108,49 +116,76 @@ class RateLimiter:
         self.prefix = prefix
         self.failures = RateLimitItemPerSecond(auth_failures, auth_failure_window_seconds)
         self.block = RateLimitItemPerSecond(1, block_seconds)
-        self._unreachable_until = 0.0  # ``allow`` skips the storage until then
+        self._unreachable_until = 0.0  # the storage is left alone until then
 
-    async def hit(self, key: str, per_minute: int, *, cost: int = 1) -> Decision:
+    def _paused(self) -> bool:
+        return bool(self._unreachable_until) and time.monotonic() < self._unreachable_until
+
+    def _unreachable(self, exc: BaseException) -> None:
+        logger.warning("rate-limit storage unreachable (%s); not limiting for %ss", exc, _PAUSE)
+        self._unreachable_until = time.monotonic() + _PAUSE
+
+    async def hit(self, key: str, per_minute: int, *, cost: int = 1) -> Decision | None:
+        """Count a request of API key ``key``; None when the storage (Redis) is unreachable.
+
+        Limits fail open: Redis being away must not take the API down with it, so requests
+        are then let through without limits or headers, and the storage is left alone for a
+        few seconds (rather than every request paying for a failed connection).
+        """
         if self.local is not None:
             return self.local.hit(f"key:{key}", per_minute, cost)
+        if self._paused():
+            return None
         item = RateLimitItemPerMinute(per_minute)
-        allowed = await self.limiter.hit(item, self.prefix, "key", key, cost=cost)
-        stats = await self.limiter.get_window_stats(item, self.prefix, "key", key)
+        try:
+            allowed = await self.limiter.hit(item, self.prefix, "key", key, cost=cost)
+            stats = await self.limiter.get_window_stats(item, self.prefix, "key", key)
+        except (RedisError, OSError) as exc:
+            self._unreachable(exc)
+            return None
+        self._unreachable_until = 0.0
         reset_after = max(0, math.ceil(stats.reset_time - time.time()))
         return Decision(allowed, per_minute, max(0, stats.remaining), reset_after)
 
     async def allow(self, scope: str, key: str, per_minute: int) -> bool:
-        """One counting hit, no window statistics: for hot paths that send no headers.
-
-        Fails open: a flood limit must not take redirects down with Redis, so when the storage
-        cannot be reached the hit is allowed, and the storage is left alone for a few seconds
-        (rather than every request paying for a failed connection).
-        """
+        """One counting hit, no window statistics: for hot paths that send no headers (the
+        redirect's flood limit). Fails open, as ``hit`` does."""
         if self.local is not None:
             return self.local.hit(f"{scope}:{key}", per_minute).allowed
-        if self._unreachable_until and time.monotonic() < self._unreachable_until:
+        if self._paused():
             return True
         try:
             allowed = await self.limiter.hit(
                 RateLimitItemPerMinute(per_minute), self.prefix, scope, key
             )
         except (RedisError, OSError) as exc:
-            logger.warning("rate-limit storage unreachable (%s); allowing for %ss", exc, _PAUSE)
-            self._unreachable_until = time.monotonic() + _PAUSE
+            self._unreachable(exc)
             return True
         self._unreachable_until = 0.0
         return bool(allowed)
 
     async def blocked_for(self, ip: str) -> int | None:
-        """Seconds an IP remains blocked, or None when it is not blocked."""
-        if await self.exact.test(self.block, self.prefix, "block", ip):
+        """Seconds an IP remains blocked, or None when it is not blocked (or the storage is
+        unreachable: blocks fail open too)."""
+        if self._paused():
             return None
-        stats = await self.exact.get_window_stats(self.block, self.prefix, "block", ip)
+        try:
+            if await self.exact.test(self.block, self.prefix, "block", ip):
+                return None
+            stats = await self.exact.get_window_stats(self.block, self.prefix, "block", ip)
+        except (RedisError, OSError) as exc:
+            self._unreachable(exc)
+            return None
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def record_auth_failure(self, ip: str) -> None:
-        if not await self.exact.hit(self.failures, self.prefix, "authfail", ip):
-            await self.exact.hit(self.block, self.prefix, "block", ip)
+        if self._paused():
+            return
+        try:
+            if not await self.exact.hit(self.failures, self.prefix, "authfail", ip):
+                await self.exact.hit(self.block, self.prefix, "block", ip)
+        except (RedisError, OSError) as exc:
+            self._unreachable(exc)
 
     async def check(self) -> bool:
         return bool(await self.storage.check())

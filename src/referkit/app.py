@@ -61,6 +61,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.link_cache_ttl_seconds,
         redis_url=settings.redis_url,
         prefix=settings.redis_prefix,
+        principals=app.state.principal_cache,
     )
     app.state.ingest = ingest = Ingest(settings, sessions)
     ingest.start()

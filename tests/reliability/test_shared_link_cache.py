@@ -1,6 +1,8 @@
 """Two real server processes sharing one database and one Redis: a change made through one
 process is followed by the other's very next redirects, although both keep links cached for
-five minutes — link edits, archives, a program's landing URL and a deleted member."""
+five minutes — link edits, archives, a program's landing URL and a deleted member — and an API
+key revoked through one process is refused by the other's event intake, although both trust
+authenticated credentials for five minutes."""
 
 from __future__ import annotations
 
@@ -53,6 +55,7 @@ def servers(
         redis_url=REDIS_URL,
         redis_prefix=f"t-{uuid.uuid4().hex}",
         link_cache_ttl_seconds="300",
+        auth_cache_ttl_seconds="300",
     )
     env["PYTHONWARNINGS"] = "always::ResourceWarning"  # a leaked socket shows in the log
     created = run_cli("keys", "create", "--workspace", "Shared", "--json", env=env)
@@ -122,3 +125,31 @@ def test_member_links_follow_the_program_everywhere(
     deleted = httpx.delete(f"{first.base_url}/api/v1/members/{member['id']}", headers=headers)
     assert deleted.status_code == 204, deleted.text
     _follows(second, code, None)
+
+
+def _event(server: Server, headers: dict[str, str]) -> int:
+    body = {"event_id": f"e-{uuid.uuid4().hex}", "type": "open"}
+    return httpx.post(f"{server.base_url}/api/v1/events", json=body, headers=headers).status_code
+
+
+def test_a_revoked_key_fails_at_once_in_every_process(
+    servers: tuple[Server, Server, dict[str, str]],
+) -> None:
+    first, second, headers = servers
+    created = httpx.post(
+        f"{first.base_url}/api/v1/keys",
+        json={"name": "short-lived", "scope": "full"},
+        headers=headers,
+    ).json()
+    doomed = {"Authorization": f"Bearer {created['secret']}"}
+    # Both processes authenticate the key once; their intakes then answer from memory.
+    for server in (first, second, first, second):
+        assert _event(server, doomed) == 201
+    revoked = httpx.delete(f"{first.base_url}/api/v1/keys/{created['id']}", headers=headers)
+    assert revoked.status_code == 204, revoked.text
+    assert _event(first, doomed) == 401
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while (status := _event(second, doomed)) != 401:
+        assert status == 201, status
+        assert time.monotonic() < deadline, "the other process still accepts the key"
+        time.sleep(0.02)

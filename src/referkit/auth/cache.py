@@ -4,8 +4,10 @@ An entry maps a digest of the ``Authorization`` header to the ``Principal`` that
 authentication (``current_principal``) produced for it, for ``ttl`` seconds. Only the hot event
 intake reads it; every other request authenticates against the database as before and, on
 success, refreshes the entry. Revoking a key, regenerating its secret or changing its limit
-forgets the key's entries in this process at once; other processes stop accepting a revoked key
-within ``ttl`` (``REFERKIT_AUTH_CACHE_TTL_SECONDS``; 0 turns the cache off).
+records the key in the transaction's changes (``referkit.link.changes``): once committed, this
+process forgets the key's entries before the answer goes out, and with Redis every other process
+hears it at once. Without Redis, other processes stop accepting a revoked key within ``ttl``
+(``REFERKIT_AUTH_CACHE_TTL_SECONDS``; 0 turns the cache off).
 """
 
 from __future__ import annotations
@@ -53,9 +55,11 @@ class PrincipalCache:
         key = digest(authorization.encode("latin-1"))
         self._entries[key] = _Entry(principal, time.monotonic() + self.ttl)
 
-    def forget(self, key_id: str) -> None:
-        """Drop every entry of this API key (revoked, regenerated or changed)."""
-        self._entries = {k: e for k, e in self._entries.items() if e.principal.key_id != key_id}
+    def forget(self, key_ids: set[str]) -> None:
+        """Drop every entry of these API keys (revoked, regenerated or changed)."""
+        self._entries = {
+            k: e for k, e in self._entries.items() if e.principal.key_id not in key_ids
+        }
 
     def clear(self) -> None:
         self._entries.clear()

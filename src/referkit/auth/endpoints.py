@@ -2,10 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Depends, Query, status
 
-from referkit.auth.cache import PrincipalCache
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
 from referkit.auth.schemas import ApiKey, ApiKeyCreate, ApiKeyUpdate, ApiKeyWithSecret
 from referkit.auth.service import AuthService, IssuedKey
@@ -56,12 +54,11 @@ async def create_key(
     responses=problems(404, 422),
 )
 async def update_key(
-    key_id: str, body: ApiKeyUpdate, principal: WritePrincipal, session: Session, request: Request
+    key_id: str, body: ApiKeyUpdate, principal: WritePrincipal, session: Session
 ) -> ApiKey:
     key = await AuthService(session).update_key(
         principal, key_id, body.model_dump(exclude_unset=True)
     )
-    await _forget(request, session, key_id)
     return ApiKey.model_validate(key)
 
 
@@ -71,11 +68,9 @@ async def update_key(
     responses=problems(404),
 )
 async def regenerate_key(
-    key_id: str, principal: WritePrincipal, session: Session, request: Request
+    key_id: str, principal: WritePrincipal, session: Session
 ) -> ApiKeyWithSecret:
-    issued = await AuthService(session).regenerate(principal, key_id)
-    await _forget(request, session, key_id)
-    return _with_secret(issued)
+    return _with_secret(await AuthService(session).regenerate(principal, key_id))
 
 
 @router.delete(
@@ -84,15 +79,5 @@ async def regenerate_key(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problems(404),
 )
-async def revoke_key(
-    key_id: str, principal: WritePrincipal, session: Session, request: Request
-) -> None:
+async def revoke_key(key_id: str, principal: WritePrincipal, session: Session) -> None:
     await AuthService(session).revoke(principal, key_id)
-    await _forget(request, session, key_id)
-
-
-async def _forget(request: Request, session: AsyncSession, key_id: str) -> None:
-    """Commit the change, then drop the key's cached credentials (see ``auth.cache``)."""
-    await session.commit()
-    cache: PrincipalCache = request.app.state.principal_cache
-    cache.forget(key_id)

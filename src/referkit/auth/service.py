@@ -22,6 +22,7 @@ from referkit.kit.crypto import hash_secret, random_token, secrets_match
 from referkit.kit.ids import new_id
 from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.time import utcnow
+from referkit.link.changes import link_changes
 from referkit.models import ApiKey
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -113,12 +114,18 @@ class AuthService:
         secret, hint = _new_secret(key.livemode)
         key.secret_hash = hash_secret(secret)
         key.secret_hint = hint
-        await self.session.flush()
+        await self._changed(key)
         return IssuedKey(key=key, secret=secret)
 
     async def revoke(self, principal: Principal, key_id: str) -> None:
         key = await self._get(principal, key_id)
         key.revoked_at = utcnow()
+        await self._changed(key)
+
+    async def _changed(self, key: ApiKey) -> None:
+        """Once committed, every process forgets the key's cached credentials (the event
+        intake's ``PrincipalCache``): a revoked key or an old secret fails at once."""
+        link_changes(self.session).api_keys.add(key.id)
         await self.session.flush()
 
     async def authenticate(
@@ -178,7 +185,7 @@ class AuthService:
         if "rate_limit_per_minute" in changes:
             value = changes["rate_limit_per_minute"]
             key.rate_limit_per_minute = int(value) if isinstance(value, int) else None
-        await self.session.flush()
+        await self._changed(key)
         return key
 
     async def record_use(self, key_id: str) -> None:

@@ -30,6 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
+from referkit.auth.cache import PrincipalCache
 from referkit.link.bus import LinkChangeBus
 from referkit.link.changes import LINK_CHANGES, LinkChanges
 from referkit.link.repository import redirect_target
@@ -106,9 +107,12 @@ class LinkCache:
         *,
         redis_url: str | None = None,
         prefix: str = "referkit",
+        principals: PrincipalCache | None = None,
     ) -> None:
         self.engine = engine
         self.ttl = ttl_seconds
+        self.principals = principals
+        """The event intake's credentials: the same changes name the API keys it must forget."""
         self._entries: dict[str, tuple[float, Target]] = {}
         self._generation = 0
         self.bus = (
@@ -118,7 +122,7 @@ class LinkCache:
                 on_change=self._drop,
                 on_resync=self._forget_all,
             )
-            if redis_url and ttl_seconds > 0
+            if redis_url and (ttl_seconds > 0 or principals is not None)
             else None
         )
         _caches.add(self)
@@ -166,6 +170,8 @@ class LinkCache:
             self.bus.publish(changes)
 
     def _drop(self, changes: LinkChanges) -> None:
+        if changes.api_keys and self.principals is not None:
+            self.principals.forget(changes.api_keys)
         self._generation += 1
         for key in changes.codes:
             self._entries.pop(key, None)
@@ -184,6 +190,8 @@ class LinkCache:
     def _forget_all(self) -> None:
         self._generation += 1
         self._entries.clear()
+        if self.principals is not None:
+            self.principals.clear()
 
 
 @event.listens_for(Session, "after_commit")

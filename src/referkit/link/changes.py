@@ -1,10 +1,12 @@
-"""What a transaction changed that ``/r/{code}`` may hold in its cache.
+"""What a transaction changed that the hot paths may hold in process memory.
 
 Services record changes in ``session.info`` while they work; once the transaction commits, the
-link cache drops what they name (rolled back, they are forgotten). A change names codes (a link
-created, edited, archived), programs (a landing URL, which member links without a destination
-of their own follow, or a deleted program, whose links go with it) and workspaces whose test
-data was wiped. This module imports no domain, so every service can record into it.
+link cache drops what they name (rolled back, they are forgotten), and with Redis every other
+process does too. A change names codes (a link created, edited, archived), programs (a landing
+URL, which member links without a destination of their own follow, or a deleted program, whose
+links go with it) and workspaces whose test data was wiped — what ``/r/{code}`` caches — and API
+keys revoked, regenerated or changed, whose credentials the event intake caches
+(``referkit.auth.cache``). This module imports no domain, so every service can record into it.
 """
 
 from __future__ import annotations
@@ -23,14 +25,16 @@ class LinkChanges:
     codes: set[str] = field(default_factory=set)  # code keys (lower-cased codes)
     programs: set[str] = field(default_factory=set)
     test_workspaces: set[str] = field(default_factory=set)
+    api_keys: set[str] = field(default_factory=set)  # key ids
 
     def __bool__(self) -> bool:
-        return bool(self.codes or self.programs or self.test_workspaces)
+        return bool(self.codes or self.programs or self.test_workspaces or self.api_keys)
 
     def update(self, other: LinkChanges) -> None:
         self.codes |= other.codes
         self.programs |= other.programs
         self.test_workspaces |= other.test_workspaces
+        self.api_keys |= other.api_keys
 
     def dumps(self, origin: str) -> bytes:
         return orjson.dumps(
@@ -39,6 +43,7 @@ class LinkChanges:
                 "codes": sorted(self.codes),
                 "programs": sorted(self.programs),
                 "test_workspaces": sorted(self.test_workspaces),
+                "api_keys": sorted(self.api_keys),
             }
         )
 
@@ -51,6 +56,7 @@ class LinkChanges:
                 codes={str(code) for code in data["codes"]},
                 programs={str(program) for program in data["programs"]},
                 test_workspaces={str(workspace) for workspace in data["test_workspaces"]},
+                api_keys={str(key) for key in data.get("api_keys", ())},
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a link change: {exc}") from None

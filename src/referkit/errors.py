@@ -186,6 +186,11 @@ def validation_errors(errors: Any) -> list[dict[str, Any]]:
 
 async def _referkit_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ReferkitError)
+    return error_response(exc)
+
+
+def error_response(exc: ReferkitError) -> Response:
+    """The problem answer of a service's refusal."""
     headers = dict(exc.headers)
     if exc.status_code == 401:
         headers["WWW-Authenticate"] = 'Bearer, Basic realm="referkit"'

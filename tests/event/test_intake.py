@@ -236,3 +236,14 @@ async def test_plain_batches_answer_replays_with_the_first_answer(
     listed = await client.get("/api/v1/events", params={"limit": 100}, headers=key.headers)
     ids = [event["event_id"] for event in listed.json()["data"]]
     assert sorted(ids) == sorted({stored.json()["event_id"], fresh["event_id"], again["event_id"]})
+
+
+async def test_every_request_counts_once_against_the_limit(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    key = await new_key(app, rate_limit_per_minute=10)
+    refused_event = {"event_id": _eid(), "type": "open", "program_id": "prog_missing"}
+    bodies = [_event(), {"event_id": "x", "type": "teleport"}, refused_event, _event()]
+    answers = [await client.post(EVENTS, json=body, headers=key.headers) for body in bodies]
+    assert [a.status_code for a in answers] == [201, 422, 422, 201]
+    assert [a.headers["RateLimit-Remaining"] for a in answers] == ["9", "8", "7", "6"]

@@ -13,8 +13,9 @@ plain success case, with what the API stack would answer:
 - the event (or batch) written through the same group commit, answered with the same JSON.
 
 Everything else — an unknown or stale key, an ``Idempotency-Key`` header, a query string, an
-oversize or invalid body, a refused event, HTTPS required but absent — goes to the full stack
-with the body replayed, so errors keep one implementation and one format.
+oversize or invalid body, HTTPS required but absent, a key over its limit — goes to the full
+stack with the body replayed, so those errors keep one implementation. An event the service
+refuses (an unknown program, a refund of no purchase) is answered with the API's own problem.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from referkit.auth.cache import PrincipalCache, digest
 from referkit.auth.principal import Access, Principal
 from referkit.auth.service import use_is_stale
 from referkit.config import Settings
-from referkit.errors import ReferkitError
+from referkit.errors import ReferkitError, error_response
 from referkit.event.schemas import EventBatch, EventCreate
 from referkit.event.views import batch_result, event_view
 from referkit.ingest import Ingest
@@ -75,17 +76,18 @@ class EventIntake:
                 await self._authenticate(scope, body.replay(receive), send)
                 return
             await body.read(receive)
+            parsed = self._parse(body.data(), batch)
             decision = await self._admit(scope, principal, settings)
-            answer = await self._answer(principal, body.data(), batch, settings)
         except _Fallback:
             await self.app(scope, body.replay(receive), send)
             return
+        answer = await self._answer(principal, parsed, settings)
         headers = list(_RAW_SECURITY)
         if decision is not None:
             headers += decision.headers()
         if settings.require_https:
             headers.append(HSTS)
-        if isinstance(answer, Response):  # the request timed out
+        if isinstance(answer, Response):  # a refused event, or the request timed out
             answer.raw_headers += headers
             await answer(scope, receive, send)
             return
@@ -156,14 +158,17 @@ class EventIntake:
             raise _Fallback
         return decision
 
-    async def _answer(
-        self, principal: Principal, body: bytes, batch: bool, settings: Settings
-    ) -> tuple[int, bytes] | Response:
+    @staticmethod
+    def _parse(body: bytes, batch: bool) -> EventCreate | EventBatch:
+        """The body as FastAPI would validate it; anything invalid is the full stack's 422."""
         try:
-            data = orjson.loads(body)
-            parsed = (EventBatch if batch else EventCreate).model_validate(data)
+            return (EventBatch if batch else EventCreate).model_validate(orjson.loads(body))
         except (orjson.JSONDecodeError, ValidationError):
             raise _Fallback from None
+
+    async def _answer(
+        self, principal: Principal, parsed: EventCreate | EventBatch, settings: Settings
+    ) -> tuple[int, bytes] | Response:
         ingest: Ingest = self.state.ingest
         seconds = settings.request_timeout_seconds
         try:
@@ -172,8 +177,8 @@ class EventIntake:
                     outcomes = await ingest.events_many(principal, parsed.events)
                     return 200, orjson.dumps(batch_result(outcomes), option=orjson.OPT_UTC_Z)
                 event, created = await ingest.event(principal, parsed)
-        except ReferkitError:
-            raise _Fallback from None
+        except ReferkitError as exc:
+            return error_response(exc)  # refused before anything was stored
         except TimeoutError:
             return timeout_response(seconds)
         return (201 if created else 200), orjson.dumps(event_view(event), option=orjson.OPT_UTC_Z)

@@ -1,5 +1,8 @@
--- One unique event per request (wrk's per-thread counter + a random run id).
-local run = tostring(math.random(1, 1e9))
+-- One unique event per request (wrk's per-thread counter + a run id). The run id comes from
+-- the clock: Lua's generator is unseeded, so math.random alone repeats across wrk runs and
+-- every run after the first would measure replays.
+math.randomseed(os.time())
+local run = tostring(os.time()) .. "-" .. tostring(math.random(1, 1e9))
 local n = 0
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"

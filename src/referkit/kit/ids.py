@@ -10,9 +10,10 @@ pagination use ``id < :cursor``.
 from __future__ import annotations
 
 import re
-import secrets
 import threading
 import time
+
+from referkit.kit.crypto import random_bytes
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _RANDOM_BITS = 80
@@ -67,7 +68,8 @@ def new_id(prefix: str) -> str:
             _last_random = (_last_random + 1) % (1 << _RANDOM_BITS)
         else:
             _last_ms = now
-            _last_random = secrets.randbits(_RANDOM_BITS - 1)  # headroom for increments
+            # 79 of the 80 bits: headroom for increments
+            _last_random = int.from_bytes(random_bytes(_RANDOM_BITS // 8)) >> 1
         value = (now << _RANDOM_BITS) | _last_random
     return f"{prefix}_{_encode(value)}"
 

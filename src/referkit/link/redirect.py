@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import html
 import logging
-import os
 import time
 from datetime import date, datetime
 from functools import lru_cache
@@ -24,6 +23,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from referkit.config import Settings
+from referkit.kit.crypto import random_bytes
 from referkit.kit.ids import new_id
 from referkit.kit.net import client_ip
 from referkit.kit.time import utcnow
@@ -78,7 +78,7 @@ def new_visitor_id() -> str:
     """32 hex digits: 48 bits of milliseconds, then 80 random bits. New visitors' ids then
     sort by time, so the clicks index on ``visitor_id`` grows at its end (one page per batch
     instead of one random page per new visitor)."""
-    return f"{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+    return f"{time.time_ns() // 1_000_000:012x}{random_bytes(10).hex()}"
 
 
 def visitor_cookie(cookie_header: bytes) -> str | None:

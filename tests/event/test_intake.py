@@ -112,6 +112,7 @@ async def test_batches_answer_as_the_full_stack_does(client: httpx.AsyncClient, 
     [
         ({"event_id": "x", "type": "purchase", "amount": 5}, 422, "validation_error"),
         ({"event_id": "x", "type": "teleport"}, 422, "validation_error"),
+        ({"event_id": "x\u0000", "type": "open"}, 422, "validation_error"),
         ({"event_id": "x", "type": "open", "program_id": "prg_missing"}, 422, "validation_error"),
         ({"event_id": "x" * 70_000, "type": "open"}, 413, "payload_too_large"),
     ],
@@ -132,6 +133,7 @@ async def test_refusals_come_from_the_full_stack(
     ("content_type", "body", "status"),
     [
         ("application/json", b"{not json", 422),
+        ("application/json", b'{"event_id": "x", "type": "open", "name": "\\ud800"}', 422),
         ("text/plain", b'{"event_id": "t", "type": "open"}', 422),
         ("application/x-json-ish", b'{"event_id": "t", "type": "open"}', 422),
         ("application/json; charset=utf-8", b'{"event_id": "%s", "type": "open"}', 201),

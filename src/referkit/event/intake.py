@@ -38,6 +38,7 @@ from referkit.event.views import batch_result, event_view
 from referkit.ingest import Ingest
 from referkit.kit.net import client_ip, request_scheme
 from referkit.kit.ratelimit import Decision, RateLimiter
+from referkit.kit.schemas import TEXT_CHECKED, check_text
 from referkit.middleware import SECURITY_HEADERS
 from referkit.protection import HSTS, timeout_response
 
@@ -162,8 +163,11 @@ class EventIntake:
     def _parse(body: bytes, batch: bool) -> EventCreate | EventBatch:
         """The body as FastAPI would validate it; anything invalid is the full stack's 422."""
         try:
-            return (EventBatch if batch else EventCreate).model_validate(orjson.loads(body))
-        except (orjson.JSONDecodeError, ValidationError):
+            data = orjson.loads(body)
+            check_text(data)  # once for the whole body, not again per nested event
+            model = EventBatch if batch else EventCreate
+            return model.model_validate(data, context=TEXT_CHECKED)
+        except (orjson.JSONDecodeError, ValidationError, ValueError):
             raise _Fallback from None
 
     async def _answer(

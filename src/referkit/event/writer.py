@@ -13,8 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import Table, text
 
@@ -33,8 +32,7 @@ from referkit.models import Event
 from referkit.stats.rollups import BUFFER_KEY, RollupBuffer
 
 
-@dataclass(frozen=True)
-class EventJob:
+class EventJob(NamedTuple):
     principal: Principal
     body: EventCreate
 

@@ -27,9 +27,21 @@ from pydantic import (
 
 from referkit.kit.time import as_utc
 
+TEXT_CHECKED = {"text_checked": True}
+"""Validation context of data already through ``check_text`` (nested models skip it again)."""
+
+
+def check_text(value: Any) -> None:
+    """ValueError for text a database cannot store, anywhere in ``value`` (JSON data)."""
+    _check_text(value)
+
 
 def _check_text(value: Any, path: str = "") -> None:
     if isinstance(value, str):
+        if value.isascii():  # most text: no surrogates possible, one scan for NUL
+            if "\x00" in value:
+                raise ValueError(f"{path or 'value'}: NUL characters are not allowed")
+            return
         if "\x00" in value:
             raise ValueError(f"{path or 'value'}: NUL characters are not allowed")
         try:
@@ -104,8 +116,11 @@ class RequestModel(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _storable_text(cls, data: Any) -> Any:
-        _check_text(data)
+    def _storable_text(cls, data: Any, info: ValidationInfo) -> Any:
+        # Data the caller checked as a whole (``TEXT_CHECKED``: a batch of a thousand events)
+        # is not walked again for each model nested in it.
+        if not (info.context and info.context.get("text_checked")):
+            _check_text(data)
         return data
 
     @field_validator("*", mode="before")

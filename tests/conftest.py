@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -78,6 +80,18 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings, **overrides: Any
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app of its own (``settings`` with ``overrides``), started, with a client."""
+    application = create_app(settings.model_copy(update=overrides))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url=TEST_BASE_URL) as http:
+            yield application, http
 
 
 @pytest.fixture

@@ -5,32 +5,18 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from referkit.app import create_app
 from referkit.config import Settings
-from tests.conftest import TEST_BASE_URL
+from tests.conftest import running
 from tests.factories import new_key
 from tests.processes import free_port
 
 REDIS_URL = os.environ.get("REFERKIT_TEST_REDIS_URL")
 STORAGES = ["memory", "redis"] if REDIS_URL else ["memory"]
-
-
-@asynccontextmanager
-async def running(
-    settings: Settings, **overrides: Any
-) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(settings.model_copy(update=overrides))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=TEST_BASE_URL) as client:
-            yield app, client
 
 
 def _storage(kind: str) -> dict[str, Any]:

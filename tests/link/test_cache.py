@@ -14,8 +14,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,29 +22,17 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from referkit.app import create_app
 from referkit.auth.principal import Mode
 from referkit.config import Settings
 from referkit.link import cache as link_cache
 from referkit.link.cache import LinkCache
 from referkit.link.changes import LinkChanges
-from tests.conftest import TEST_BASE_URL
+from tests.conftest import TEST_BASE_URL, running
 from tests.factories import Key, create_member, create_program, new_key
 from tests.processes import free_port
 
 REDIS_URL = os.environ.get("REFERKIT_TEST_REDIS_URL")
 needs_redis = pytest.mark.skipif(not REDIS_URL, reason="needs REFERKIT_TEST_REDIS_URL")
-
-
-@asynccontextmanager
-async def running(
-    settings: Settings, **overrides: Any
-) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    app = create_app(settings.model_copy(update=overrides))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=TEST_BASE_URL) as client:
-            yield app, client
 
 
 async def _link(client: httpx.AsyncClient, key: Key, destination: str) -> dict[str, Any]:

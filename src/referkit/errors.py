@@ -249,6 +249,11 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return internal_error_response()
+
+
+def internal_error_response() -> Response:
+    """The 500 problem (the error itself is logged by whoever caught it)."""
     return problem_response(
         500, "internal_error", "Internal error", "An unexpected error occurred; it was logged."
     )

@@ -101,3 +101,34 @@ async def test_two_batches_in_flight_with_concurrency_two() -> None:
     await batcher.close()
     assert results == [i + 1 for i in range(40)]
     assert peak == 2
+
+
+async def test_no_submitter_waits_forever() -> None:
+    """A writer that breaks its contract, or a flush cancelled mid-write, still ends every
+    submitter's wait, with an error."""
+
+    async def short(items: Sequence[int]) -> Sequence[int | BaseException]:
+        return [1]  # one result for however many items
+
+    batcher: GroupCommitter[int, int] = GroupCommitter("t", short, max_size=10)
+    batcher.start()
+    with pytest.raises(BatcherClosed):
+        await asyncio.wait_for(batcher.submit_many([1, 2, 3]), 2)
+    await batcher.close()
+
+    started = asyncio.Event()
+
+    async def slow(items: Sequence[int]) -> Sequence[int | BaseException]:
+        started.set()
+        await asyncio.sleep(10)
+        return list(items)
+
+    batcher = GroupCommitter("t", slow, max_size=10)
+    batcher.start()
+    waiting = asyncio.create_task(batcher.submit(1))
+    await started.wait()
+    for task in list(batcher._flushing):
+        task.cancel()
+    with pytest.raises(BatcherClosed):
+        await asyncio.wait_for(waiting, 2)
+    await batcher.close()

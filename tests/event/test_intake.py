@@ -15,7 +15,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from referkit.auth.principal import Scope
+from referkit.auth.cache import PrincipalCache
+from referkit.auth.principal import Principal, Scope
 from referkit.auth.service import AuthService
 from tests.factories import Key, new_key
 
@@ -113,6 +114,7 @@ async def test_batches_answer_as_the_full_stack_does(client: httpx.AsyncClient, 
         ({"event_id": "x", "type": "purchase", "amount": 5}, 422, "validation_error"),
         ({"event_id": "x", "type": "teleport"}, 422, "validation_error"),
         ({"event_id": "x\u0000", "type": "open"}, 422, "validation_error"),
+        ({"event_id": "x", "type": "open", "app_id": "app_unknown"}, 422, "validation_error"),
         ({"event_id": "x", "type": "open", "program_id": "prg_missing"}, 422, "validation_error"),
         ({"event_id": "x" * 70_000, "type": "open"}, 413, "payload_too_large"),
     ],
@@ -249,3 +251,44 @@ async def test_every_request_counts_once_against_the_limit(
     answers = [await client.post(EVENTS, json=body, headers=key.headers) for body in bodies]
     assert [a.status_code for a in answers] == [201, 422, 422, 201]
     assert [a.headers["RateLimit-Remaining"] for a in answers] == ["9", "8", "7", "6"]
+
+
+async def test_two_authorization_headers_are_read_as_the_api_reads_them(
+    client: httpx.AsyncClient, key: Key
+) -> None:
+    await _warm(client, key)
+    headers = [
+        ("Authorization", "Bearer rk_live_bogus"),
+        ("Authorization", key.headers["Authorization"]),
+    ]
+    answer = await client.post(EVENTS, json=_event(), headers=headers)
+    reference = await client.post(EVENTS + FULL_STACK, json=_event(), headers=headers)
+    assert answer.status_code == reference.status_code == 401
+
+
+async def test_a_workspace_limit_change_reaches_the_intake(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    key = await new_key(app)  # no limit of its own: the workspace's applies
+    assert (await client.post(EVENTS, json=_event(), headers=key.headers)).status_code == 201
+    assert (await client.post(EVENTS, json=_event(), headers=key.headers)).status_code == 201
+    changed = await client.patch(
+        "/api/v1/workspace", json={"rate_limit_per_minute": 3}, headers=key.headers
+    )
+    assert changed.status_code == 200, changed.text
+    answers = [await client.post(EVENTS, json=_event(), headers=key.headers) for _ in range(3)]
+    assert answers[-1].status_code == 429
+    assert answers[0].headers["RateLimit-Limit"] == "3"
+
+
+def test_credentials_read_before_a_revocation_are_not_cached() -> None:
+    cache = PrincipalCache(ttl=60)
+    principal = Principal("ws_1", "key_1", Scope.full, True)
+    read_at = cache.generation  # a request reads the key...
+    cache.forget({"key_1"})  # ...the key is revoked and forgotten...
+    cache.put("Bearer s", principal, read_at=read_at)  # ...and the request ends
+    assert cache.get(b"Bearer s") is None
+    cache.put("Bearer s", principal, read_at=cache.generation)
+    assert cache.get(b"Bearer s") == principal
+    cache.forget(set(), {"ws_1"})  # the workspace's default limit changed
+    assert cache.get(b"Bearer s") is None

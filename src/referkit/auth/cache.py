@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from referkit.auth.principal import Principal
@@ -35,6 +36,8 @@ class PrincipalCache:
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._entries: dict[bytes, _Entry] = {}
+        self.generation = 0
+        """Counts forgets: an authentication that read the key before one must not cache it."""
 
     def get(self, authorization: bytes) -> Principal | None:
         if self.ttl <= 0:
@@ -44,8 +47,10 @@ class PrincipalCache:
             return None
         return entry.principal
 
-    def put(self, authorization: str, principal: Principal) -> None:
-        if self.ttl <= 0:
+    def put(self, authorization: str, principal: Principal, *, read_at: int) -> None:
+        """Cache ``principal``, authenticated from a key read when ``generation`` was
+        ``read_at``; a revocation committed since then may postdate that read, so then not."""
+        if self.ttl <= 0 or read_at != self.generation:
             return
         if len(self._entries) >= MAX_ENTRIES:
             now = time.monotonic()
@@ -55,11 +60,18 @@ class PrincipalCache:
         key = digest(authorization.encode("latin-1"))
         self._entries[key] = _Entry(principal, time.monotonic() + self.ttl)
 
-    def forget(self, key_ids: set[str]) -> None:
-        """Drop every entry of these API keys (revoked, regenerated or changed)."""
+    def forget(
+        self, key_ids: AbstractSet[str], workspace_ids: AbstractSet[str] = frozenset()
+    ) -> None:
+        """Drop every entry of these API keys (revoked, regenerated or changed) and of every
+        key of these workspaces (whose default rate limit changed)."""
+        self.generation += 1
         self._entries = {
-            k: e for k, e in self._entries.items() if e.principal.key_id not in key_ids
+            k: e
+            for k, e in self._entries.items()
+            if e.principal.key_id not in key_ids and e.principal.workspace_id not in workspace_ids
         }
 
     def clear(self) -> None:
+        self.generation += 1
         self._entries.clear()

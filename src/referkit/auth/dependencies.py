@@ -40,6 +40,8 @@ async def current_principal(
         )
     write = writes(request)
     authorization = request.headers.get("authorization")
+    cache: PrincipalCache = request.app.state.principal_cache
+    read_at = cache.generation  # before the key is read (see PrincipalCache.put)
     try:
         principal = await AuthService(session).authenticate(authorization, record_use=write)
     except InvalidApiKey:
@@ -58,8 +60,7 @@ async def current_principal(
             await AuthService(writer).record_use(principal.key_id)
         principal = replace(principal, last_used_at=utcnow())
     if authorization is not None:
-        cache: PrincipalCache = request.app.state.principal_cache
-        cache.put(authorization, principal)
+        cache.put(authorization, principal, read_at=read_at)
     request.state.principal = principal
     return principal
 

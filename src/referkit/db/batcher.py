@@ -138,25 +138,42 @@ class GroupCommitter(Generic[T, R]):
     async def _flush(
         self, batch: list[tuple[Sequence[T], asyncio.Future[list[R | BaseException]]]]
     ) -> None:
+        try:
+            try:
+                results = await self._write(batch)
+            except Exception:
+                logger.exception("%s batcher: batch failed", self.name)
+                return
+            start = 0
+            for entry, future in batch:
+                end = start + len(entry)
+                if not future.done():
+                    future.set_result(results[start:end])
+                start = end
+        finally:
+            # Whatever went wrong (a cancelled flush, a writer that broke its contract), no
+            # submitter is left waiting: an outcome it never got is an error.
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(BatcherClosed(f"the {self.name} batch was not written"))
+
+    async def _write(
+        self, batch: list[tuple[Sequence[T], asyncio.Future[list[R | BaseException]]]]
+    ) -> list[R | BaseException]:
         items = [item for entry, _ in batch for item in entry]
         try:
             results = list(await self.write_batch(items))
         except Exception as exc:
             if len(items) == 1:
                 logger.exception("%s batcher: write failed", self.name)
-                results = [exc]
-            else:
-                results = []
-                for item in items:
-                    try:
-                        results.extend(await self.write_batch([item]))
-                    except Exception as exc:
-                        logger.exception("%s batcher: write failed", self.name)
-                        results.append(exc)
-        assert len(results) == len(items), f"{self.name}: one result per item"
-        start = 0
-        for entry, future in batch:
-            end = start + len(entry)
-            if not future.done():
-                future.set_result(results[start:end])
-            start = end
+                return [exc]
+            results = []
+            for item in items:
+                try:
+                    results.extend(await self.write_batch([item]))
+                except Exception as exc:
+                    logger.exception("%s batcher: write failed", self.name)
+                    results.append(exc)
+        if len(results) != len(items):
+            raise RuntimeError(f"{self.name} batcher: {len(results)} results for {len(items)}")
+        return results

@@ -21,6 +21,8 @@ refuses (an unknown program, a refund of no purchase) is answered with the API's
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from typing import Any
 
 import orjson
@@ -32,7 +34,7 @@ from referkit.auth.cache import PrincipalCache, digest
 from referkit.auth.principal import Access, Principal
 from referkit.auth.service import use_is_stale
 from referkit.config import Settings
-from referkit.errors import ReferkitError, error_response
+from referkit.errors import ReferkitError, error_response, internal_error_response
 from referkit.event.schemas import EventBatch, EventCreate
 from referkit.event.views import batch_result, event_view
 from referkit.ingest import Ingest
@@ -46,6 +48,8 @@ PATHS = {"/api/v1/events": False, "/api/v1/events/batch": True}
 """The intake's paths, and whether each takes a batch."""
 
 _JSON = (b"content-type", b"application/json")
+_AUTHENTICATION_WAIT = 0.5  # seconds a request waits for another's authentication of its key
+logger = logging.getLogger("referkit.intake")
 _RAW_SECURITY = [(name.encode(), value.encode()) for name, value in SECURITY_HEADERS]
 
 
@@ -105,6 +109,8 @@ class EventIntake:
         authorization = None
         for name, value in scope["headers"]:
             if name == b"authorization":
+                if authorization is not None:
+                    raise _Fallback  # two of them: the full stack reads the first
                 authorization = value
             elif name == b"idempotency-key" or (name == b"content-type" and not _json_type(value)):
                 raise _Fallback
@@ -117,7 +123,10 @@ class EventIntake:
             pending = self._authenticating.get(digest(authorization))
             if pending is None:
                 return None
-            await pending.wait()
+            # Bounded: the first request may be slow to send its body (its authentication
+            # comes after that); past the bound, each request authenticates on its own.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(pending.wait(), _AUTHENTICATION_WAIT)
             principal = self._cached(authorization)
             if principal is None:
                 raise _Fallback
@@ -185,6 +194,9 @@ class EventIntake:
             return error_response(exc)  # refused before anything was stored
         except TimeoutError:
             return timeout_response(seconds)
+        except Exception:
+            logger.exception("event intake: unhandled error")
+            return internal_error_response()
         return (201 if created else 200), orjson.dumps(event_view(event), option=orjson.OPT_UTC_Z)
 
 

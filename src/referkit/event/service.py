@@ -60,6 +60,7 @@ def nothing_to_attribute(body: EventCreate) -> bool:
     to look up, decide or count (rollups are per program, member and link)."""
     return (
         body.program_id is None
+        and body.app_id is None  # apps are refused (422) on the session path
         and body.customer is None
         and body.click_id is None
         and body.visitor_id is None

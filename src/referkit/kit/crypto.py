@@ -34,8 +34,9 @@ _pool_lock = threading.Lock()
 
 
 def _drop_pool() -> None:
-    global _pool, _taken
+    global _pool, _taken, _pool_lock
     _pool, _taken = b"", 0
+    _pool_lock = threading.Lock()  # another thread may have held it at the fork
 
 
 # A forked child must not hand out the bytes its parent still holds.

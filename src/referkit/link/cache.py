@@ -170,8 +170,8 @@ class LinkCache:
             self.bus.publish(changes)
 
     def _drop(self, changes: LinkChanges) -> None:
-        if changes.api_keys and self.principals is not None:
-            self.principals.forget(changes.api_keys)
+        if (changes.api_keys or changes.key_workspaces) and self.principals is not None:
+            self.principals.forget(changes.api_keys, changes.key_workspaces)
         self._generation += 1
         for key in changes.codes:
             self._entries.pop(key, None)

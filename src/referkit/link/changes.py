@@ -26,15 +26,23 @@ class LinkChanges:
     programs: set[str] = field(default_factory=set)
     test_workspaces: set[str] = field(default_factory=set)
     api_keys: set[str] = field(default_factory=set)  # key ids
+    key_workspaces: set[str] = field(default_factory=set)  # workspaces whose default limit changed
 
     def __bool__(self) -> bool:
-        return bool(self.codes or self.programs or self.test_workspaces or self.api_keys)
+        return bool(
+            self.codes
+            or self.programs
+            or self.test_workspaces
+            or self.api_keys
+            or self.key_workspaces
+        )
 
     def update(self, other: LinkChanges) -> None:
         self.codes |= other.codes
         self.programs |= other.programs
         self.test_workspaces |= other.test_workspaces
         self.api_keys |= other.api_keys
+        self.key_workspaces |= other.key_workspaces
 
     def dumps(self, origin: str) -> bytes:
         return orjson.dumps(
@@ -44,6 +52,7 @@ class LinkChanges:
                 "programs": sorted(self.programs),
                 "test_workspaces": sorted(self.test_workspaces),
                 "api_keys": sorted(self.api_keys),
+                "key_workspaces": sorted(self.key_workspaces),
             }
         )
 
@@ -57,6 +66,7 @@ class LinkChanges:
                 programs={str(program) for program in data["programs"]},
                 test_workspaces={str(workspace) for workspace in data["test_workspaces"]},
                 api_keys={str(key) for key in data.get("api_keys", ())},
+                key_workspaces={str(ws) for ws in data.get("key_workspaces", ())},
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a link change: {exc}") from None

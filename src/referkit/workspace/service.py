@@ -56,6 +56,8 @@ class WorkspaceService:
             workspace.name = changes["name"]
         if "rate_limit_per_minute" in changes:
             workspace.rate_limit_per_minute = changes["rate_limit_per_minute"]
+            # Cached credentials carry the limit: once committed, every process drops them.
+            link_changes(self.session).key_workspaces.add(workspace.id)
         await self.session.flush()
         return await self.describe(principal, default_limit)
 

@@ -10,6 +10,7 @@ replays: their jobs then take the session path, which answers them with the firs
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ class EventJob(NamedTuple):
 
 
 Outcome = tuple[StoredEvent, bool] | BaseException
+logger = logging.getLogger("referkit.events")
 
 
 class _Replays(Exception):
@@ -106,7 +108,13 @@ class EventWriter:
         # The rows inserted are committed; the others were stored before: replays.
         new = {(r["workspace_id"], r["livemode"], r["event_id"]) for r in inserted}
         replays = [i for i, key in enumerate(keys) if key not in new]
-        answers = await self._with_session([jobs[i] for i in replays])
+        try:
+            answers = await self._with_session([jobs[i] for i in replays])
+        except Exception as exc:
+            # Only the replays' answers failed: the new events stay answered as stored
+            # (rewriting the whole batch would answer them as replays of themselves).
+            logger.exception("event batch: replays could not be answered")
+            answers = [exc] * len(replays)
         for index, answer in zip(replays, answers, strict=True):
             results[index] = answer
         return results

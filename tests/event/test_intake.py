@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
 
@@ -292,3 +293,76 @@ def test_credentials_read_before_a_revocation_are_not_cached() -> None:
     assert cache.get(b"Bearer s") == principal
     cache.forget(set(), {"ws_1"})  # the workspace's default limit changed
     assert cache.get(b"Bearer s") is None
+
+
+async def test_an_unexpected_error_gets_the_api_500_problem(
+    app: FastAPI, client: httpx.AsyncClient, key: Key, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _warm(client, key)
+
+    async def broken(*args: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(app.state.ingest, "event", broken)
+    answer = await client.post(EVENTS, json=_event(), headers=key.headers)
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["code"] == "internal_error"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_slow_upload_does_not_hold_other_requests_with_its_key(
+    app: FastAPI, key: Key
+) -> None:
+    """The first request with unknown credentials authenticates for the others, but a client
+    still sending its body does not make them wait beyond a short bound."""
+    authorization = key.headers["Authorization"].encode()
+    body_sent = asyncio.Event()
+
+    def scope() -> dict[str, Any]:
+        headers = [(b"authorization", authorization), (b"content-type", b"application/json")]
+        return {
+            "type": "http",
+            "method": "POST",
+            "path": EVENTS,
+            "raw_path": EVENTS.encode(),
+            "query_string": b"",
+            "headers": headers,
+            "client": ("127.0.0.1", 5000),
+            "server": ("testserver", 80),
+            "scheme": "http",
+            "http_version": "1.1",
+            "root_path": "",
+        }
+
+    def receiver(slow: bool) -> Any:
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                await asyncio.Event().wait()  # nothing more: the client stays connected
+            sent = True
+            if slow:
+                await body_sent.wait()
+            return {"type": "http.request", "body": orjson.dumps(_event()), "more_body": False}
+
+        return receive
+
+    def sender(statuses: list[int]) -> Any:
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        return send
+
+    slow_status: list[int] = []
+    quick_status: list[int] = []
+    slow = asyncio.create_task(app(scope(), receiver(True), sender(slow_status)))
+    await asyncio.sleep(0.05)  # the slow request is authenticating for its key
+    await asyncio.wait_for(app(scope(), receiver(False), sender(quick_status)), 3)
+    assert quick_status == [201]
+    assert not slow.done()
+    body_sent.set()
+    await asyncio.wait_for(slow, 3)
+    assert slow_status == [201]

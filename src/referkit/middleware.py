@@ -16,6 +16,8 @@ SECURITY_HEADERS = (
     ("referrer-policy", "strict-origin-when-cross-origin"),
     ("x-frame-options", "DENY"),
 )
+RAW_SECURITY_HEADERS = tuple((name.encode(), value.encode()) for name, value in SECURITY_HEADERS)
+"""The same, as ASGI header pairs, for the handlers answering ahead of this middleware."""
 
 
 class GuardMiddleware:

@@ -84,17 +84,7 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(b"".join(chunks), receive), send)
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
@@ -105,6 +95,21 @@ class BodyLimit:
             f"The request body is larger than {limit} bytes.",
         )
         await response(scope, receive, send)
+
+
+def replay_body(body: bytes, receive: Receive, *, more_body: bool = False) -> Receive:
+    """``receive`` for an app downstream of one that read ``body``: that body as one message
+    (with ``more_body`` if the stream goes on), then whatever ``receive`` brings."""
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": more_body}
+
+    return replay
 
 
 class Timeout:

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from referkit.auth.cache import PrincipalCache, digest
 from referkit.auth.principal import Access, Principal
@@ -41,8 +41,8 @@ from referkit.ingest import Ingest
 from referkit.kit.net import client_ip, request_scheme
 from referkit.kit.ratelimit import Decision, RateLimiter
 from referkit.kit.schemas import TEXT_CHECKED, check_text
-from referkit.middleware import SECURITY_HEADERS
-from referkit.protection import HSTS, timeout_response
+from referkit.middleware import RAW_SECURITY_HEADERS
+from referkit.protection import HSTS, replay_body, timeout_response
 
 PATHS = {"/api/v1/events": False, "/api/v1/events/batch": True}
 """The intake's paths, and whether each takes a batch."""
@@ -50,7 +50,6 @@ PATHS = {"/api/v1/events": False, "/api/v1/events/batch": True}
 _JSON = (b"content-type", b"application/json")
 _AUTHENTICATION_WAIT = 0.5  # seconds a request waits for another's authentication of its key
 logger = logging.getLogger("referkit.intake")
-_RAW_SECURITY = [(name.encode(), value.encode()) for name, value in SECURITY_HEADERS]
 
 
 def _json_type(content_type: bytes) -> bool:
@@ -87,7 +86,7 @@ class EventIntake:
             await self.app(scope, body.replay(receive), send)
             return
         answer = await self._answer(principal, parsed, settings)
-        headers = list(_RAW_SECURITY)
+        headers = list(RAW_SECURITY_HEADERS)
         if decision is not None:
             headers += decision.headers()
         if settings.require_https:
@@ -231,13 +230,4 @@ class _Body:
         """``receive`` for the full stack: the body read so far, then the rest of the stream."""
         if not self.chunks:
             return receive
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return {"type": "http.request", "body": self.data(), "more_body": not self.complete}
-
-        return replay
+        return replay_body(self.data(), receive, more_body=not self.complete)

@@ -30,6 +30,7 @@ from referkit.kit.time import utcnow
 from referkit.link.cache import Target
 from referkit.link.clicks import ClickJob, reach_key
 from referkit.link.detect import is_bot, platform_of
+from referkit.middleware import RAW_SECURITY_HEADERS
 
 logger = logging.getLogger("referkit.redirect")
 
@@ -42,12 +43,7 @@ _MAX_CODE = 64
 _NO_STORE = (b"cache-control", b"no-store")
 # Pages get the security headers every other response gets from GuardMiddleware; a 302 has no
 # content for them to protect (and each header costs the server a little on the hottest path).
-_COMMON = [
-    _NO_STORE,
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-    (b"x-frame-options", b"DENY"),
-]
+_COMMON = [_NO_STORE, *RAW_SECURITY_HEADERS]
 
 _NOT_FOUND_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">

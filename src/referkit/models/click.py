@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import Boolean, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referkit.db.base import Base, id_column
@@ -16,22 +16,19 @@ class Click(Base):
     no workspace. ``visitor_id`` is the first-party cookie (random, used for cookie attribution);
     ``visitor_hash`` is a salted hash of IP + user agent (salt rotated daily); raw IPs are not
     stored. ``is_unique`` marks the click that counted as reach (one visitor per link per hour).
+
+    An append-only log without foreign keys: its tenant and link ids come from the link cache,
+    never from the request, and a parent check per row is a lookup (on PostgreSQL a trigger)
+    on the hottest write path. Links are archived, never deleted.
     """
 
     __tablename__ = "clicks"
-    __table_args__ = (
-        Index("ix_clicks_visitor_id_created_at", "visitor_id", "created_at"),
-        Index("ix_clicks_link_id_created_at", "link_id", "created_at"),
-    )
+    __table_args__ = (Index("ix_clicks_visitor_id_created_at", "visitor_id", "created_at"),)
 
     id: Mapped[str] = id_column()
-    workspace_id: Mapped[str | None] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=True
-    )
+    workspace_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     livemode: Mapped[bool | None] = mapped_column(nullable=True)
-    link_id: Mapped[str | None] = mapped_column(
-        ForeignKey("links.id", ondelete="CASCADE"), nullable=True
-    )
+    link_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     program_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     member_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     code: Mapped[str] = mapped_column(String(64))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referkit.db.base import Base, id_column
@@ -27,7 +27,8 @@ class Event(Base):
     )
 
     id: Mapped[str] = id_column()
-    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    # No foreign key, as on clicks: the key's workspace, never the request's (see Click).
+    workspace_id: Mapped[str] = mapped_column(String(40))
     livemode: Mapped[bool] = mapped_column()
     event_id: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(20))

@@ -69,15 +69,14 @@ class BulkInsert:
                 self._sqlite.append((index, _json))
                 self._pg.append((index, _json))
         pg = postgresql.dialect()  # type: ignore[no-untyped-call]
-        arrays = ", ".join(
-            f"${n}::{column.type.compile(dialect=pg)}[]"
-            for n, column in enumerate(table.columns, start=1)
-        )
+        self._pg_types = [column.type.compile(dialect=pg) for column in table.columns]
+        arrays = ", ".join(f"${n}::{kind}[]" for n, kind in enumerate(self._pg_types, start=1))
         self.pg_unnest_args = arrays
         """``$1::type[], …``: one typed array parameter per column, for statements built on
         top of this one."""
         names = ", ".join(f'"{name}"' for name in self.columns)
         self.pg_sql = f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}){suffix}"  # noqa: S608
+        self._compact_sql: dict[tuple[bool, ...], str] = {}
         self._values = itemgetter(*self.columns)
         self._attributes = attrgetter(*self.columns)
 
@@ -102,9 +101,40 @@ class BulkInsert:
         """``sqlite_values`` of objects with an attribute per column."""
         return self._sqlite_values(map(self._attributes, records))
 
-    def pg_record_arrays(self, records: Sequence[Any]) -> list[list[Any]]:
-        """``pg_arrays`` of objects with an attribute per column."""
-        return self._pg_arrays(map(self._attributes, records))
+    def pg_compact_records(self, records: Sequence[Any]) -> tuple[str, list[Any]]:
+        """``pg_sql`` and its arguments for objects with an attribute per column, with every
+        column that holds one value throughout the batch bound once as a scalar.
+
+        Most columns of a batch are NULL everywhere or the same for every row (the workspace,
+        the mode, the batch's time): sent as one value, they cost neither asyncpg's encoding
+        of a thousand elements nor PostgreSQL's unnesting of them. One statement per pattern
+        of such columns is prepared and kept."""
+        columns = self._pg_arrays(map(self._attributes, records))
+        single = tuple(column.count(column[0]) == len(column) for column in columns)
+        sql = self._compact_sql.get(single)
+        if sql is None:
+            sql = self._compact_sql[single] = self._compact(single)
+        return sql, [
+            column[0] if one else column for column, one in zip(columns, single, strict=True)
+        ]
+
+    def _compact(self, single: tuple[bool, ...]) -> str:
+        selected, arrays, names = [], [], []
+        for n, (name, kind, one) in enumerate(
+            zip(self.columns, self._pg_types, single, strict=True), 1
+        ):
+            if one:
+                selected.append(f"${n}::{kind}")
+            else:
+                arrays.append(f"${n}::{kind}[]")
+                names.append(f'"{name}"')
+                selected.append(f'u."{name}"')
+        source = f" FROM unnest({', '.join(arrays)}) AS u({', '.join(names)})" if arrays else ""
+        columns = ", ".join(f'"{name}"' for name in self.columns)
+        return (
+            f"INSERT INTO {self.table.name} ({columns}) "
+            f"SELECT {', '.join(selected)}{source}{self.suffix}"
+        )
 
     def pg_arrays(self, rows: Sequence[Row]) -> list[list[Any]]:
         return self._pg_arrays(map(self._complete, rows))

@@ -9,6 +9,7 @@ event intake both answer with these.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from referkit.errors import ReferkitError
@@ -17,10 +18,11 @@ from referkit.event.schemas import BatchItem, Event
 from referkit.openapi import Problem
 
 _VIEW_FIELDS = tuple(Event.model_fields)
+_view_values = attrgetter(*_VIEW_FIELDS)
 
 
 def event_view(event: StoredEvent) -> dict[str, Any]:
-    return {name: getattr(event, name) for name in _VIEW_FIELDS}
+    return dict(zip(_VIEW_FIELDS, _view_values(event), strict=True))
 
 
 def batch_item(index: int, outcome: tuple[StoredEvent, bool] | BaseException) -> dict[str, Any]:

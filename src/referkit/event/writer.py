@@ -50,10 +50,12 @@ PLAIN = BulkInsert(
     cast(Table, Event.__table__),
     suffix=" ON CONFLICT (workspace_id, livemode, event_id) DO NOTHING",
 )
-_PG_PLAIN = (
-    f"WITH stored AS ({PLAIN.pg_sql} RETURNING workspace_id, livemode, event_id) "  # noqa: S608
-    "SELECT * FROM stored"
-)
+
+
+def _pg_plain(rows: Sequence[EventRecord]) -> tuple[str, list[object]]:
+    insert, args = PLAIN.pg_compact_records(rows)
+    returning = "RETURNING workspace_id, livemode, event_id"
+    return f"WITH stored AS ({insert} {returning}) SELECT * FROM stored", args  # noqa: S608
 
 
 class EventWriter:
@@ -102,7 +104,8 @@ class EventWriter:
             return results
         assert self.postgres is not None
         async with self.postgres.connection() as conn:
-            inserted = await conn.fetch(_PG_PLAIN, *PLAIN.pg_record_arrays(rows))
+            sql, args = _pg_plain(rows)
+            inserted = await conn.fetch(sql, *args)
         if len(inserted) == len(rows):
             return results
         # The rows inserted are committed; the others were stored before: replays.

@@ -70,7 +70,17 @@ async def _batches(base: str, secret: str) -> float:
     return BATCH_REQUESTS * BATCH / elapsed
 
 
-def run(env: dict[str, str], label: str, single: bool) -> None:
+def floor(label: str, url: str) -> float:
+    """Batches against the bare app storing four fields per event (``bench/floor_app.py``)."""
+    with server(["bench.floor_app:app"], {**os.environ, "BENCH_FLOOR_URL": url}) as base:
+        os.sched_setaffinity(0, {int(LOAD_CPU)})
+        rate = statistics.median(asyncio.run(_batches(base, "-")) for _ in range(REPETITIONS))
+    print(f"[{label}] floor: bare batch storing 4 fields {rate:10.0f} events/s (median)")
+    return rate
+
+
+def run(env: dict[str, str], label: str, single: bool, floor_url: str) -> None:
+    floor(label, floor_url)
     app = ["referkit.app:create_app", "--factory"]
     cli(env, "db", "upgrade")
     with server(app, env) as base:
@@ -91,11 +101,12 @@ def run(env: dict[str, str], label: str, single: bool) -> None:
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
-        run(referkit_env(Path(tmp)), "sqlite", single=True)
+        run(referkit_env(Path(tmp)), "sqlite", single=True, floor_url=f"sqlite:///{tmp}/floor.db")
     pg = os.environ.get("BENCH_PG_URL")
     if pg:
         with postgres(pg) as url, tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
-            run(referkit_env(Path(tmp), database_url=url), "postgresql", single=False)
+            floor_url = url.replace("+asyncpg", "")
+            run(referkit_env(Path(tmp), database_url=url), "postgresql", False, floor_url)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,16 @@ def stored_clicks(env: dict[str, str]) -> int:
     return asyncio.run(_count(env.get("REFERKIT_DATABASE_URL") or default))
 
 
-def run(label: str, env: dict[str, str], bare: WrkResult) -> None:
+def floor(label: str, url: str, bare: WrkResult) -> None:
+    """The bare app committing one minimal row per 302 (``bench/floor_app.py``)."""
+    with server(["bench.floor_app:app"], {**os.environ, "BENCH_FLOOR_URL": url}) as base:
+        result = measure(f"{base}/r/x", CONNECTIONS)
+    print(f"[{label}] floor: bare 302 + one committed row {result.rps:8.0f} req/s")
+    print(f"FLOOR [{label}] durable bare / bare          {result.rps / bare.rps:.3f}")
+
+
+def run(label: str, env: dict[str, str], bare: WrkResult, floor_url: str) -> None:
+    floor(label, floor_url, bare)
     cli(env, "db", "upgrade")
     with server(APP, env) as base:
         rows = seed(base, env)
@@ -84,11 +93,12 @@ def main() -> None:
     print(f"bare ASGI 302            {bare.rps:8.0f} req/s  p99 {bare.p99_ms:.2f} ms (c=32)")
     print(f"bare ASGI 302 (c=4)      {bare4.rps:8.0f} req/s  p99 {bare4.p99_ms:.2f} ms")
     with tempfile.TemporaryDirectory(prefix="bench-redirect-") as tmp:
-        run("sqlite", referkit_env(Path(tmp)), bare)
+        run("sqlite", referkit_env(Path(tmp)), bare, f"sqlite:///{tmp}/floor.db")
     pg = os.environ.get("BENCH_PG_URL")
     if pg:
         with postgres(pg) as url, tempfile.TemporaryDirectory(prefix="bench-redirect-") as tmp:
-            run("postgresql", referkit_env(Path(tmp), database_url=url), bare)
+            floor_url = url.replace("+asyncpg", "")
+            run("postgresql", referkit_env(Path(tmp), database_url=url), bare, floor_url)
 
 
 if __name__ == "__main__":

@@ -94,9 +94,32 @@ def _record(
     )
 
 
-def plain_event(principal: Principal, body: EventCreate, now: datetime) -> EventRecord:
-    """The row of an event with ``nothing_to_attribute``."""
-    return _record(principal, body, now, outcome={"referral": None})
+_TYPE_VALUES = {member: member.value for member in EventType}
+
+
+def plain_event(
+    principal: Principal, body: EventCreate, now: datetime, id: str | None = None
+) -> EventRecord:
+    """The row of an event with ``nothing_to_attribute`` (``_record``'s, built directly: a
+    batch builds a thousand); ``id`` one of ``new_ids``, or a new one."""
+    return EventRecord(
+        id or new_id("evt"),
+        principal.workspace_id,
+        principal.livemode,
+        body.event_id,
+        _TYPE_VALUES[body.type],
+        body.occurred_at or now,
+        now,
+        name=body.name,
+        amount=body.amount,
+        currency=body.currency,
+        refunded_event_id=body.refunded_event_id,
+        properties=body.properties,
+        outcome={"referral": None},
+        ip=body.ip,
+        visitor_id=body.visitor_id,
+        user_agent=body.user_agent,
+    )
 
 
 class EventService:

@@ -28,6 +28,7 @@ from referkit.event.record import EventRecord, StoredEvent
 from referkit.event.repository import EventRepository
 from referkit.event.schemas import EventCreate
 from referkit.event.service import BatchState, EventService, nothing_to_attribute, plain_event
+from referkit.kit.ids import new_ids
 from referkit.kit.time import utcnow
 from referkit.models import Event
 from referkit.stats.rollups import BUFFER_KEY, RollupBuffer
@@ -80,12 +81,13 @@ class EventWriter:
         first: dict[tuple[str, bool, str], EventRecord] = {}
         keys: list[tuple[str, bool, str]] = []
         results: list[Outcome] = []
-        for job in jobs:
+        ids = new_ids("evt", len(jobs))
+        for job, event_id in zip(jobs, ids, strict=True):
             key = (job.principal.workspace_id, job.principal.livemode, job.body.event_id)
             keys.append(key)
             event = first.get(key)
             if event is None:
-                first[key] = plain_event(job.principal, job.body, now)
+                first[key] = plain_event(job.principal, job.body, now, event_id)
                 results.append((first[key], True))
             else:
                 results.append((event, False))  # the same event twice in one batch

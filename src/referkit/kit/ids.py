@@ -49,6 +49,7 @@ ID_PATTERN = re.compile(r"^[a-z]{2,5}_[0-9a-hjkmnp-tv-z]{26}$")
 # Two digits (10 bits) per lookup: 13 lookups encode the 128-bit value as 26 digits.
 _PAIRS = [first + second for first in _ALPHABET for second in _ALPHABET]
 _SHIFTS = tuple(range(120, -1, -10))
+_LOW_SHIFTS = _SHIFTS[5:]
 
 
 def _encode(value: int) -> str:
@@ -72,6 +73,40 @@ def new_id(prefix: str) -> str:
             _last_random = int.from_bytes(random_bytes(_RANDOM_BITS // 8)) >> 1
         value = (now << _RANDOM_BITS) | _last_random
     return f"{prefix}_{_encode(value)}"
+
+
+def new_ids(prefix: str, count: int) -> list[str]:
+    """``count`` new ids in creation order, as ``new_id`` would return them one by one: one
+    clock read and one random draw for all of them (a batch's rows)."""
+    global _last_ms, _last_random
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    if count <= 0:
+        return []
+    with _lock:
+        now = time.time_ns() // 1_000_000
+        if now <= _last_ms:
+            now = _last_ms
+            first = _last_random + 1
+        else:
+            _last_ms = now
+            first = int.from_bytes(random_bytes(_RANDOM_BITS // 8)) >> 1
+        _last_random = (first + count - 1) % (1 << _RANDOM_BITS)
+    # The first five pairs are the milliseconds (bits 129-80), the other eight the random part.
+    # Consecutive values share all but their last two pairs (20 bits): those are encoded again
+    # only when they change.
+    head = f"{prefix}_{_encode(now << _RANDOM_BITS)[:10]}"
+    pairs = _PAIRS
+    ids: list[str] = []
+    high = -1
+    middle = head
+    for value in range(first, first + count):
+        value %= 1 << _RANDOM_BITS
+        if value >> 20 != high:
+            high = value >> 20
+            middle = head + "".join([pairs[(value >> shift) & 1023] for shift in _LOW_SHIFTS[:6]])
+        ids.append(middle + pairs[(value >> 10) & 1023] + pairs[value & 1023])
+    return ids
 
 
 def looks_like_id(value: str, prefix: str) -> bool:

@@ -28,6 +28,7 @@ from referkit.health.endpoints import router as health_router
 from referkit.idempotency.middleware import IdempotencyMiddleware
 from referkit.idempotency.service import IdempotencyService
 from referkit.ingest import Ingest
+from referkit.kit.memory import freeze_startup_objects
 from referkit.kit.ratelimit import RateLimiter
 from referkit.kit.time import utcnow
 from referkit.link.cache import LinkCache
@@ -66,6 +67,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.ingest = ingest = Ingest(settings, sessions)
     ingest.start()
     warm_up_bot_detection()
+    freeze_startup_objects()
     purge = asyncio.create_task(_housekeeping(sessions))
     try:
         await link_cache.start()  # inside the try: a failed start still reaches close()

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referkit.db.base import Base, id_column
@@ -16,14 +16,21 @@ class Event(Base):
     ``attribution`` stores the decision with its explanation (candidates, winning rule, window,
     model). Written by the event batcher. ``visitor_id`` is the ``rk_vid`` cookie the client
     forwarded; with ``ip`` it is what the same-device fraud check knows of the customer's device
-    (looked up by customer, newest first: ``ix_events_customer_id_id``).
+    (looked up by customer, newest first: ``ix_events_customer_id_id``, which holds only the
+    events that have a customer).
     """
 
     __tablename__ = "events"
     __table_args__ = (
         UniqueConstraint("workspace_id", "livemode", "event_id"),
         Index("ix_events_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
-        Index("ix_events_customer_id_id", "customer_id", "id"),
+        Index(
+            "ix_events_customer_id_id",
+            "customer_id",
+            "id",
+            postgresql_where=text("customer_id IS NOT NULL"),
+            sqlite_where=text("customer_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = id_column()

@@ -24,15 +24,15 @@ from bench.common import LOAD_CPU, REPETITIONS, cli, measure, postgres, referkit
 
 BATCH = 1000
 BATCH_CONCURRENCY = 4
-BATCH_REQUESTS = 12
+BATCH_REQUESTS = 40
 LUA = str(Path(__file__).with_name("event.lua"))
 
 
 async def _batches(base: str, secret: str) -> float:
     """Events per second over BATCH_REQUESTS batches, BATCH_CONCURRENCY in flight at a time.
 
-    Bodies are encoded before the clock starts and answers decoded by orjson, so the figure is
-    the server's rate rather than the load generator's JSON work.
+    Bodies are encoded before the clock starts, and only the counts at the end of each answer
+    are decoded, so the figure is the server's rate rather than the load generator's JSON work.
     """
     headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
     run = uuid.uuid4().hex[:8]
@@ -56,7 +56,10 @@ async def _batches(base: str, secret: str) -> float:
     async def one(http: httpx.AsyncClient, body: bytes) -> None:
         response = await http.post("/api/v1/events/batch", content=body)
         assert response.status_code == 200, response.text
-        assert orjson.loads(response.content)["stored"] == BATCH, response.text
+        # The counts follow the thousand per-event answers: read them from the tail, rather
+        # than spend the load generator's core decoding what it does not look at.
+        tail = orjson.loads(b"{" + response.content[response.content.rindex(b'"stored"') :])
+        assert tail["stored"] == BATCH, response.text
 
     async def worker(http: httpx.AsyncClient, queue: list[bytes]) -> None:
         while queue:

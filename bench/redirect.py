@@ -54,8 +54,10 @@ def floor(label: str, url: str, bare: WrkResult) -> None:
     """The bare app committing one minimal row per 302 (``bench/floor_app.py``)."""
     with server(["bench.floor_app:app"], {**os.environ, "BENCH_FLOOR_URL": url}) as base:
         result = measure(f"{base}/r/x", CONNECTIONS)
+        result4 = measure(f"{base}/r/x", 4)
     print(f"[{label}] floor: bare 302 + one committed row {result.rps:8.0f} req/s")
     print(f"FLOOR [{label}] durable bare / bare          {result.rps / bare.rps:.3f}")
+    print(f"FLOOR [{label}] p99 at 4 connections         {result4.p99_ms:.2f} ms")
 
 
 def run(label: str, env: dict[str, str], bare: WrkResult, floor_url: str) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, model_validator
 
-from referkit.kit.schemas import RequestModel, ResponseModel, UtcDatetime
+from referkit.kit.schemas import Currency, RequestModel, ResponseModel, UtcDatetime
 from referkit.openapi import Problem
 
 MAX_BATCH = 1000
@@ -64,11 +64,7 @@ class EventCreate(RequestModel):
     amount: int | None = Field(
         default=None, ge=0, le=10**12, description="Minor units (2500 = $25.00)."
     )
-    currency: Annotated[
-        str | None,
-        Field(default=None, pattern=r"^[A-Za-z]{3}$", examples=["USD"]),
-        AfterValidator(lambda v: v.upper() if v else v),
-    ] = None
+    currency: Currency | None = None
     refunded_event_id: str | None = Field(
         default=None, min_length=1, max_length=200, description="For `refund`: the purchase."
     )

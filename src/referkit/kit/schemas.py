@@ -20,6 +20,8 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
+    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -76,6 +78,14 @@ def _iso_only(value: Any) -> Any:
         raise ValueError("must be an ISO 8601 date-time, such as 2024-06-01T12:00:00Z")
     return value
 
+
+Currency = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True),
+    Field(description="ISO 4217 code", examples=["USD"]),
+]
+"""A currency code in either case, stored in upper case (checked and converted by pydantic's
+own string validator: no Python call per value)."""
 
 UtcDatetime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_to_utc)]
 """A datetime input in ISO 8601, converted to UTC (naive values are taken as UTC)."""

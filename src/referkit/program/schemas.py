@@ -8,15 +8,10 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from referkit.kit.email import canonical_email
-from referkit.kit.schemas import RequestModel, ResponseModel
+from referkit.kit.schemas import Currency, RequestModel, ResponseModel
 from referkit.kit.urls import check_http_url, check_origin
 
 HttpUrlText = Annotated[str, AfterValidator(check_http_url)]
-Currency = Annotated[
-    str,
-    Field(pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code", examples=["USD"]),
-    AfterValidator(str.upper),
-]
 
 
 class ProgramStatus(StrEnum):

@@ -6,8 +6,8 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from referkit.kit.schemas import RequestModel, ResponseModel
-from referkit.program.schemas import Currency, Recipient, RewardKind
+from referkit.kit.schemas import Currency, RequestModel, ResponseModel
+from referkit.program.schemas import Recipient, RewardKind
 
 
 class RewardStatus(StrEnum):

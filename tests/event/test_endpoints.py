@@ -296,3 +296,21 @@ async def test_answers_match_the_listed_events_field_for_field(
     assert single.json() == by_id[f"{run}-a"]
     assert single.json()["occurred_at"] == "2026-01-02T03:04:05Z"
     assert batch.json()["data"][0]["event"] == by_id[f"{run}-b"]
+
+
+async def test_clicks_of_a_deleted_program_credit_nobody(
+    client: httpx.AsyncClient, key: Key, setup: dict[str, Any]
+) -> None:
+    """Deleting a program deletes its members and links; their clicks stay in the click log
+    but are no longer candidates, by click id or by cookie."""
+    click_id, visitor = await _click(client, setup["member"]["referral_code"])
+    program_id = setup["program"]["id"]
+    deleted = await client.delete(f"/api/v1/programs/{program_id}", headers=key.headers)
+    assert deleted.status_code == 204
+    purchase = {"type": "purchase", "amount": 100, "currency": "USD"}
+    for reference in ({"click_id": click_id}, {"visitor_id": visitor}):
+        response = await _send(client, key, **purchase, **reference)
+        assert response.status_code == 201, response.text
+        event = response.json()
+        assert (event["member_id"], event["program_id"], event["link_id"]) == (None, None, None)
+        assert event["attribution"] is None

@@ -93,6 +93,9 @@ class AttributionService:
         }
         if click.is_orphan or click.link_id is None:
             candidate["reason"] = "the click hit an unknown or expired code"
+        elif click.program_id is not None and program is None:
+            # Deleting a program deletes its members and links; their clicks stay in the log.
+            candidate["reason"] = f"program {click.program_id} was deleted"
         elif click.is_bot:
             candidate["reason"] = "the click came from a bot"
         elif program_id is not None and click.program_id != program_id:

@@ -19,7 +19,8 @@ class Click(Base):
 
     An append-only log without foreign keys: its tenant and link ids come from the link cache,
     never from the request, and a parent check per row is a lookup (on PostgreSQL a trigger)
-    on the hottest write path. Links are archived, never deleted.
+    on the hottest write path. Links are archived; those a deleted program takes with it leave
+    their clicks here, and attribution no longer counts them.
     """
 
     __tablename__ = "clicks"

@@ -3,8 +3,8 @@
 The two append-only tables of the hot paths are written by the group-commit batchers, with
 tenant ids taken from the link cache or the authenticated key, never from the request. Their
 foreign keys cost a parent lookup (PostgreSQL: a trigger) for every row inserted, and
-``ix_clicks_link_id_created_at`` served no query. Links are archived, never deleted, and test
-data is deleted table by table, so nothing relied on the cascades.
+``ix_clicks_link_id_created_at`` served no query. Test data is deleted table by table; the
+clicks of a deleted program's links stay, and attribution no longer counts them.
 
 Revision ID: 0008
 Revises: 0007

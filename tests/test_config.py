@@ -225,3 +225,11 @@ def test_configured_secret_key_writes_no_file(
     monkeypatch.setenv("REFERKIT_SECRET_KEY", SECRET)
     assert load_settings().signing_key == SECRET.encode()
     assert not (clean_environment / "secret_key").exists()
+
+
+def test_trusted_networks_follow_the_setting(clean_environment: Path) -> None:
+    settings = Settings(trusted_proxies="")
+    assert settings.trusted_networks == ()
+    copy = settings.model_copy(update={"trusted_proxies": "127.0.0.1, 10.0.0.0/8"})
+    assert [str(network) for network in copy.trusted_networks] == ["127.0.0.1/32", "10.0.0.0/8"]
+    assert settings.trusted_networks == ()

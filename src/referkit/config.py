@@ -122,9 +122,9 @@ class Settings(BaseSettings):
             raise ValueError(f"not a list of IP addresses or networks ({exc})") from None
         return value
 
-    @cached_property
+    @property
     def trusted_networks(self) -> tuple[Network, ...]:
-        """Parsed once: every redirect and API request reads it."""
+        # parse_networks remembers its answers: every redirect and API request reads this.
         return parse_networks(self.trusted_proxies)
 
     @field_validator("base_url")

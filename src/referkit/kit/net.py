@@ -32,8 +32,10 @@ def normalize_ip(value: str) -> str | None:
 
 
 @lru_cache(maxsize=64)
+@lru_cache(maxsize=16)
 def parse_networks(spec: str) -> tuple[Network, ...]:
-    """``"127.0.0.1, 10.0.0.0/8"`` → networks; raises ValueError on a bad entry."""
+    """``"127.0.0.1, 10.0.0.0/8"`` → networks; raises ValueError on a bad entry. Remembered:
+    the trusted proxies are read on every request."""
     return tuple(
         ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip()
     )

@@ -57,32 +57,12 @@ def _encode(value: int) -> str:
     return "".join([pairs[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
-def new_id(prefix: str) -> str:
-    """Return a new id such as ``mem_01jd9x4k6b8v2q3r5s7t9w1y3z``."""
+def _reserve(prefix: str, count: int) -> tuple[int, int]:
+    """The millisecond and the first of ``count`` consecutive random parts (not yet reduced
+    modulo 2**80) for new ids, taken under the lock so that ids sort in creation order."""
     global _last_ms, _last_random
     if prefix not in PREFIXES:
         raise ValueError(f"unknown id prefix {prefix!r}")
-    with _lock:
-        now = time.time_ns() // 1_000_000
-        if now <= _last_ms:
-            now = _last_ms
-            _last_random = (_last_random + 1) % (1 << _RANDOM_BITS)
-        else:
-            _last_ms = now
-            # 79 of the 80 bits: headroom for increments
-            _last_random = int.from_bytes(random_bytes(_RANDOM_BITS // 8)) >> 1
-        value = (now << _RANDOM_BITS) | _last_random
-    return f"{prefix}_{_encode(value)}"
-
-
-def new_ids(prefix: str, count: int) -> list[str]:
-    """``count`` new ids in creation order, as ``new_id`` would return them one by one: one
-    clock read and one random draw for all of them (a batch's rows)."""
-    global _last_ms, _last_random
-    if prefix not in PREFIXES:
-        raise ValueError(f"unknown id prefix {prefix!r}")
-    if count <= 0:
-        return []
     with _lock:
         now = time.time_ns() // 1_000_000
         if now <= _last_ms:
@@ -90,8 +70,26 @@ def new_ids(prefix: str, count: int) -> list[str]:
             first = _last_random + 1
         else:
             _last_ms = now
+            # 79 of the 80 bits: headroom for increments
             first = int.from_bytes(random_bytes(_RANDOM_BITS // 8)) >> 1
         _last_random = (first + count - 1) % (1 << _RANDOM_BITS)
+    return now, first
+
+
+def new_id(prefix: str) -> str:
+    """Return a new id such as ``mem_01jd9x4k6b8v2q3r5s7t9w1y3z``."""
+    now, low = _reserve(prefix, 1)
+    return f"{prefix}_{_encode((now << _RANDOM_BITS) | (low % (1 << _RANDOM_BITS)))}"
+
+
+def new_ids(prefix: str, count: int) -> list[str]:
+    """``count`` new ids in creation order, as ``new_id`` would return them one by one: one
+    clock read and one random draw for all of them (a batch's rows)."""
+    if count <= 0:
+        if prefix not in PREFIXES:
+            raise ValueError(f"unknown id prefix {prefix!r}")
+        return []
+    now, first = _reserve(prefix, count)
     # The first five pairs are the milliseconds (bits 129-80), the other eight the random part.
     # Consecutive values share all but their last two pairs (20 bits): those are encoded again
     # only when they change.

@@ -8,22 +8,36 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# uv installs every dependency at the exact version uv.lock names; uv itself is pinned here and
+# kept in its own small environment (.tools) so `uv sync` never removes it.
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+# Never download an interpreter and never let a newer registry release change what gets installed.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint typecheck pytest install install-dev clean
+.PHONY: run test lint typecheck pytest install install-dev lock clean
 
-$(BIN)/python:
+$(UV):
 	@test -n "$(PYTHON)" || { echo "Referkit needs Python 3.11+ (python3.11 or newer on PATH)"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Referkit needs Python 3.11+")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Runtime dependencies only, exactly as locked (--inexact keeps dev tools installed by `make test`).
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --inexact --no-dev --python "$$(command -v $(PYTHON))" --quiet
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev]'
-	@touch $@
+# Runtime and dev dependencies, exactly as locked.
+$(VENV)/.installed-dev: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --extra dev --python "$$(command -v $(PYTHON))" --quiet
+	@touch $@ $(VENV)/.installed
+
+## Refresh uv.lock on purpose after editing pyproject.toml (newest versions the bounds allow).
+lock: | $(UV)
+	$(UV) lock --upgrade --python "$$(command -v $(PYTHON))"
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -46,4 +60,4 @@ pytest: $(VENV)/.installed-dev
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis

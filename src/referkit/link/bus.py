@@ -161,7 +161,7 @@ class LinkChangeBus:
                 self._lost()
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
             await asyncio.sleep(delay)
             delay = min(delay * 2, _RETRY_MAX)
 

@@ -214,22 +214,42 @@ def test_serve_demo(tmp_path: Path) -> None:
         assert {r["member_id"] for r in referrals} == {m["id"] for m in members}
     server.assert_stopped_cleanly()
 
-    # Again on the same data dir, with a public base URL: no second demo, a new key.
+    # Again on the same data dir, with a public base URL: no second demo, the same key.
     env["REFERKIT_BASE_URL"] = "https://refer.example.com"
     with serve(env, tmp_path / "logs", "--demo") as again:
         out = again.stdout
         assert banner_value(out, "API") == "https://refer.example.com/api/v1"
-        new_secret = banner_value(out, "API key")
-        assert new_secret != secret
+        assert banner_value(out, "API key") == secret
         assert curl_line(out)[3] == "https://refer.example.com/api/v1/programs"
 
-        again_program, again_members, again_referrals = get_demo(again.base_url, new_secret)
+        again_program, again_members, again_referrals = get_demo(again.base_url, secret)
         assert again_program["id"] == program["id"]
         assert {m["id"] for m in again_members} == {m["id"] for m in members}
         assert len(again_referrals) == len(referrals)
         for member in again_members:
             assert member["referral_link"].startswith("https://refer.example.com/r/")
-        # The first run's key is still valid.
-        old = httpx.get(f"{again.base_url}/api/v1/workspace", headers=bearer(secret), timeout=10)
-        assert old.status_code == 200
+        # Regenerated through the API, the demo key is replaced on the next run.
+        regenerated = httpx.post(
+            f"{again.base_url}/api/v1/keys/{key_id_of(again.base_url, secret)}/regenerate",
+            headers=bearer(secret),
+            timeout=10,
+        )
+        assert regenerated.status_code == 200, regenerated.text
+        newest = regenerated.json()["secret"]
     again.assert_stopped_cleanly()
+
+    with serve(env, tmp_path / "logs", "--demo") as third:
+        fresh = banner_value(third.stdout, "API key")
+        assert fresh not in (secret, newest)
+        workspace = httpx.get(f"{third.base_url}/api/v1/workspace", headers=bearer(fresh))
+        assert workspace.status_code == 200
+        # Exactly one demo key works: the regenerated secret was revoked with its key.
+        stale = httpx.get(f"{third.base_url}/api/v1/workspace", headers=bearer(newest))
+        assert stale.status_code == 401
+    third.assert_stopped_cleanly()
+    assert oct((data_dir / "demo-key.json").stat().st_mode & 0o777) == "0o600"
+
+
+def key_id_of(base_url: str, secret: str) -> str:
+    keys = httpx.get(f"{base_url}/api/v1/keys", headers=bearer(secret), timeout=10).json()["data"]
+    return next(k["id"] for k in keys if k["name"] == "Demo key")

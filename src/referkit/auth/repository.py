@@ -56,6 +56,16 @@ class ApiKeyRepository:
             .values(last_used_at=now)
         )
 
+    async def active_named(self, workspace_id: str, name: str) -> list[ApiKey]:
+        result = await self.session.scalars(
+            select(ApiKey).where(
+                ApiKey.workspace_id == workspace_id,
+                ApiKey.name == name,
+                ApiKey.revoked_at.is_(None),
+            )
+        )
+        return list(result)
+
     async def workspace_rate_limit(self, workspace_id: str) -> int | None:
         result: int | None = await self.session.scalar(
             select(Workspace.rate_limit_per_minute).where(Workspace.id == workspace_id)

@@ -122,6 +122,12 @@ class AuthService:
         key.revoked_at = utcnow()
         await self._changed(key)
 
+    async def revoke_named(self, workspace_id: str, name: str) -> None:
+        """Revoke every active key of the workspace with this name (the CLI's demo key)."""
+        for key in await self.keys.active_named(workspace_id, name):
+            key.revoked_at = utcnow()
+            await self._changed(key)
+
     async def _changed(self, key: ApiKey) -> None:
         """Once committed, every process forgets the key's cached credentials (the event
         intake's ``PrincipalCache``): a revoked key or an old secret fails at once."""

@@ -1,10 +1,17 @@
 """Demo data for ``referkit serve --demo``: a program, referrers and referrals in every status.
 
-Seeding is idempotent (it checks for the demo program by slug); a new full key is issued on
-every run because secrets can only be shown when they are created.
+Seeding is idempotent (it checks for the demo program by slug). The demo key is issued once: its
+secret is kept in ``<data dir>/demo-key.json`` (mode 0600, beside the generated secret key) so
+every later run prints the same key. The database holds only its hash, as for every key. If that
+key was revoked or regenerated, or the file is gone, a new demo key replaces it and the keys the
+demo issued before are revoked, so exactly one demo key works at a time.
 """
 
 from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +31,8 @@ from referkit.workspace.service import WorkspaceService
 
 DEMO_WORKSPACE = "Demo"
 DEMO_SLUG = "demo-give-20-get-20"
+DEMO_KEY_NAME = "Demo key"
+DEMO_KEY_FILE = "demo-key.json"
 
 _MEMBERS = [
     ("ada@example.com", "user_ada", "Ada Lovelace"),
@@ -91,18 +100,48 @@ async def _seed(session: AsyncSession, principal: Principal) -> None:
             await referrals.update(principal, referral.id, ReferralUpdate(status=status))
 
 
+def _saved_key(path: Path) -> dict[str, str] | None:
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    fields = ("key_id", "public_key", "secret")
+    if not isinstance(saved, dict) or not all(isinstance(saved.get(f), str) for f in fields):
+        return None
+    return {f: saved[f] for f in fields}
+
+
+def _save_key(path: Path, key: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(key, handle)
+    temporary.replace(path)
+
+
+async def _demo_key(session: AsyncSession, workspace_id: str, path: Path) -> dict[str, str]:
+    """The saved demo key while it still authenticates, else a new one (older ones revoked)."""
+    auth = AuthService(session)
+    saved = _saved_key(path)
+    if saved is not None:
+        active = await auth.identify(f"Bearer {saved['secret']}")
+        if active is not None and active.id == saved["key_id"]:
+            return saved
+    await auth.revoke_named(workspace_id, DEMO_KEY_NAME)
+    issued = await auth.issue_key(
+        workspace_id, name=DEMO_KEY_NAME, scope=Scope.full, mode=Mode.live
+    )
+    key = {"key_id": issued.key.id, "public_key": issued.key.public_key, "secret": issued.secret}
+    _save_key(path, key)
+    return key
+
+
 async def seed_demo(settings: Settings) -> dict[str, str]:
     await ensure_schema(settings)
     async with unit_of_work(settings) as session:
         workspace, _ = await WorkspaceService(session).get_or_create(DEMO_WORKSPACE)
-        issued = await AuthService(session).issue_key(
-            workspace.id, name="Demo key", scope=Scope.full, mode=Mode.live
-        )
-        principal = Principal(workspace.id, issued.key.id, Scope.full, True)
+        key = await _demo_key(session, workspace.id, settings.data_dir / DEMO_KEY_FILE)
+        principal = Principal(workspace.id, key["key_id"], Scope.full, True)
         await _seed(session, principal)
-    return {
-        "workspace_id": workspace.id,
-        "key_id": issued.key.id,
-        "public_key": issued.key.public_key,
-        "secret": issued.secret,
-    }
+    return {"workspace_id": workspace.id, **key}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import stat
 from pathlib import Path
 
 import pytest
 
-from referkit.config import Environment, Settings, SettingsError, load_settings
+from referkit.config import ENV_PREFIX, Environment, Settings, SettingsError, load_settings
 
 SECRET = "s" * 40
 
@@ -233,3 +234,11 @@ def test_trusted_networks_follow_the_setting(clean_environment: Path) -> None:
     copy = settings.model_copy(update={"trusted_proxies": "127.0.0.1, 10.0.0.0/8"})
     assert [str(network) for network in copy.trusted_networks] == ["127.0.0.1/32", "10.0.0.0/8"]
     assert settings.trusted_networks == ()
+
+
+def test_readme_lists_every_setting_once() -> None:
+    """The README's configuration table and the Settings model name the same variables."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = re.findall(r"^\| `(REFERKIT_[A-Z0-9_]+)` \|", readme, re.MULTILINE)
+    expected = sorted(ENV_PREFIX + name.upper() for name in Settings.model_fields)
+    assert sorted(rows) == expected

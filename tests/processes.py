@@ -28,7 +28,7 @@ from sqlalchemy.pool import NullPool
 
 PG_URL = os.environ.get("REFERKIT_TEST_DATABASE_URL")
 CLI_TIMEOUT = 60
-SERVER_START_TIMEOUT = 30
+SERVER_START_TIMEOUT = 90  # generous: a loaded CI machine starts Python slowly
 
 
 def cli_env(data_dir: Path, **settings: str) -> dict[str, str]:

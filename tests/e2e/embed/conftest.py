@@ -17,7 +17,8 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -125,6 +126,20 @@ class HostSite:
         self.thread.join(timeout=10)
 
 
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """``throwaway_postgres``, run in a thread of its own: Playwright's sync API keeps an event
+    loop running in the main thread, where ``asyncio.run`` is refused."""
+    assert PG_URL is not None
+    manager = throwaway_postgres(PG_URL)
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        url = thread.submit(manager.__enter__).result()
+        try:
+            yield url
+        finally:
+            thread.submit(manager.__exit__, None, None, None).result()
+
+
 def _backends() -> list[str]:
     return ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
@@ -141,8 +156,7 @@ def stack(
     with ExitStack() as stack_:
         settings = {"secret_key": SECRET_KEY, "base_url": base_url}
         if request.param == "postgresql":
-            assert PG_URL is not None
-            settings["database_url"] = stack_.enter_context(throwaway_postgres(PG_URL))
+            settings["database_url"] = stack_.enter_context(postgres_database())
             env = cli_env(data_dir, **settings)
             upgraded = run_cli("db", "upgrade", env=env)
             assert upgraded.returncode == 0, upgraded.stderr

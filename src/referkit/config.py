@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     embed_rate_limit_per_minute: int = Field(
         default=120,
         ge=1,
-        le=100_000,
+        le=10_000_000,
         description="Requests a minute one embed token may make (dashboard page and "
         "/api/v1/embed/me together).",
     )

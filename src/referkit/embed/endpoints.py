@@ -139,7 +139,7 @@ async def get_embed_me(request: Request, session: Session) -> Response:
         program = await service.program_of(claims)
         allowed = program.allowed_origins if program else []
         await limit_token(request, claims)
-        data = await service.dashboard(await service.open(claims))
+        data = await service.dashboard(await service.open(claims, program=program))
         response = Response(dumps(data.model_dump(mode="json")), media_type="application/json")
     except ReferkitError as exc:
         response = error_response(exc)

@@ -184,7 +184,7 @@ async def referrer_page(
     look = _look(program.embed if program else {}, allowed, {**overrides, "origin": origin})
     try:
         await limit_token(request, claims)
-        viewer = await service.open(claims)
+        viewer = await service.open(claims, program=program)
     except EmbedTokenExpired:
         return _unavailable("expired", 401, look, allowed)
     except EmbedTokenRevoked:

@@ -146,13 +146,24 @@ class EmbedService:
         except NotFound:
             return None
 
-    async def open(self, claims: tokens.EmbedClaims, now: datetime | None = None) -> EmbedViewer:
+    async def open(
+        self,
+        claims: tokens.EmbedClaims,
+        *,
+        program: Program | None = None,
+        now: datetime | None = None,
+    ) -> EmbedViewer:
+        """The viewer of a verified token: unexpired, its member still there and active.
+
+        ``program`` is the token's program when the caller already has it (``program_of``).
+        """
         if claims.expired(now or utcnow()):
             raise EmbedTokenExpired("The embed token has expired; load the page again.")
         principal = viewer_principal(claims)
         try:
             member = await MemberService(self.session).get(principal, claims.member_id)
-            program = await ProgramService(self.session).get(principal, claims.program_id)
+            if program is None or program.id != claims.program_id:
+                program = await ProgramService(self.session).get(principal, claims.program_id)
         except NotFound:
             raise EmbedTokenRevoked("The member of this embed token no longer exists.") from None
         if not _active(member) or member.program_id != program.id:

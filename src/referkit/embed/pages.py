@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +148,9 @@ def _unavailable(state: str, status: int, look: Look, ancestors: list[str]) -> H
     )
 
 
+@lru_cache(maxsize=2048)
 def _qr_svg(link: str) -> Markup:
+    # Drawing a QR code costs more than the rest of the page; a member's link rarely changes.
     svg = segno.make(link, error="m").svg_inline(
         scale=4, border=2, dark="#000", light="#fff", svgclass="rk-qr-svg", omitsize=True
     )

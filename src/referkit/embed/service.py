@@ -173,7 +173,7 @@ class EmbedService:
     async def dashboard(self, viewer: EmbedViewer) -> EmbedMe:
         """Everything the dashboard shows, from the services that own each number."""
         member, program, principal = viewer.member, viewer.program, viewer.principal
-        stats = await StatsService(self.session).member(principal, member.id, None, None)
+        stats = await StatsService(self.session).member_totals(member, None, None)
         referrals, _ = await ReferralService(self.session).search(
             principal,
             PageParams(limit=RECENT_REFERRALS, cursor_id=None, offset=None),

@@ -25,7 +25,7 @@ from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
 from referkit.member.service import MemberService
-from referkit.models import Coupon, LedgerEntry, Program, Referral, Reward
+from referkit.models import Coupon, LedgerEntry, Member, Program, Referral, Reward
 from referkit.program.service import ProgramService
 from referkit.reward import rules
 from referkit.reward.repository import RewardRepository
@@ -425,6 +425,10 @@ class RewardService:
 
     async def balances(self, principal: Principal, member_id: str) -> list[tuple[str, int, int]]:
         member = await MemberService(self.session).get(principal, member_id)
+        return await self.member_balances(member)
+
+    async def member_balances(self, member: Member) -> list[tuple[str, int, int]]:
+        """(unit, pending, issued) per unit of a member row the caller already checked."""
         return await self.rewards.balances(member.id)
 
     async def ledger(

@@ -253,3 +253,17 @@ async def test_a_name_resolving_to_loopback_is_blocked_at_delivery() -> None:
             with pytest.raises(BlockedAddress):
                 await client.post(f"http://intranet.example.test:{port}/hook", content=b"{}")
         assert receiver.received == []
+
+
+async def test_numeric_hosts_are_read_at_delivery_as_when_stored() -> None:
+    resolver = FakeResolver({})  # knows no names: numeric hosts never reach it
+    with receiving() as receiver:
+        port = receiver.url.rsplit(":", 1)[1].split("/")[0]
+        async with outbound_client(allow_private=False, timeout=5, resolver=resolver) as client:
+            with pytest.raises(BlockedAddress):
+                await client.post(f"http://0x7f000001:{port}/hook", content=b"{}")
+        async with outbound_client(allow_private=True, timeout=5, resolver=resolver) as client:
+            response = await client.post(f"http://2130706433:{port}/hook", content=b"{}")
+        assert response.status_code == 200
+        assert len(receiver.received) == 1
+    assert resolver.asked == []

@@ -37,6 +37,7 @@ class IdempotencyRepository:
             .where(IdempotencyKey.id > after_id, IdempotencyKey.body.is_not(None))
             .order_by(IdempotencyKey.id)
             .limit(limit)
+            .with_for_update()
         )
         return list(rows.all())
 

@@ -79,13 +79,6 @@ def is_public(address: IPAddress) -> bool:
     )
 
 
-def literal_address(host: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-
-
 def _ipv4_number(part: str) -> int | None:
     """One dotted part as ``inet_aton`` and browsers read it: 0x… hex, 0… octal, else decimal."""
     if part[:2] in ("0x", "0X"):
@@ -135,7 +128,8 @@ def host_address(host: str) -> IPAddress | None:
 
 
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
-CREATE_DNS_TIMEOUT_SECONDS = 3.0
+# Short: on SQLite the request that stores a URL holds the write lock while it waits.
+CREATE_DNS_TIMEOUT_SECONDS = 2.0
 
 
 async def system_resolver(host: str, port: int) -> list[IPAddress]:
@@ -202,7 +196,10 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         self._inner = inner or httpcore.AnyIOBackend()
 
     async def _addresses(self, host: str, port: int) -> list[IPAddress]:
-        literal = literal_address(host)
+        try:  # a numeric host in any spelling is read as it was when the URL was stored
+            literal = host_address(host)
+        except ValueError as exc:
+            raise httpcore.ConnectError(f"not an address: {host}") from exc
         if literal is not None:
             return [literal]
         try:

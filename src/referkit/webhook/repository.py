@@ -37,6 +37,7 @@ class WebhookRepository:
             .where(WebhookEndpoint.id > after_id)
             .order_by(WebhookEndpoint.id)
             .limit(limit)
+            .with_for_update()  # a secret rotated meanwhile must not be overwritten
         )
         return list(rows.all())
 

@@ -29,6 +29,7 @@ from referkit.health.endpoints import router as health_router
 from referkit.idempotency.middleware import IdempotencyMiddleware
 from referkit.idempotency.service import IdempotencyService
 from referkit.ingest import Ingest
+from referkit.kit.http import system_resolver
 from referkit.kit.memory import freeze_startup_objects
 from referkit.kit.ratelimit import RateLimiter
 from referkit.kit.time import utcnow
@@ -47,7 +48,7 @@ logger = logging.getLogger("referkit")
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    settings.signing_key  # noqa: B018  (development: generate the key file now, fail fast)
+    settings.keyring  # noqa: B018  (development: generate the key file now, fail fast)
     engine = create_engine(settings.db_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
     sessions = SessionFactory(engine, base_url=settings.base_url)
     app.state.sessions = sessions
@@ -149,6 +150,8 @@ def create_app(settings: Settings | None = None) -> Referkit:
     )
     app.state.settings = settings
     app.state.principal_cache = PrincipalCache(settings.auth_cache_ttl_seconds)
+    # Answers the DNS check when a webhook URL is stored; embedders and tests may replace it.
+    app.state.resolver = system_resolver
     app.redirects = Redirects(app.state)
     app.intake = EventIntake(app.state, app.full_stack)
     install_error_handlers(app)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from referkit.kit.crypto import KeyRing
 from referkit.kit.net import Network, parse_networks
 
 ENV_PREFIX = "REFERKIT_"
@@ -43,6 +45,11 @@ class Settings(BaseSettings):
     )
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str | None = Field(default=None, min_length=32)
+    secret_key_previous: str = Field(
+        default="",
+        description="Comma-separated retired secret keys: still accepted to decrypt stored "
+        "secrets until `referkit secrets rotate` has re-encrypted them (docs/security.md).",
+    )
     redis_url: str | None = None
     log_level: str = "info"
     db_pool_size: int = Field(default=10, ge=1, le=200)
@@ -120,6 +127,13 @@ class Settings(BaseSettings):
     )
     worker_batch_size: int = Field(default=20, ge=1, le=1000)
 
+    @field_validator("secret_key_previous")
+    @classmethod
+    def _previous_keys(cls, value: str) -> str:
+        if any(len(part.strip()) < 32 for part in value.split(",") if part.strip()):
+            raise ValueError("each previous key must be at least 32 characters")
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, value: str) -> str:
@@ -162,6 +176,14 @@ class Settings(BaseSettings):
             raise ValueError("REFERKIT_SECRET_KEY is required when REFERKIT_ENV=production")
         return self
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy whose derived values (``cached_property``) are derived again from the copy's
+        own fields: a copy with another ``secret_key`` must not keep the old key ring."""
+        copied = super().model_copy(update=update, deep=deep)
+        for name in _CACHED:
+            copied.__dict__.pop(name, None)
+        return copied
+
     @cached_property
     def db_url(self) -> str:
         if self.database_url:
@@ -197,6 +219,15 @@ class Settings(BaseSettings):
         if not key:
             raise SettingsError(f"{path} is empty; delete it to generate a new secret key")
         return key.encode()
+
+    @cached_property
+    def keyring(self) -> KeyRing:
+        """The keys that encrypt stored secrets: ``signing_key`` seals, retired keys still open."""
+        previous = [p.strip().encode() for p in self.secret_key_previous.split(",") if p.strip()]
+        return KeyRing(self.signing_key, previous)
+
+
+_CACHED = tuple(n for n, v in vars(Settings).items() if isinstance(v, cached_property))
 
 
 def _unknown_variables(environ: dict[str, str]) -> list[str]:

@@ -39,6 +39,8 @@ pytestmark = pytest.mark.slow
 
 EVENTS = 200
 TRIALS = 20
+# The API and the worker processes share the key that encrypts the signing secrets.
+SECRET_KEY = "crash-secret-key-" + "x" * 32
 _numbers = itertools.count()
 
 
@@ -62,7 +64,7 @@ async def api(url: str, data_dir: Path) -> AsyncIterator[tuple[Any, httpx.AsyncC
         database_url=url,
         data_dir=data_dir,
         base_url="http://testserver",
-        secret_key="crash-secret-key-" + "x" * 32,
+        secret_key=SECRET_KEY,
         worker_in_process=False,
         webhook_allow_private_targets=True,
         rate_limit_enabled=False,
@@ -77,6 +79,7 @@ async def api(url: str, data_dir: Path) -> AsyncIterator[tuple[Any, httpx.AsyncC
 def worker_env(data_dir: Path, url: str, **extra: str) -> dict[str, str]:
     settings = {
         "database_url": url,
+        "secret_key": SECRET_KEY,
         "webhook_allow_private_targets": "true",
         "webhook_timeout_seconds": "0.5",
         "worker_lease_seconds": "1",

@@ -29,7 +29,7 @@ def settings_or_exit() -> Settings:
 async def ensure_schema(settings: Settings) -> None:
     """Upgrade an embedded SQLite database; require PostgreSQL to be migrated explicitly."""
     if settings.is_sqlite:
-        await migrate.upgrade(settings.db_url)
+        await migrate.upgrade(settings.db_url, keyring=settings.keyring)
         return
     current, head = await migrate.current(settings.db_url), migrate.head_revision()
     if current != head:

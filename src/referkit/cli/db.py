@@ -16,7 +16,7 @@ app = typer.Typer(help="Database migrations.", no_args_is_help=True, pretty_exce
 def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Apply migrations up to REVISION (default: head)."""
     settings = settings_or_exit()
-    asyncio.run(migrate.upgrade(settings.db_url, revision))
+    asyncio.run(migrate.upgrade(settings.db_url, revision, keyring=settings.keyring))
     console.print(f"[green]Database at {asyncio.run(migrate.current(settings.db_url))}[/green]")
 
 
@@ -24,7 +24,7 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
 def downgrade(revision: str = typer.Argument(..., help="Target revision, or 'base'.")) -> None:
     """Revert migrations down to REVISION."""
     settings = settings_or_exit()
-    asyncio.run(migrate.downgrade(settings.db_url, revision))
+    asyncio.run(migrate.downgrade(settings.db_url, revision, keyring=settings.keyring))
     console.print(f"Database at {asyncio.run(migrate.current(settings.db_url)) or 'base'}")
 
 

@@ -20,6 +20,8 @@ from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from referkit.kit.crypto import KeyRing
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -71,18 +73,22 @@ async def _run(url: str, fn: Any) -> Any:
         await engine.dispose()
 
 
-def _with_connection(connection: Connection) -> Config:
+def _with_connection(connection: Connection, keyring: KeyRing | None = None) -> Config:
     config = alembic_config()
     config.attributes["connection"] = connection
+    if keyring is not None:  # for migrations that encrypt or decrypt stored secrets
+        config.attributes["keyring"] = keyring
     return config
 
 
-async def upgrade(url: str, revision: str = "head") -> None:
-    await _run(url, lambda conn: command.upgrade(_with_connection(conn), revision))
+async def upgrade(url: str, revision: str = "head", *, keyring: KeyRing | None = None) -> None:
+    """Migrate up; ``keyring`` (the settings' keys) lets data migrations encrypt secrets, and
+    is read from the settings when left out and needed."""
+    await _run(url, lambda conn: command.upgrade(_with_connection(conn, keyring), revision))
 
 
-async def downgrade(url: str, revision: str) -> None:
-    await _run(url, lambda conn: command.downgrade(_with_connection(conn), revision))
+async def downgrade(url: str, revision: str, *, keyring: KeyRing | None = None) -> None:
+    await _run(url, lambda conn: command.downgrade(_with_connection(conn, keyring), revision))
 
 
 async def current(url: str) -> str | None:

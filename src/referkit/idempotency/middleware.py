@@ -8,14 +8,24 @@ whose credentials are not valid passes straight through and gets its 401 from th
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referkit.auth.service import AuthService
+from referkit.config import Settings
 from referkit.db.session import SessionFactory
 from referkit.errors import problem_response
-from referkit.idempotency.service import ClaimResult, IdempotencyService
+from referkit.idempotency.service import (
+    ENCRYPTION_PURPOSE,
+    ClaimResult,
+    IdempotencyService,
+    stored_body,
+)
+from referkit.kit.crypto import DecryptionError, SecretBox
+from referkit.models import IdempotencyKey
 
+logger = logging.getLogger("referkit.idempotency")
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255
 
@@ -116,12 +126,7 @@ class IdempotencyMiddleware:
             return
         assert claim.record is not None
         if claim.result is ClaimResult.replay:
-            await _send_stored(
-                send,
-                claim.record.status_code or 200,
-                claim.record.content_type,
-                claim.record.body or b"",
-            )
+            await _replay_stored(scope, receive, send, claim.record)
             return
         await self._run_and_store(scope, replay_receive, send, sessions, claim.record.id)
 
@@ -154,7 +159,7 @@ class IdempotencyMiddleware:
             completed = status < 500
         finally:
             async with sessions.transaction() as session:
-                service = IdempotencyService(session)
+                service = IdempotencyService(session, _box(scope))
                 if completed:
                     await service.complete(record_id, status, content_type, b"".join(chunks))
                 else:
@@ -173,6 +178,30 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+def _box(scope: Scope) -> SecretBox:
+    settings: Settings = scope["app"].state.settings
+    return settings.keyring.box(ENCRYPTION_PURPOSE)
+
+
+async def _replay_stored(
+    scope: Scope, receive: Receive, send: Send, record: IdempotencyKey
+) -> None:
+    try:
+        body = stored_body(_box(scope), record)
+    except DecryptionError as exc:
+        logger.error("idempotent replay of %s: %s", record.id, exc)
+        response = problem_response(
+            503,
+            "service_unavailable",
+            "Stored response unreadable",
+            "The response stored for this Idempotency-Key was encrypted with a key this server "
+            "is not configured with.",
+        )
+        await response(scope, receive, send)
+        return
+    await _send_stored(send, record.status_code or 200, record.content_type, body)
 
 
 async def _send_stored(send: Send, status: int, content_type: str | None, body: bytes) -> None:

@@ -31,6 +31,16 @@ class IdempotencyRepository:
         await self.session.delete(record)
         await self.session.flush()
 
+    async def completed_after(self, after_id: str, limit: int) -> list[IdempotencyKey]:
+        rows = await self.session.scalars(
+            select(IdempotencyKey)
+            .where(IdempotencyKey.id > after_id, IdempotencyKey.body.is_not(None))
+            .order_by(IdempotencyKey.id)
+            .limit(limit)
+            .with_for_update()
+        )
+        return list(rows.all())
+
     async def purge(self, before: datetime) -> int:
         result = await self.session.execute(
             delete(IdempotencyKey).where(IdempotencyKey.created_at < before)

@@ -6,6 +6,11 @@ its status and body are stored on the row. A retry with the same fingerprint rep
 different body under the same key is refused; a retry while the first is still running is told
 to wait. A claim whose request died without finishing (a crash) goes stale after a while and can
 be taken over. Server errors (5xx) release the claim, so the client may simply retry.
+
+Every stored response body is encrypted (``SecretBox``, purpose ``ENCRYPTION_PURPOSE``, bound to
+the record id): some carry a secret shown only once (a new API key, a regenerated one, a
+webhook signing secret), and sealing all of them is one rule nobody can forget to apply to the
+next route that answers a secret.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.idempotency.repository import IdempotencyRepository
+from referkit.kit.crypto import SecretBox
 from referkit.kit.ids import new_id
 from referkit.kit.time import utcnow
 from referkit.models import IdempotencyKey
 
+# The HKDF purpose label of stored responses (Settings.keyring.box(ENCRYPTION_PURPOSE)).
+ENCRYPTION_PURPOSE = "idempotent-response"
 RETENTION = timedelta(hours=24)
 STALE_AFTER = timedelta(minutes=2)
 
@@ -39,10 +47,24 @@ class Claim:
     record: IdempotencyKey | None = None
 
 
+def stored_body(box: SecretBox, record: IdempotencyKey) -> bytes:
+    """The response to replay, decrypted (raises ``DecryptionError`` without its key)."""
+    return box.reveal_bytes(record.body or b"", context=record.id)
+
+
 class IdempotencyService:
-    def __init__(self, session: AsyncSession) -> None:
+    """``box`` seals stored responses (``complete``, ``reseal_all``)."""
+
+    def __init__(self, session: AsyncSession, box: SecretBox | None = None) -> None:
         self.session = session
         self.records = IdempotencyRepository(session)
+        self._box = box
+
+    @property
+    def box(self) -> SecretBox:
+        if self._box is None:
+            raise RuntimeError("this IdempotencyService was built without a SecretBox")
+        return self._box
 
     async def claim(self, api_key_id: str, key: str, fingerprint: str) -> Claim:
         now = utcnow()
@@ -82,7 +104,7 @@ class IdempotencyService:
             return
         record.status_code = status_code
         record.content_type = content_type
-        record.body = body
+        record.body = self.box.seal(body, context=record.id)
         record.completed_at = utcnow()
         await self.session.flush()
 
@@ -93,3 +115,18 @@ class IdempotencyService:
 
     async def purge_expired(self) -> int:
         return await self.records.purge(utcnow() - RETENTION)
+
+    async def reseal_all(self, batch_size: int = 500) -> int:
+        """Re-encrypt every stored response under the current key (and encrypt any stored
+        before encryption existed); the number rewritten. For ``referkit secrets rotate``."""
+        done, after = 0, ""
+        while True:
+            records = await self.records.completed_after(after, batch_size)
+            if not records:
+                return done
+            for record in records:
+                plain = self.box.reveal_bytes(record.body or b"", context=record.id)
+                record.body = self.box.seal(plain, context=record.id)
+            await self.session.flush()
+            done += len(records)
+            after = records[-1].id

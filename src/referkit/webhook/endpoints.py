@@ -22,15 +22,20 @@ from referkit.webhook.schemas import (
     WebhookMessage,
     WebhookSecret,
 )
-from referkit.webhook.service import MessageLog, WebhookService
+from referkit.webhook.service import ENCRYPTION_PURPOSE, MessageLog, WebhookService
 
 router = APIRouter(prefix="/webhooks", tags=["Webhooks"])
 hooks_router = APIRouter(prefix="/hooks", tags=["Webhooks"])
 
 
 def _service(request: Request, session: Any) -> WebhookService:
-    allow = request.app.state.settings.webhook_allow_private_targets
-    return WebhookService(session, allow_private=allow)
+    state = request.app.state
+    return WebhookService(
+        session,
+        allow_private=state.settings.webhook_allow_private_targets,
+        secrets=state.settings.keyring.box(ENCRYPTION_PURPOSE),
+        resolver=state.resolver,
+    )
 
 
 def endpoint_out(row: EndpointRow) -> WebhookEndpoint:
@@ -85,8 +90,10 @@ async def list_webhooks(
 async def create_webhook(
     body: WebhookEndpointCreate, principal: WritePrincipal, session: Session, request: Request
 ) -> WebhookEndpointWithSecret:
-    row = await _service(request, session).create(principal, body)
-    return WebhookEndpointWithSecret(**endpoint_out(row).model_dump(), secret=row.secret)
+    created = await _service(request, session).create(principal, body)
+    return WebhookEndpointWithSecret(
+        **endpoint_out(created.endpoint).model_dump(), secret=created.secret
+    )
 
 
 @router.get("/{webhook_id}", summary="Get a webhook endpoint", responses=problems(404))
@@ -143,11 +150,10 @@ async def test_webhook(
 async def rotate_webhook_secret(
     webhook_id: str, principal: WritePrincipal, session: Session, request: Request
 ) -> WebhookSecret:
-    row = await _service(request, session).rotate_secret(principal, webhook_id)
-    assert row.previous_secret_expires_at is not None
-    return WebhookSecret(
-        secret=row.secret, previous_secret_expires_at=row.previous_secret_expires_at
-    )
+    rotated = await _service(request, session).rotate_secret(principal, webhook_id)
+    expires = rotated.endpoint.previous_secret_expires_at
+    assert expires is not None
+    return WebhookSecret(secret=rotated.secret, previous_secret_expires_at=expires)
 
 
 @router.get(
@@ -194,11 +200,12 @@ async def retry_webhook_message(
 async def subscribe_hook(
     body: HookCreate, principal: WritePrincipal, session: Session, request: Request
 ) -> Hook:
-    row = await _service(request, session).create(
+    created = await _service(request, session).create(
         principal,
         WebhookEndpointCreate(url=body.target_url, events=[body.event.value], description="Zapier"),
         source="zapier",
     )
+    row = created.endpoint
     return Hook(id=row.id, target_url=row.url, event=body.event.value)
 
 

@@ -30,6 +30,17 @@ class WebhookRepository:
     async def endpoint_by_id(self, endpoint_id: str) -> WebhookEndpoint | None:
         return await self.session.get(WebhookEndpoint, endpoint_id)
 
+    async def endpoints_after(self, after_id: str, limit: int) -> list[WebhookEndpoint]:
+        """Every workspace's endpoints in id order (maintenance walks, not tenant reads)."""
+        rows = await self.session.scalars(
+            select(WebhookEndpoint)
+            .where(WebhookEndpoint.id > after_id)
+            .order_by(WebhookEndpoint.id)
+            .limit(limit)
+            .with_for_update()  # a secret rotated meanwhile must not be overwritten
+        )
+        return list(rows.all())
+
     async def page_endpoints(
         self, workspace_id: str, livemode: bool, params: PageParams
     ) -> tuple[list[WebhookEndpoint], PageMeta]:

@@ -11,6 +11,11 @@ the receiver's ``Retry-After`` on 429/503; then it is ``failed``. 410 disables t
 An endpoint failing for 5 days, or on 50 messages in a row, is disabled too; each disable
 records a ``webhook.disabled`` message. Messages of a disabled endpoint stay pending and are
 delivered once it is enabled again.
+
+Signing secrets are stored encrypted (``kit.crypto.SecretBox``, purpose ``ENCRYPTION_PURPOSE``,
+bound to the endpoint id); they are in clear only in the create and rotate answers and in
+memory while a message is signed. Targets are checked when stored (``kit.http.private_target``)
+and again on every connection.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Principal
 from referkit.errors import NotFound, Unprocessable
-from referkit.kit.http import obviously_private
+from referkit.kit.crypto import DecryptionError, SecretBox
+from referkit.kit.http import Resolver, private_target, system_resolver
 from referkit.kit.ids import new_id
 from referkit.kit.json import dumps, loads
 from referkit.kit.pagination import PageMeta, PageParams
@@ -60,6 +66,9 @@ DISABLE_AFTER = timedelta(days=5)
 DISABLE_AFTER_MESSAGES = 50
 SECRET_OVERLAP = timedelta(hours=24)
 SECRET_BYTES = 32
+# The HKDF purpose label of signing secrets at rest (Settings.keyring.box(ENCRYPTION_PURPOSE)).
+# Each stored secret is bound to its endpoint id, so it cannot be moved to another endpoint.
+ENCRYPTION_PURPOSE = "webhook-signing-secret"
 
 
 def new_secret() -> str:
@@ -77,6 +86,8 @@ class Delivery:
     secrets: tuple[str, ...]
     attempt_count: int
     first_attempt_at: datetime | None
+    # Set when the signing secret cannot be decrypted (a key is missing): nothing is sent.
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,14 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class WithSecret:
+    """An endpoint and its signing secret in clear, answered once (create, rotate)."""
+
+    endpoint: WebhookEndpoint
+    secret: str
+
+
+@dataclass(frozen=True)
 class MessageLog:
     message: WebhookMessage
     attempts: list[WebhookAttempt]
@@ -106,10 +125,31 @@ def _field_error(field: str, message: str) -> list[dict[str, str]]:
 
 
 class WebhookService:
-    def __init__(self, session: AsyncSession, *, allow_private: bool = True) -> None:
+    """``secrets`` seals and opens signing secrets (needed by create, rotate and claim; the
+    outbox alone does without). ``resolver`` answers the create-time DNS check."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        allow_private: bool = True,
+        secrets: SecretBox | None = None,
+        resolver: Resolver = system_resolver,
+    ) -> None:
         self.session = session
         self.repo = WebhookRepository(session)
         self.allow_private = allow_private
+        self._secrets = secrets
+        self.resolver = resolver
+
+    @property
+    def secrets(self) -> SecretBox:
+        if self._secrets is None:
+            raise RuntimeError("this WebhookService was built without a SecretBox")
+        return self._secrets
+
+    def _seal(self, endpoint_id: str, secret: str) -> str:
+        return self.secrets.encrypt(secret, context=endpoint_id)
 
     # The outbox ------------------------------------------------------------------------------
 
@@ -155,11 +195,15 @@ class WebhookService:
 
     # Endpoints -------------------------------------------------------------------------------
 
-    def _check_target(self, url: str, field: str) -> None:
-        if not self.allow_private and obviously_private(url):
+    async def _check_target(self, url: str, field: str) -> None:
+        if self.allow_private:
+            return
+        reason = await private_target(url, self.resolver)
+        if reason is not None:
             raise Unprocessable(
-                "Webhook URLs may not point at private, loopback or link-local addresses.",
-                errors=_field_error(field, "private address"),
+                "Webhook URLs may not point at private, loopback or link-local addresses "
+                f"({reason}).",
+                errors=_field_error(field, f"private address: {reason}"),
             )
 
     async def get(self, principal: Principal, endpoint_id: str) -> WebhookEndpoint:
@@ -178,11 +222,12 @@ class WebhookService:
 
     async def create(
         self, principal: Principal, body: WebhookEndpointCreate, *, source: str = "api"
-    ) -> WebhookEndpoint:
-        self._check_target(body.url, "url" if source == "api" else "target_url")
+    ) -> WithSecret:
+        await self._check_target(body.url, "url" if source == "api" else "target_url")
         now = utcnow()
+        endpoint_id, secret = new_id("wh"), new_secret()
         endpoint = WebhookEndpoint(
-            id=new_id("wh"),
+            id=endpoint_id,
             workspace_id=principal.workspace_id,
             livemode=principal.livemode,
             url=body.url,
@@ -190,13 +235,13 @@ class WebhookService:
             event_types=body.events,
             enabled=body.enabled,
             source=source,
-            secret=new_secret(),
+            secret=self._seal(endpoint_id, secret),
             consecutive_failures=0,
             created_at=now,
             updated_at=now,
         )
         await self.repo.add(endpoint)
-        return endpoint
+        return WithSecret(endpoint, secret)
 
     async def update(
         self, principal: Principal, endpoint_id: str, body: WebhookEndpointUpdate
@@ -204,7 +249,7 @@ class WebhookService:
         endpoint = await self.get(principal, endpoint_id)
         changes = body.model_fields_set
         if "url" in changes and body.url is not None:
-            self._check_target(body.url, "url")
+            await self._check_target(body.url, "url")
             endpoint.url = body.url
         if "events" in changes and body.events is not None:
             endpoint.event_types = body.events
@@ -227,15 +272,15 @@ class WebhookService:
     async def delete(self, principal: Principal, endpoint_id: str) -> None:
         await self.repo.delete_endpoint(await self.get(principal, endpoint_id))
 
-    async def rotate_secret(self, principal: Principal, endpoint_id: str) -> WebhookEndpoint:
+    async def rotate_secret(self, principal: Principal, endpoint_id: str) -> WithSecret:
         endpoint = await self.get(principal, endpoint_id)
-        now = utcnow()
-        endpoint.previous_secret = endpoint.secret
+        now, secret = utcnow(), new_secret()
+        endpoint.previous_secret = endpoint.secret  # sealed for this endpoint id too
         endpoint.previous_secret_expires_at = now + SECRET_OVERLAP
-        endpoint.secret = new_secret()
+        endpoint.secret = self._seal(endpoint.id, secret)
         endpoint.updated_at = now
         await self.session.flush()
-        return endpoint
+        return WithSecret(endpoint, secret)
 
     async def send_test(self, principal: Principal, endpoint_id: str) -> MessageLog:
         endpoint = await self.get(principal, endpoint_id)
@@ -300,18 +345,32 @@ class WebhookService:
 
     async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
         claimed = await self.repo.claim_due(now, now + lease, limit)
-        return [
-            Delivery(
-                message_id=message.id,
-                endpoint_id=endpoint.id,
-                url=endpoint.url,
-                body=message.body,
-                secrets=_signing_secrets(endpoint, now),
-                attempt_count=message.attempt_count,
-                first_attempt_at=message.first_attempt_at,
-            )
-            for message, endpoint in claimed
-        ]
+        return [self._delivery(message, endpoint, now) for message, endpoint in claimed]
+
+    def _delivery(
+        self, message: WebhookMessage, endpoint: WebhookEndpoint, now: datetime
+    ) -> Delivery:
+        try:
+            secrets, error = self._signing_secrets(endpoint, now), None
+        except DecryptionError as exc:
+            secrets, error = (), f"signing secret unreadable: {exc}"
+        return Delivery(
+            message_id=message.id,
+            endpoint_id=endpoint.id,
+            url=endpoint.url,
+            body=message.body,
+            secrets=secrets,
+            attempt_count=message.attempt_count,
+            first_attempt_at=message.first_attempt_at,
+            error=error,
+        )
+
+    def _signing_secrets(self, endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
+        current = self.secrets.reveal(endpoint.secret, context=endpoint.id)
+        expires = endpoint.previous_secret_expires_at
+        if endpoint.previous_secret and expires is not None and expires > now:
+            return (current, self.secrets.reveal(endpoint.previous_secret, context=endpoint.id))
+        return (current,)
 
     async def record(self, delivery: Delivery, outcome: Outcome, rng: random.Random) -> None:
         """Store the attempt and apply the delivery policy."""
@@ -359,6 +418,26 @@ class WebhookService:
         ):
             await self._disable(delivery.endpoint_id, "failing", now)
 
+    async def reseal_secrets(self, batch_size: int = 500) -> int:
+        """Re-encrypt every stored signing secret under the current key (and encrypt any
+        written before encryption existed); the number of endpoints rewritten. All tenants:
+        for ``referkit secrets rotate`` only."""
+        done, after = 0, ""
+        while True:
+            endpoints = await self.repo.endpoints_after(after, batch_size)
+            if not endpoints:
+                return done
+            for endpoint in endpoints:
+                endpoint.secret = self._seal(
+                    endpoint.id, self.secrets.reveal(endpoint.secret, context=endpoint.id)
+                )
+                if endpoint.previous_secret:
+                    previous = self.secrets.reveal(endpoint.previous_secret, context=endpoint.id)
+                    endpoint.previous_secret = self._seal(endpoint.id, previous)
+            await self.session.flush()
+            done += len(endpoints)
+            after = endpoints[-1].id
+
     async def _disable(self, endpoint_id: str, reason: str, now: datetime) -> None:
         if not await self.repo.disable(endpoint_id, reason, now):
             return
@@ -370,13 +449,6 @@ class WebhookService:
             "webhook.disabled",
             {"endpoint_id": endpoint_id, "reason": reason, "disabled_at": now.isoformat()},
         )
-
-
-def _signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
-    expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_secret and expires is not None and expires > now:
-        return (endpoint.secret, endpoint.previous_secret)
-    return (endpoint.secret,)
 
 
 def _next_attempt(

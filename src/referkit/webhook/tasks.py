@@ -56,6 +56,8 @@ async def send(
     """POST the message; any exception becomes an error outcome (never raised)."""
     now = clock()
     started = time.monotonic()
+    if delivery.error is not None:  # an unreadable secret: send nothing unsigned
+        return Outcome(now, 0, error=delivery.error[:500])
 
     def elapsed() -> int:
         return int((time.monotonic() - started) * 1000)

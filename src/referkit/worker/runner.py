@@ -27,7 +27,7 @@ from referkit.db.session import SessionFactory
 from referkit.kit.http import outbound_client
 from referkit.kit.time import utcnow
 from referkit.reward.service import RewardService
-from referkit.webhook.service import WebhookService
+from referkit.webhook.service import ENCRYPTION_PURPOSE, WebhookService
 from referkit.webhook.tasks import send
 
 logger = logging.getLogger("referkit.worker")
@@ -70,7 +70,8 @@ class Worker:
             if not await WebhookService(session).any_due(self.clock()):
                 return 0
         async with self.sessions.transaction() as session:
-            deliveries = await WebhookService(session).claim(
+            secrets = self.settings.keyring.box(ENCRYPTION_PURPOSE)
+            deliveries = await WebhookService(session, secrets=secrets).claim(
                 self.clock(), self.lease, self.settings.worker_batch_size
             )
         if not deliveries:

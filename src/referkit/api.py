@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from referkit.auth.endpoints import router as keys_router
+from referkit.compat.referral_factory import router as referral_factory_router
 from referkit.compat.referral_rock import router as referral_rock_router
 from referkit.event.endpoints import router as events_router
 from referkit.link.endpoints import router as links_router
@@ -28,4 +29,4 @@ api_router.include_router(rewards_router)
 
 # Mounted after api_router: their paths (/api/programs, /api/v2/users…) are literal and never
 # match /api/v1/…; /r/{code} and /api/c/{code} are answered before any router (app.Referkit).
-compat_routers = (referral_rock_router,)
+compat_routers = (referral_rock_router, referral_factory_router)

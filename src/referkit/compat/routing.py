@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from referkit.errors import ReferkitError, error_response, validation_errors
+from referkit.errors import ReferkitError, Unprocessable, error_response, validation_errors
 
+M = TypeVar("M", bound=BaseModel)
 Renderer = Callable[[int, str, str, list[dict[str, Any]]], dict[str, Any]]
 """(status, code, detail, field errors) → the body to answer."""
 
@@ -60,3 +62,18 @@ def shaped_route(render: Renderer) -> type[APIRoute]:
             return shaped
 
     return ShapedRoute
+
+
+def domain(model: type[M], fields: dict[str, Any], names: dict[str, str]) -> M:
+    """Build a domain request from translated fields; its validation errors name the
+    compat field (``names``: domain field → the client's field)."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        errors = validation_errors(exc.errors())
+        for error in errors:
+            head, _, rest = error["field"].partition(".")
+            error["field"] = names.get(head, head) + (f".{rest}" if rest else "")
+            error["in"] = "body"
+        detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors)
+        raise Unprocessable(detail or "invalid request", errors=errors) from None

@@ -6,13 +6,12 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Principal
 from referkit.compat.referral_rock import views
 from referkit.compat.routing import shaped_route
-from referkit.errors import ReferkitError, Unprocessable, validation_errors
+from referkit.errors import ReferkitError
 from referkit.kit.pagination import PageParams
 from referkit.member.schemas import Member, member_view
 from referkit.models import Member as MemberRow
@@ -21,7 +20,6 @@ from referkit.program.schemas import Program
 from referkit.program.service import ProgramService
 
 T = TypeVar("T")
-M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_COUNT = 30
 MAX_COUNT = 1000
@@ -96,18 +94,3 @@ async def bulk(
 
 def as_list(body: T | list[T]) -> list[T]:
     return body if isinstance(body, list) else [body]
-
-
-def domain(model: type[M], fields: dict[str, Any], names: dict[str, str]) -> M:
-    """Build a domain request from translated fields; its validation errors name the
-    compat field (``names``: domain field → the client's field)."""
-    try:
-        return model.model_validate(fields)
-    except ValidationError as exc:
-        errors = validation_errors(exc.errors())
-        for error in errors:
-            head, _, rest = error["field"].partition(".")
-            error["field"] = names.get(head, head) + (f".{rest}" if rest else "")
-            error["in"] = "body"
-        detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors)
-        raise Unprocessable(detail or "invalid request", errors=errors) from None

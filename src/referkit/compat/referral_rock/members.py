@@ -12,7 +12,6 @@ from referkit.compat.referral_rock import hooks, views
 from referkit.compat.referral_rock.common import (
     as_list,
     bulk,
-    domain,
     member_out,
     paging,
     programs_by_id,
@@ -30,6 +29,7 @@ from referkit.compat.referral_rock.schemas import (
     SecondaryMemberInfo,
     TertiaryInfo,
 )
+from referkit.compat.routing import domain
 from referkit.errors import NotFound, Unprocessable
 from referkit.kit.pagination import PageParams
 from referkit.member.schemas import MemberCreate, MemberStatus

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
 from referkit.auth.principal import Principal
 from referkit.compat.referral_rock import views
-from referkit.compat.referral_rock.common import as_list, bulk, domain, paging, router
+from referkit.compat.referral_rock.common import as_list, bulk, paging, router
 from referkit.compat.referral_rock.lookup import find_member, find_program, find_referral
 from referkit.compat.referral_rock.schemas import (
     NewReferral,
@@ -25,6 +25,7 @@ from referkit.compat.referral_rock.schemas import (
     SecondaryReferralInfo,
     TertiaryInfo,
 )
+from referkit.compat.routing import domain
 from referkit.errors import Unprocessable
 from referkit.kit.pagination import PageParams
 from referkit.member.schemas import Member, member_view

@@ -1,10 +1,10 @@
-"""The ``referkit`` command line: serve, worker, db, keys."""
+"""The ``referkit`` command line: serve, worker, db, keys, coupons, export, import."""
 
 from __future__ import annotations
 
 import typer
 
-from referkit.cli import coupons, db, keys, serve, worker
+from referkit.cli import coupons, db, keys, serve, transfer, worker
 
 app = typer.Typer(
     name="referkit",
@@ -15,6 +15,8 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.command("worker")(worker.worker)
+app.command("export")(transfer.export)
+app.command("import")(transfer.import_)
 app.add_typer(db.app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(coupons.app, name="coupons")

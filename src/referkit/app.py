@@ -21,6 +21,7 @@ from referkit.auth.cache import PrincipalCache
 from referkit.config import Settings, load_settings
 from referkit.db.engine import create_engine
 from referkit.db.session import SessionFactory
+from referkit.embed.pages import router as embed_pages_router
 from referkit.errors import PROBLEM_CODES, NotFound, install_error_handlers
 from referkit.event.intake import PATHS as INTAKE_PATHS
 from referkit.event.intake import EventIntake
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Referkit:
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router)
+    app.include_router(embed_pages_router)
     for compat in compat_routers:
         app.include_router(compat)
     app.add_route("/problems/{code}", problem_page, include_in_schema=False)

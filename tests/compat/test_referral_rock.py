@@ -268,3 +268,29 @@ async def test_compat_paths_do_not_shadow_the_api_or_redirects(
     assert "data" in v1.json()
     redirect = await client.get(f"/api/c/{member['referral_code']}")
     assert redirect.status_code == 302
+
+
+async def test_member_access_urls_open_the_embedded_dashboard(
+    client: httpx.AsyncClient, key: Key
+) -> None:
+    program = await create_program(client, key, name="Friends")
+    member = await create_member(client, key, program["id"], email="jo@example.com")
+    response = await client.post(
+        "/api/memberaccessurls",
+        json={"emailAddress": "jo@example.com", "expireInMinutes": 30},
+        headers=basic(key),
+    )
+    assert response.status_code == 200, response.text
+    urls = response.json()
+    assert urls["referralCode"] == member["referral_code"]
+    assert urls["shareUrl"] == member["referral_link"]
+    assert urls["whatsAppShareUrl"].startswith("https://wa.me/")
+    page = await client.get(urls["fullEmbedUrl"].removeprefix("http://testserver"))
+    assert page.status_code == 200
+    assert member["referral_link"] in page.text
+    ambiguous = await client.post(
+        "/api/memberaccessurls",
+        json={"memberId": member["id"], "referralCode": member["referral_code"]},
+        headers=basic(key),
+    )
+    assert ambiguous.status_code == 422

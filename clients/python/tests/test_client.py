@@ -82,6 +82,16 @@ async def test_the_referral_path_with_typed_models(rk: AsyncReferkit) -> None:
     assert issued.status == "issued"
 
 
+async def test_embed_token_reads_the_dashboard(rk: AsyncReferkit) -> None:
+    program = await rk.create_program({"name": "Embed", "landing_url": "https://example.com"})
+    issued = await rk.create_program_embed_token(program.id, {"email": "e@example.com"})
+    me = await rk.get_embed_me(issued.token)
+    assert issued.url.endswith(issued.token)
+    assert me.model_dump()["member"]["referral_link"].endswith(
+        "/r/" + me.model_dump()["member"]["referral_code"]
+    )
+
+
 async def test_iterators_follow_the_cursor(rk: AsyncReferkit) -> None:
     program = await rk.create_program({"name": "Many", "landing_url": "https://example.com"})
     for n in range(5):

@@ -185,6 +185,9 @@ class Referkit(_Base):
     subscribe_hook = _sync(ops.subscribe_hook)
     hook_samples = _sync(ops.hook_samples)
     unsubscribe_hook = _sync(ops.unsubscribe_hook)
+    create_member_embed_token = _sync(ops.create_member_embed_token)
+    create_program_embed_token = _sync(ops.create_program_embed_token)
+    get_embed_me = _sync(ops.get_embed_me)
 
     # Iterators that follow meta.cursor ------------------------------------------------------
 
@@ -298,6 +301,9 @@ class AsyncReferkit(_Base):
     subscribe_hook = _async(ops.subscribe_hook)
     hook_samples = _async(ops.hook_samples)
     unsubscribe_hook = _async(ops.unsubscribe_hook)
+    create_member_embed_token = _async(ops.create_member_embed_token)
+    create_program_embed_token = _async(ops.create_program_embed_token)
+    get_embed_me = _async(ops.get_embed_me)
 
     # Iterators that follow meta.cursor ------------------------------------------------------
 
@@ -371,5 +377,8 @@ OPERATIONS: tuple[str, ...] = (
     "subscribe_hook",
     "hook_samples",
     "unsubscribe_hook",
+    "create_member_embed_token",
+    "create_program_embed_token",
+    "get_embed_me",
 )
 """Every operation's name (its OpenAPI operationId); both clients have a method for each."""

@@ -34,18 +34,22 @@ class Call(Generic[T]):
     parse: Callable[[httpx.Response], T]
     params: Mapping[str, Any] = field(default_factory=dict)
     json: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     def request(
         self, client: httpx.Client | httpx.AsyncClient, idempotency_key: str | None
     ) -> httpx.Request:
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        headers = dict(self.headers)
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
         params = {k: _query(v) for k, v in self.params.items() if v is not None}
         return client.build_request(
             self.method, self.path, params=params, json=self.json, headers=headers
         )
 
     def with_params(self, **params: Any) -> Call[T]:
-        return Call(self.method, self.path, self.parse, {**self.params, **params}, self.json)
+        merged = {**self.params, **params}
+        return Call(self.method, self.path, self.parse, merged, self.json, self.headers)
 
 
 def _query(value: Any) -> Any:

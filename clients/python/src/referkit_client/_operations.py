@@ -11,6 +11,7 @@ from typing import Any, Literal
 from referkit_client._core import Call, body, no_content, parser, path, raw_bytes
 from referkit_client.models import (
     ApiKey,
+    EmbedToken,
     Event,
     EventCreate,
     Hook,
@@ -427,3 +428,32 @@ def hook_samples(event: str) -> Call[list[dict[str, Any]]]:
 
 def unsubscribe_hook(hook_id: str) -> Call[None]:
     return Call("DELETE", path("/api/v1/hooks/{h}", h=hook_id), no_content)
+
+
+# Embedded referrer dashboard ------------------------------------------------------------------
+
+
+def create_member_embed_token(
+    member_id: str, *, expires_in_seconds: int | None = None
+) -> Call[EmbedToken]:
+    """A short-lived read-only token (and page URL) for the member's referrer dashboard."""
+    p = path("/api/v1/members/{m}/embed-token", m=member_id)
+    payload = {} if expires_in_seconds is None else {"expires_in_seconds": expires_in_seconds}
+    return Call("POST", p, parser(EmbedToken), json=payload)
+
+
+def create_program_embed_token(
+    program_id: str, member: MemberCreate | Body, *, expires_in_seconds: int | None = None
+) -> Call[EmbedToken]:
+    """Create or fetch the member, and answer its dashboard token in one call."""
+    p = path("/api/v1/programs/{p}/embed-token", p=program_id)
+    payload = dict(body(member))
+    if expires_in_seconds is not None:
+        payload["expires_in_seconds"] = expires_in_seconds
+    return Call("POST", p, parser(EmbedToken), json=payload)
+
+
+def get_embed_me(token: str) -> Call[Resource]:
+    """The dashboard's data as JSON, read with an embed token (not the API key)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    return Call("GET", "/api/v1/embed/me", parser(Resource), headers=headers)

@@ -168,6 +168,14 @@ class Hook(Resource):
     event: str
 
 
+class EmbedToken(Model):
+    token: str
+    url: str
+    expires_at: datetime
+    member_id: str
+    program_id: str
+
+
 class Stats(Model):
     clicks: int = 0
     reach: int = 0

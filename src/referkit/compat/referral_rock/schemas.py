@@ -194,8 +194,10 @@ class HookRemoval(_Body):
 
 
 class MemberAccessRequest(_Body):
+    """MemberAccessUrlsQuery: exactly one of the four names the member."""
+
     memberId: str | None = Field(default=None, max_length=40)
-    referralCode: str | None = Field(default=None, max_length=40)
-    email: str | None = Field(default=None, max_length=320)
-    externalIdentifier: str | None = Field(default=None, max_length=200)
-    programId: str | None = Field(default=None, max_length=200)
+    referralCode: str | None = Field(default=None, max_length=50)
+    emailAddress: str | None = Field(default=None, max_length=100)
+    externalId: str | None = Field(default=None, max_length=100)
+    expireInMinutes: int = Field(default=20, ge=5, le=43_200)

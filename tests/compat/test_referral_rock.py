@@ -294,3 +294,47 @@ async def test_member_access_urls_open_the_embedded_dashboard(
         headers=basic(key),
     )
     assert ambiguous.status_code == 422
+
+
+async def test_manual_rewards_and_removal(client: httpx.AsyncClient, key: Key) -> None:
+    program = await create_program(client, key)
+    member = await create_member(client, key, program["id"])
+    auth = basic(key)
+    created = await client.post(
+        "/api/rewards",
+        json=[
+            {
+                "memberQuery": {"primaryInfo": {"referralCode": member["referral_code"]}},
+                "newReward": {"amount": 12.5, "description": "Contest prize"},
+            }
+        ],
+        headers=auth,
+    )
+    assert created.status_code == 201, created.text
+    (result,) = created.json()
+    reward = result["element"]
+    assert (reward["amount"], reward["currency"], reward["status"]) == (12.5, "USD", "Pending")
+    removed = await client.post(
+        "/api/rewards/remove", json={"rewardId": reward["id"]}, headers=auth
+    )
+    assert removed.json()[0]["element"]["status"] == "Cancelled"
+    again = await client.post("/api/rewards/issue", json={"rewardId": reward["id"]}, headers=auth)
+    assert again.json()[0]["resultInfo"]["status"] == "Failure"
+
+
+async def test_scopes_and_test_mode_hold(client: httpx.AsyncClient, key: Key, app: Any) -> None:
+    from referkit.auth.principal import Mode, Scope
+
+    program = await create_program(client, key)
+    name = (await client.get("/api/v1/workspace", headers=key.headers)).json()["name"]
+    reader = await new_key(app, workspace=name, scope=Scope.read_only)
+    refused = await client.post(
+        "/api/members",
+        json={"programId": program["id"], "firstName": "A", "email": "a@example.com"},
+        headers=basic(reader),
+    )
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "insufficient_scope"
+    assert (await client.get("/api/programs", headers=basic(reader))).json()["total"] == 1
+    test_key = await new_key(app, workspace=name, mode=Mode.test)
+    assert (await client.get("/api/programs", headers=basic(test_key))).json()["total"] == 0

@@ -6,6 +6,10 @@ import typer
 
 from referkit.cli import coupons, db, keys, serve, transfer, worker
 
+# Referral Rock hooks get Referral Rock bodies also for changes made from the CLI (imports)
+# and messages the worker writes: the format registers itself on import.
+from referkit.compat.referral_rock import hooks as _referral_rock_hooks  # noqa: F401
+
 app = typer.Typer(
     name="referkit",
     help="Referkit: referral programs and attribution on your own database.",

@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
+from referkit.auth.principal import Principal
 from referkit.compat.referral_rock import hooks, views
 from referkit.compat.referral_rock.common import (
     as_list,
@@ -136,7 +138,7 @@ async def list_members(
 
 
 async def _add_member(
-    request: Request, session: Session, principal: ReadPrincipal, body: NewMember
+    request: Request, session: AsyncSession, principal: Principal, body: NewMember
 ) -> tuple[dict[str, Any], bool]:
     program = await find_program(session, principal, body.programId)
     create = domain(

@@ -338,3 +338,38 @@ async def test_scopes_and_test_mode_hold(client: httpx.AsyncClient, key: Key, ap
     assert (await client.get("/api/programs", headers=basic(reader))).json()["total"] == 1
     test_key = await new_key(app, workspace=name, mode=Mode.test)
     assert (await client.get("/api/programs", headers=basic(test_key))).json()["total"] == 0
+
+
+async def test_hook_bodies_are_referral_rock_elements(client: httpx.AsyncClient, key: Key) -> None:
+    program = await create_program(client, key, reward_rules=RULES)
+    auth = basic(key)
+    hooks = {}
+    for event in ("MemberAdd", "RewardIssue", "ReferralAdd"):
+        response = await client.post(
+            "/api/hooks", json={"target_url": "https://example.com/h", "event": event}, headers=auth
+        )
+        hooks[event] = response.json()["web_hook_id"]
+    member = await create_member(client, key, program["id"], email="h@example.com", name="Hal Ek")
+    referral = await client.post(
+        "/api/referrals",
+        json={
+            "referralCode": member["referral_code"],
+            "email": "r@example.com",
+            "status": "approved",
+        },
+        headers=auth,
+    )
+    assert referral.status_code == 201, referral.text
+    reward = (await client.get("/api/rewards", headers=auth)).json()["rewards"][0]
+    await client.post("/api/rewards/issue", json={"rewardId": reward["id"]}, headers=auth)
+
+    async def payloads(event: str) -> list[dict[str, Any]]:
+        url = f"/api/v1/webhooks/{hooks[event]}/messages"
+        return [m["payload"] for m in (await client.get(url, headers=key.headers)).json()["data"]]
+
+    (added,) = await payloads("MemberAdd")
+    assert (added["firstName"], added["lastName"], added["email"]) == ("Hal", "Ek", "h@example.com")
+    (lead,) = await payloads("ReferralAdd")
+    assert (lead["email"], lead["referringMemberId"]) == ("r@example.com", member["id"])
+    (issued,) = await payloads("RewardIssue")
+    assert (issued["status"], issued["amount"]) == ("Issued", 20.0)

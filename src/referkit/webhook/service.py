@@ -295,6 +295,8 @@ class WebhookService:
         seen: dict[str, Any] = {}
         for body in bodies:
             data = loads(body).get("data")
+            if data is None:
+                continue  # a body in another product's shape (webhook.formats), no envelope
             key = str(data.get("id")) if isinstance(data, dict) else body
             seen.setdefault(key, data)
         return list(seen.values())[:limit]

@@ -57,6 +57,26 @@ def app_spec() -> dict[str, Any]:
     return spec
 
 
+def test_every_problem_code_has_an_error_class() -> None:
+    from referkit_client.errors import _BY_CODE
+
+    from referkit.errors import PROBLEM_CODES
+
+    assert sorted(set(PROBLEM_CODES) - set(_BY_CODE)) == []
+
+
+async def test_business_refusals_raise_their_own_class(rk: AsyncReferkit) -> None:
+    from referkit_client.errors import SelfReferralError
+
+    program = await rk.create_program({"name": "Self", "landing_url": "https://example.com"})
+    member = await rk.create_member(program.id, {"email": "me@example.com"})
+    with pytest.raises(SelfReferralError) as caught:
+        await rk.create_referral(
+            {"referral_code": member.referral_code, "referee": {"email": "me@example.com"}}
+        )
+    assert isinstance(caught.value, ValidationError)
+
+
 async def test_the_referral_path_with_typed_models(rk: AsyncReferkit) -> None:
     program = await rk.create_program(
         ProgramCreate(name="Spring", landing_url="https://example.com/signup", reward_rules=RULES)

@@ -83,7 +83,88 @@ class ServerError(APIStatusError):
     pass
 
 
-_BY_CODE: dict[str, type[APIStatusError]] = {"invalid_transition": InvalidTransitionError}
+# One class per problem code the server documents (/problems/{code}), under its status class.
+
+
+class InvalidApiKeyError(AuthenticationError):
+    """``invalid_api_key``."""
+
+
+class EmbedTokenError(AuthenticationError):
+    """``embed_token_invalid``."""
+
+
+class InsufficientScopeError(PermissionDeniedError):
+    """``insufficient_scope``."""
+
+
+class SelfReferralError(ValidationError):
+    """``self_referral``."""
+
+
+class FraudBlockedError(ValidationError):
+    """``fraud_blocked``."""
+
+
+class UnknownReferralCodeError(ValidationError):
+    """``unknown_referral_code``."""
+
+
+class UnknownClickError(ValidationError):
+    """``unknown_click``."""
+
+
+class ClickNotAttributableError(ValidationError):
+    """``click_not_attributable``."""
+
+
+class MemberDisabledError(ValidationError):
+    """``member_disabled``."""
+
+
+class ProgramInactiveError(ValidationError):
+    """``program_inactive``."""
+
+
+class IdempotencyKeyReusedError(ConflictError):
+    """``idempotency_key_reused``."""
+
+
+class IpBlockedError(RateLimitError):
+    """``ip_blocked``."""
+
+
+_BY_CODE: dict[str, type[APIStatusError]] = {
+    "authentication_required": AuthenticationError,
+    "invalid_api_key": InvalidApiKeyError,
+    "embed_token_invalid": EmbedTokenError,
+    "embed_token_expired": EmbedTokenError,
+    "embed_token_revoked": EmbedTokenError,
+    "insufficient_scope": InsufficientScopeError,
+    "not_found": NotFoundError,
+    "method_not_allowed": APIStatusError,
+    "validation_error": ValidationError,
+    "conflict": ConflictError,
+    "invalid_transition": InvalidTransitionError,
+    "self_referral": SelfReferralError,
+    "fraud_blocked": FraudBlockedError,
+    "unknown_referral_code": UnknownReferralCodeError,
+    "unknown_click": UnknownClickError,
+    "click_not_attributable": ClickNotAttributableError,
+    "member_disabled": MemberDisabledError,
+    "program_inactive": ProgramInactiveError,
+    "payload_too_large": APIStatusError,
+    "rate_limited": RateLimitError,
+    "ip_blocked": IpBlockedError,
+    "idempotency_key_reused": IdempotencyKeyReusedError,
+    "idempotency_in_progress": ConflictError,
+    "https_required": APIStatusError,
+    "request_timeout": ServerError,
+    "service_unavailable": ServerError,
+    "internal_error": ServerError,
+}
+"""Every problem ``code`` → its error class (the SDK's tests check none is missing)."""
+
 _BY_STATUS: dict[int, type[APIStatusError]] = {
     401: AuthenticationError,
     403: PermissionDeniedError,

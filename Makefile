@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest install install-dev clean
+.PHONY: run test lint typecheck pytest sdk install install-dev clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Referkit needs Python 3.11+ (python3.11 or newer on PATH)"; exit 1; }
@@ -42,8 +42,15 @@ typecheck: $(VENV)/.installed-dev
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest
 
+## The Python SDK (clients/python): lint, mypy --strict, its tests against the live app.
+sdk: $(VENV)/.installed-dev
+	$(BIN)/pip install --quiet -e clients/python
+	$(BIN)/ruff format --check clients
+	$(BIN)/ruff check clients
+	cd clients/python && ../../$(BIN)/mypy --strict src examples && ../../$(BIN)/pytest tests
+
 ## Lint, type-check and run the whole suite (PostgreSQL too when REFERKIT_TEST_DATABASE_URL is set).
-test: lint typecheck pytest
+test: lint typecheck pytest sdk
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -132,3 +132,26 @@ async def test_validation_and_auth_errors_in_laravel_shape(
 async def test_the_default_rate_limit_is_600_a_minute(client: httpx.AsyncClient, key: Key) -> None:
     response = await client.get("/api/v2/campaigns", headers=key.headers)
     assert response.headers["RateLimit-Limit"] == "600"
+
+
+async def test_another_workspace_cannot_touch_users(
+    client: httpx.AsyncClient, key: Key, app: Any
+) -> None:
+    campaign = await create_program(client, key)
+    user = (
+        await _user(client, key, campaign_id=campaign["id"], first_name="Z", email="z@example.com")
+    ).json()["data"]
+    other = await new_key(app)
+    for response in (
+        await client.get(f"/api/v2/users/{user['id']}", headers=other.headers),
+        await client.get(f"/api/v2/users/{user['code']}", headers=other.headers),
+        await client.delete(f"/api/v2/users/{user['id']}", headers=other.headers),
+        await client.put(
+            "/api/v2/users/qualification",
+            json={"id": user["id"], "qualified": True},
+            headers=other.headers,
+        ),
+    ):
+        assert response.status_code == 404, response.text
+    still = await client.get(f"/api/v2/users/{user['id']}", headers=key.headers)
+    assert still.status_code == 200

@@ -17,7 +17,7 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test lint typecheck pytest install install-dev lock clean
+.PHONY: run test lint typecheck pytest sdk install install-dev lock clean
 
 $(UV):
 	@test -n "$(PYTHON)" || { echo "Referkit needs Python 3.11+ (python3.11 or newer on PATH)"; exit 1; }
@@ -56,8 +56,15 @@ typecheck: $(VENV)/.installed-dev
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest
 
+## The Python SDK (clients/python): lint, mypy --strict, its tests against the live app.
+sdk: $(VENV)/.installed-dev
+	$(UV) pip install --quiet --no-deps --python $(BIN)/python -e clients/python
+	$(BIN)/ruff format --check clients
+	$(BIN)/ruff check clients
+	cd clients/python && ../../$(BIN)/mypy --strict src examples && ../../$(BIN)/pytest tests
+
 ## Lint, type-check and run the whole suite (PostgreSQL too when REFERKIT_TEST_DATABASE_URL is set).
-test: lint typecheck pytest
+test: lint typecheck pytest sdk
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .hypothesis

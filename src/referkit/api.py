@@ -1,10 +1,12 @@
-"""Mounts every domain router under /api/v1."""
+"""Mounts every domain router under /api/v1, and the compatibility faces beside it."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from referkit.auth.endpoints import router as keys_router
+from referkit.compat.referral_factory import router as referral_factory_router
+from referkit.compat.referral_rock import router as referral_rock_router
 from referkit.embed.endpoints import router as embed_router
 from referkit.event.endpoints import router as events_router
 from referkit.link.endpoints import router as links_router
@@ -26,3 +28,7 @@ for router in (links_router, events_router, stats_router):
     api_router.include_router(router)
 api_router.include_router(rewards_router)
 api_router.include_router(embed_router)
+
+# Mounted after api_router: their paths (/api/programs, /api/v2/users…) are literal and never
+# match /api/v1/…; /r/{code} and /api/c/{code} are answered before any router (app.Referkit).
+compat_routers = (referral_rock_router, referral_factory_router)

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse
 from starlette.types import Receive, Scope, Send
 
 from referkit import __version__
-from referkit.api import api_router
+from referkit.api import api_router, compat_routers
 from referkit.auth.cache import PrincipalCache
 from referkit.config import Settings, load_settings
 from referkit.db.engine import create_engine
@@ -158,6 +158,8 @@ def create_app(settings: Settings | None = None) -> Referkit:
     app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(embed_pages_router)
+    for compat in compat_routers:
+        app.include_router(compat)
     app.add_route("/problems/{code}", problem_page, include_in_schema=False)
     install_docs(app)
     # Outermost last: Guard → HTTPS → body limit → rate-limit headers → timeout → idempotency.

@@ -1,10 +1,14 @@
-"""The ``referkit`` command line: serve, worker, db, keys, coupons, secrets."""
+"""The ``referkit`` command line: serve, worker, db, keys, coupons, secrets, export, import."""
 
 from __future__ import annotations
 
 import typer
 
-from referkit.cli import coupons, db, keys, secrets, serve, worker
+from referkit.cli import coupons, db, keys, secrets, serve, transfer, worker
+
+# Referral Rock hooks get Referral Rock bodies also for changes made from the CLI (imports)
+# and messages the worker writes: the format registers itself on import.
+from referkit.compat.referral_rock import hooks as _referral_rock_hooks  # noqa: F401
 
 app = typer.Typer(
     name="referkit",
@@ -15,6 +19,8 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.command("worker")(worker.worker)
+app.command("export")(transfer.export)
+app.command("import")(transfer.import_)
 app.add_typer(db.app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(coupons.app, name="coupons")

@@ -59,7 +59,7 @@ class MemberRepository:
         livemode: bool,
         params: PageParams,
         *,
-        program_id: str,
+        program_id: str | None,
         q: str | None = None,
         status: str | None = None,
         email_key: str | None = None,
@@ -68,9 +68,10 @@ class MemberRepository:
         stmt = select(Member).where(
             Member.workspace_id == workspace_id,
             Member.livemode == livemode,
-            Member.program_id == program_id,
             Member.deleted_at.is_(None),
         )
+        if program_id is not None:
+            stmt = stmt.where(Member.program_id == program_id)
         if q:
             stmt = stmt.where(
                 matches_any(q, Member.email, Member.external_id, Member.referral_code, Member.name)

@@ -62,7 +62,7 @@ class MemberService:
     async def list(
         self,
         principal: Principal,
-        program_id: str,
+        program_id: str | None,
         params: PageParams,
         *,
         q: str | None,
@@ -70,12 +70,14 @@ class MemberService:
         email: str | None,
         external_id: str | None,
     ) -> tuple[list[Member], PageMeta]:
-        program = await self.programs.get(principal, program_id)
+        """Members of one program, or of the whole workspace when ``program_id`` is None."""
+        if program_id is not None:
+            program_id = (await self.programs.get(principal, program_id)).id
         return await self.members.page(
             principal.workspace_id,
             principal.livemode,
             params,
-            program_id=program.id,
+            program_id=program_id,
             q=q,
             status=status.value if status else None,
             email_key=identity_email(email) if email else None,

@@ -123,6 +123,10 @@ class ReferralRepository:
         await self.session.flush()
         return referral
 
+    async def delete(self, referral: Referral) -> None:
+        await self.session.delete(referral)
+        await self.session.flush()
+
     async def click_visitor_id(
         self, workspace_id: str, livemode: bool, click_id: str
     ) -> str | None:

@@ -380,6 +380,14 @@ class ReferralService:
             await self._emit(referral, "referral.status_changed")
         return referral
 
+    async def delete(self, principal: Principal, referral_id: str) -> None:
+        """Delete a referral (a lead entered by mistake). Pending rewards are cancelled, a
+        referral with issued rewards is refused; counts already in the rollups stay."""
+        referral = await self.get(principal, referral_id)
+        await RewardService(self.session).on_referral_removed(referral)
+        await self._emit(referral, "referral.deleted")
+        await self.referrals.delete(referral)
+
     async def _reward(
         self,
         referral: Referral,

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Principal
-from referkit.errors import InvalidTransition, NotFound, Unprocessable
+from referkit.errors import Conflict, InvalidTransition, NotFound, Unprocessable
 from referkit.kit.ids import new_id
 from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.tenancy import owned
@@ -96,6 +96,22 @@ class RewardService:
                     await self._assign_coupon(reward, utcnow())
             elif status == "denied":
                 await self._cancel(reward, "referral denied")
+        await self.session.flush()
+
+    async def on_referral_removed(self, referral: Referral) -> None:
+        """A referral is being deleted: refuse if a reward was paid for it (the money is out;
+        deny the referral instead, or reverse through a refund), cancel what is pending."""
+        rewards = await self.rewards.for_referral(referral.id)
+        paid = [r.id for r in rewards if r.status == "issued"]
+        if paid:
+            raise Conflict(
+                f"Referral {referral.id} has issued rewards ({', '.join(paid)}); it cannot be "
+                "deleted.",
+                existing_id=paid[0],
+            )
+        for reward in rewards:
+            if reward.status == "pending":
+                await self._cancel(reward, "referral deleted")
         await self.session.flush()
 
     async def on_refund(

@@ -28,7 +28,7 @@ router = APIRouter(prefix="/webhooks", tags=["Webhooks"])
 hooks_router = APIRouter(prefix="/hooks", tags=["Webhooks"])
 
 
-def _service(request: Request, session: Any) -> WebhookService:
+def webhook_service(request: Request, session: Any) -> WebhookService:
     state = request.app.state
     return WebhookService(
         session,
@@ -77,7 +77,7 @@ async def list_webhooks(
     request: Request,
     page: Annotated[PageParams, Depends(page_params)],
 ) -> Page[WebhookEndpoint]:
-    rows, meta = await _service(request, session).list_endpoints(principal, page)
+    rows, meta = await webhook_service(request, session).list_endpoints(principal, page)
     return Page[WebhookEndpoint](data=[endpoint_out(r) for r in rows], meta=meta)
 
 
@@ -90,7 +90,7 @@ async def list_webhooks(
 async def create_webhook(
     body: WebhookEndpointCreate, principal: WritePrincipal, session: Session, request: Request
 ) -> WebhookEndpointWithSecret:
-    created = await _service(request, session).create(principal, body)
+    created = await webhook_service(request, session).create(principal, body)
     return WebhookEndpointWithSecret(
         **endpoint_out(created.endpoint).model_dump(), secret=created.secret
     )
@@ -100,7 +100,7 @@ async def create_webhook(
 async def get_webhook(
     webhook_id: str, principal: ReadPrincipal, session: Session, request: Request
 ) -> WebhookEndpoint:
-    return endpoint_out(await _service(request, session).get(principal, webhook_id))
+    return endpoint_out(await webhook_service(request, session).get(principal, webhook_id))
 
 
 @router.patch(
@@ -115,7 +115,7 @@ async def update_webhook(
     session: Session,
     request: Request,
 ) -> WebhookEndpoint:
-    return endpoint_out(await _service(request, session).update(principal, webhook_id, body))
+    return endpoint_out(await webhook_service(request, session).update(principal, webhook_id, body))
 
 
 @router.delete(
@@ -127,7 +127,7 @@ async def update_webhook(
 async def delete_webhook(
     webhook_id: str, principal: WritePrincipal, session: Session, request: Request
 ) -> None:
-    await _service(request, session).delete(principal, webhook_id)
+    await webhook_service(request, session).delete(principal, webhook_id)
 
 
 @router.post(
@@ -139,7 +139,7 @@ async def delete_webhook(
 async def test_webhook(
     webhook_id: str, principal: WritePrincipal, session: Session, request: Request
 ) -> WebhookMessage:
-    return message_out(await _service(request, session).send_test(principal, webhook_id))
+    return message_out(await webhook_service(request, session).send_test(principal, webhook_id))
 
 
 @router.post(
@@ -150,7 +150,7 @@ async def test_webhook(
 async def rotate_webhook_secret(
     webhook_id: str, principal: WritePrincipal, session: Session, request: Request
 ) -> WebhookSecret:
-    rotated = await _service(request, session).rotate_secret(principal, webhook_id)
+    rotated = await webhook_service(request, session).rotate_secret(principal, webhook_id)
     expires = rotated.endpoint.previous_secret_expires_at
     assert expires is not None
     return WebhookSecret(secret=rotated.secret, previous_secret_expires_at=expires)
@@ -170,7 +170,7 @@ async def list_webhook_messages(
     status: Annotated[MessageStatus | None, Query(description="Only this status.")] = None,
     type: Annotated[EventType | None, Query(description="Only this event type.")] = None,
 ) -> Page[WebhookMessage]:
-    logs, meta = await _service(request, session).messages(
+    logs, meta = await webhook_service(request, session).messages(
         principal, webhook_id, page, status=status, event_type=type.value if type else None
     )
     return Page[WebhookMessage](data=[message_out(log) for log in logs], meta=meta)
@@ -185,7 +185,7 @@ async def list_webhook_messages(
 async def retry_webhook_message(
     message_id: str, principal: WritePrincipal, session: Session, request: Request
 ) -> WebhookMessage:
-    return message_out(await _service(request, session).retry(principal, message_id))
+    return message_out(await webhook_service(request, session).retry(principal, message_id))
 
 
 # Zapier REST Hooks ---------------------------------------------------------------------------
@@ -200,7 +200,7 @@ async def retry_webhook_message(
 async def subscribe_hook(
     body: HookCreate, principal: WritePrincipal, session: Session, request: Request
 ) -> Hook:
-    created = await _service(request, session).create(
+    created = await webhook_service(request, session).create(
         principal,
         WebhookEndpointCreate(url=body.target_url, events=[body.event.value], description="Zapier"),
         source="zapier",
@@ -217,7 +217,7 @@ async def subscribe_hook(
 async def hook_samples(
     event: str, principal: ReadPrincipal, session: Session, request: Request
 ) -> list[Any]:
-    return await _service(request, session).samples(principal, event)
+    return await webhook_service(request, session).samples(principal, event)
 
 
 @hooks_router.delete(
@@ -229,4 +229,4 @@ async def hook_samples(
 async def unsubscribe_hook(
     hook_id: str, principal: WritePrincipal, session: Session, request: Request
 ) -> None:
-    await _service(request, session).delete(principal, hook_id)
+    await webhook_service(request, session).delete(principal, hook_id)

@@ -40,6 +40,7 @@ from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
 from referkit.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
+from referkit.webhook.formats import format_for
 from referkit.webhook.repository import WebhookRepository
 from referkit.webhook.schemas import (
     ALL_EVENTS,
@@ -174,6 +175,11 @@ class WebhookService:
         body = dumps(
             {"type": event_type, "timestamp": now.isoformat().replace("+00:00", "Z"), "data": data}
         ).decode()
+
+        def body_for(endpoint: WebhookEndpoint) -> str:
+            shape = format_for(endpoint.source)
+            return body if shape is None else dumps(shape(event_type, data)).decode()
+
         messages = [
             WebhookMessage(
                 id=new_id("msg"),
@@ -181,7 +187,7 @@ class WebhookService:
                 livemode=endpoint.livemode,
                 endpoint_id=endpoint.id,
                 event_type=event_type,
-                body=body,
+                body=body_for(endpoint),
                 status=MessageStatus.pending.value,
                 attempt_count=0,
                 next_attempt_at=now,
@@ -334,6 +340,8 @@ class WebhookService:
         seen: dict[str, Any] = {}
         for body in bodies:
             data = loads(body).get("data")
+            if data is None:
+                continue  # a body in another product's shape (webhook.formats), no envelope
             key = str(data.get("id")) if isinstance(data, dict) else body
             seen.setdefault(key, data)
         return list(seen.values())[:limit]

@@ -44,6 +44,8 @@ class Story:
     click_id: str
     visitor_id: str
     webhook_id: str
+    retry: dict[str, Any]
+    """The referral request, as a client would retry it with its Idempotency-Key."""
 
 
 async def _click(client: httpx.AsyncClient, code: str, person: Person) -> tuple[str, str]:
@@ -79,9 +81,8 @@ async def story(client: httpx.AsyncClient, key: Key, person: Person) -> Story:
     )
     member = await create_member(client, key, program["id"])
     click_id, visitor_id = await _click(client, member["referral_code"], person)
-    referral = await client.post(
-        "/api/v1/referrals",
-        json={
+    retry = {
+        "json": {
             "click_id": click_id,
             "referee": {
                 "email": person.email,
@@ -91,8 +92,9 @@ async def story(client: httpx.AsyncClient, key: Key, person: Person) -> Story:
             "ip": person.ip,
             "user_agent": person.user_agent,
         },
-        headers={**key.headers, "Idempotency-Key": uuid.uuid4().hex},
-    )
+        "headers": {**key.headers, "Idempotency-Key": uuid.uuid4().hex},
+    }
+    referral = await client.post("/api/v1/referrals", **retry)
     assert referral.status_code == 201, referral.text
     customer = {"email": person.email, "external_id": person.external_id}
     common = {"customer": customer, "ip": person.ip, "user_agent": person.user_agent}
@@ -126,6 +128,7 @@ async def story(client: httpx.AsyncClient, key: Key, person: Person) -> Story:
         click_id,
         visitor_id,
         hook.json()["id"],
+        retry,
     )
 
 
@@ -192,6 +195,11 @@ async def test_erasure_leaves_no_trace_in_any_table_and_counts_unchanged(
 
     assert await where_found(app, person.values()) == {}
     assert await stats(client, key, s) == counts_before
+    # A client retrying its request gets the redacted first answer; nothing is re-created.
+    replay = await client.post("/api/v1/referrals", **s.retry)
+    assert replay.headers.get("idempotent-replayed") == "true", replay.text
+    assert replay.json()["referee"]["email"] == "[erased]"
+    assert await where_found(app, person.values()) == {}
     # The referral and its rewards are still there (and still counted), de-identified.
     referral = (
         await client.get(f"/api/v1/referrals/{s.referral['id']}", headers=key.headers)

@@ -264,6 +264,9 @@ async def test_scopes_tenancy_and_mode(
         for method, path in [("GET", export), ("DELETE", erase)]:
             response = await client.request(method, path, headers=weak.headers)
             assert response.status_code == 403, (scope, method, response.text)
+        # The customer itself (no device detail) is an ordinary read.
+        read = await client.get(erase, headers=weak.headers)
+        assert read.status_code == (200 if scope is Scope.read_only else 403), read.text
     other = await new_key(app)
     test_mode = await new_key(app, workspace=await _workspace_name(client, key), mode=Mode.test)
     for stranger in (other, test_mode):

@@ -7,10 +7,12 @@ from fastapi import APIRouter
 from referkit.auth.endpoints import router as keys_router
 from referkit.compat.referral_factory import router as referral_factory_router
 from referkit.compat.referral_rock import router as referral_rock_router
+from referkit.customer.endpoints import router as customers_router
 from referkit.embed.endpoints import router as embed_router
 from referkit.event.endpoints import router as events_router
 from referkit.link.endpoints import router as links_router
 from referkit.member.endpoints import router as members_router
+from referkit.privacy.endpoints import router as erasures_router
 from referkit.program.endpoints import router as programs_router
 from referkit.referral.endpoints import router as referrals_router
 from referkit.reward.endpoints import router as rewards_router
@@ -32,3 +34,5 @@ api_router.include_router(embed_router)
 # Mounted after api_router: their paths (/api/programs, /api/v2/users…) are literal and never
 # match /api/v1/…; /r/{code} and /api/c/{code} are answered before any router (app.Referkit).
 compat_routers = (referral_rock_router, referral_factory_router)
+for router in (customers_router, erasures_router):
+    api_router.include_router(router)

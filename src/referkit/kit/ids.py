@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from datetime import datetime
 
 from referkit.kit.crypto import random_bytes
 
@@ -41,6 +42,7 @@ PREFIXES = frozenset(
         "wh",
         "msg",
         "att",
+        "ers",
     }
 )
 ID_PATTERN = re.compile(r"^[a-z]{2,5}_[0-9a-hjkmnp-tv-z]{26}$")
@@ -110,3 +112,12 @@ def new_ids(prefix: str, count: int) -> list[str]:
 def looks_like_id(value: str, prefix: str) -> bool:
     """Cheap shape check so malformed ids can answer 404 without touching the database."""
     return value.startswith(prefix + "_") and ID_PATTERN.match(value) is not None
+
+
+def id_floor(prefix: str, at: datetime) -> str:
+    """The smallest id ``new_id(prefix)`` could return at ``at``: ids below it were made
+    earlier, so a primary-key range stands in for a time range (retention purges)."""
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    ms = max(0, int(at.timestamp() * 1000))
+    return f"{prefix}_{_encode(ms << _RANDOM_BITS)}"

@@ -28,6 +28,7 @@ from referkit.link.service import LinkService
 from referkit.member.repository import MemberRepository
 from referkit.member.schemas import MemberCreate, MemberStatus, MemberUpdate, member_view
 from referkit.models import Member, Program
+from referkit.privacy.service import MemberTraces, PrivacyService
 from referkit.program.service import ProgramService
 from referkit.webhook.service import WebhookService
 
@@ -237,8 +238,23 @@ class MemberService:
         return member
 
     async def erase(self, principal: Principal, member_id: str) -> None:
-        """Delete a member: personal data is erased; the row stays as a tombstone (see model)."""
+        """Delete a member: personal data is erased; the row stays as a tombstone (see model).
+
+        Copies of it elsewhere (their device's clicks and events, fraud evidence, webhook
+        bodies, stored responses) are erased by ``PrivacyService``, which records the erasure.
+        """
         member = await self.get(principal, member_id)
+        traces = MemberTraces(
+            id=member.id,
+            email=member.email,
+            email_key=member.email_key,
+            email_canonical=member.email_canonical,
+            external_id=member.external_id,
+            name=member.name,
+            ip=member.ip,
+            visitor_id=member.visitor_id,
+            metadata=dict(member.metadata_ or {}),
+        )
         member.email = member.email_key = member.email_canonical = None
         member.external_id = None
         member.name = None
@@ -247,6 +263,7 @@ class MemberService:
         member.status = MemberStatus.disabled.value
         member.deleted_at = member.updated_at = utcnow()
         await self.session.flush()
+        await PrivacyService(self.session).erase_member(principal, traces)
         await self._emit(member, "member.deleted")
         await self.links.archive_member_links(member)
 

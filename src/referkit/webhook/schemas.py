@@ -27,6 +27,7 @@ class EventType(StrEnum):
     reward_cancelled = "reward.cancelled"
     reward_reversed = "reward.reversed"
     event_attributed = "event.attributed"
+    customer_erased = "customer.erased"
     webhook_test = "webhook.test"
     webhook_disabled = "webhook.disabled"
 

@@ -26,6 +26,7 @@ from referkit.config import Settings
 from referkit.db.session import SessionFactory
 from referkit.kit.http import outbound_client
 from referkit.kit.time import utcnow
+from referkit.privacy.tasks import PurgeResult, purge_raw_detail
 from referkit.reward.service import RewardService
 from referkit.webhook.service import ENCRYPTION_PURPOSE, WebhookService
 from referkit.webhook.tasks import send
@@ -33,6 +34,8 @@ from referkit.webhook.tasks import send
 logger = logging.getLogger("referkit.worker")
 SHUTDOWN_GRACE_SECONDS = 2.0
 REWARD_SWEEP_SECONDS = 30.0
+RETENTION_SWEEP_SECONDS = 3600.0
+RETENTION_FIRST_DELAY_SECONDS = 60.0
 
 
 class Worker:
@@ -103,14 +106,24 @@ class Worker:
         async with self.sessions.transaction() as session:
             return await RewardService(session).issue_due(limit=self.settings.worker_batch_size)
 
+    async def purge_raw_detail(self) -> PurgeResult:
+        """Apply every workspace's retention setting (raw click and event detail)."""
+        return await purge_raw_detail(self.sessions, self.clock())
+
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set; a database hiccup is logged and retried."""
         next_rewards = 0.0
+        # The first purge waits a while: a (re)started worker delivers what is due first.
+        next_purge = time.monotonic() + RETENTION_FIRST_DELAY_SECONDS
         while not stop.is_set():
             try:
                 if time.monotonic() >= next_rewards:
                     next_rewards = time.monotonic() + REWARD_SWEEP_SECONDS
                     await self.issue_due_rewards()
+                if time.monotonic() >= next_purge:
+                    # Hourly; several workers purging at once only repeat idempotent updates.
+                    next_purge = time.monotonic() + RETENTION_SWEEP_SECONDS
+                    await self.purge_raw_detail()
                 sent = await self.run_once()
             except (SQLAlchemyError, OSError) as exc:
                 logger.warning("worker round failed (%s); retrying", type(exc).__name__)

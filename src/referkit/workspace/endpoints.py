@@ -8,6 +8,7 @@ from referkit.kit.pagination import MAX_PAGE
 from referkit.openapi import problems
 from referkit.workspace.schemas import (
     Plan,
+    RetentionRead,
     TestDataDeleted,
     Usage,
     WorkspaceRead,
@@ -33,6 +34,10 @@ def _out(description: Description, principal: ReadPrincipal) -> WorkspaceRead:
             max_batch_size=1000,
         ),
         usage=Usage(**description.usage),
+        retention=RetentionRead(
+            raw_detail_days=workspace.raw_detail_days,
+            purged_before=workspace.detail_purged_before,
+        ),
     )
 
 
@@ -51,7 +56,7 @@ async def get_workspace(
 
 @router.patch(
     "/workspace",
-    summary="Rename the workspace or set its default rate limit",
+    summary="Rename the workspace, set its default rate limit or its data retention",
     responses=problems(409, 422),
 )
 async def update_workspace(

@@ -23,6 +23,24 @@ class Usage(BaseModel):
     api_keys: int
 
 
+class Retention(RequestModel):
+    raw_detail_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        description="Days raw click and event detail (IP, user agent, referer, properties) is "
+        "kept; then the worker purges it (counts and stats stay). Null keeps it.",
+        examples=[90],
+    )
+
+
+class RetentionRead(BaseModel):
+    raw_detail_days: int | None = Field(description="Null: raw detail is kept.")
+    purged_before: datetime | None = Field(
+        description="Raw detail created before this time has been purged (the last run)."
+    )
+
+
 class WorkspaceUpdate(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     rate_limit_per_minute: int | None = Field(
@@ -30,6 +48,9 @@ class WorkspaceUpdate(RequestModel):
         ge=1,
         le=10_000_000,
         description="Limit for keys without their own (null: the server default).",
+    )
+    retention: Retention | None = Field(
+        default=None, description="Data care: how long raw click and event detail is kept."
     )
 
     @model_validator(mode="after")
@@ -56,3 +77,4 @@ class WorkspaceRead(BaseModel):
     )
     plan: Plan
     usage: Usage
+    retention: RetentionRead

@@ -58,6 +58,9 @@ class WorkspaceService:
             workspace.rate_limit_per_minute = changes["rate_limit_per_minute"]
             # Cached credentials carry the limit: once committed, every process drops them.
             link_changes(self.session).key_workspaces.add(workspace.id)
+        retention = changes.get("retention")
+        if retention is not None and "raw_detail_days" in retention:
+            workspace.raw_detail_days = retention["raw_detail_days"]
         await self.session.flush()
         return await self.describe(principal, default_limit)
 

@@ -44,7 +44,7 @@ async def ensure_schema(settings: Settings) -> None:
 async def unit_of_work(settings: Settings) -> AsyncIterator[AsyncSession]:
     engine = create_engine(settings.db_url, pool_size=2)
     try:
-        async with SessionFactory(engine).transaction() as session:
+        async with SessionFactory(engine, keyring=settings.keyring).transaction() as session:
             yield session
     finally:
         await engine.dispose()

@@ -23,7 +23,9 @@ from referkit.worker.runner import Worker
 async def _run(settings: Settings, once: bool) -> int:
     await ensure_schema(settings)
     engine = create_engine(settings.db_url, pool_size=4)
-    worker = Worker(SessionFactory(engine, base_url=settings.base_url), settings)
+    worker = Worker(
+        SessionFactory(engine, base_url=settings.base_url, keyring=settings.keyring), settings
+    )
     try:
         if once:
             return await worker.run_until_idle()

@@ -16,6 +16,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from referkit.db.engine import write_engine
+from referkit.kit.crypto import KeyRing
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -23,11 +24,16 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 class SessionFactory:
     """Builds read and write sessions over one engine."""
 
-    def __init__(self, engine: AsyncEngine, *, base_url: str | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, base_url: str | None = None, keyring: KeyRing | None = None
+    ) -> None:
         self.engine = engine
         # ``session.info["base_url"]`` lets services build public links (a member's
-        # referral_link in a webhook payload) without knowing about requests or settings.
-        info = {"base_url": base_url} if base_url else {}
+        # referral_link in a webhook payload) without knowing about requests or settings;
+        # ``session.info["keyring"]`` lets them open what is stored encrypted (``keyring_of``).
+        info: dict[str, Any] = {"base_url": base_url} if base_url else {}
+        if keyring is not None:
+            info["keyring"] = keyring
         self._read = async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
         self._write = async_sessionmaker(
             write_engine(engine), expire_on_commit=False, autoflush=False, info=info
@@ -52,6 +58,12 @@ def base_url_of(session: AsyncSession, default: str = "http://127.0.0.1:8000") -
     """The public base URL the session's factory was built with."""
     value = session.info.get("base_url")
     return value if isinstance(value, str) else default
+
+
+def keyring_of(session: AsyncSession) -> KeyRing | None:
+    """The keys the session's factory was given to open stored secrets, if any."""
+    value = session.info.get("keyring")
+    return value if isinstance(value, KeyRing) else None
 
 
 READS_ONLY_TAG = "referkit_reads_only"

@@ -21,6 +21,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Principal
+from referkit.db.session import keyring_of
+from referkit.idempotency.service import ENCRYPTION_PURPOSE as RESPONSES_PURPOSE
+from referkit.idempotency.service import stored_body
 from referkit.kit.ids import new_id
 from referkit.kit.json import dumps, loads
 from referkit.kit.pagination import PageMeta, PageParams
@@ -298,19 +301,24 @@ class PrivacyService:
         """Stored idempotent responses (kept a day) that carry the person: redacted in place, so
         a retry replays the redacted answer rather than re-creating what was erased."""
         needles = traces.needles()
+        keyring = keyring_of(self.session)
+        if keyring is None:
+            raise RuntimeError("erasing needs the keys that open stored responses")
+        box = keyring.box(RESPONSES_PURPOSE)  # stored responses are encrypted at rest
         redacted, after = 0, None
         while True:
             page = await self.repo.stored_responses(workspace_id, livemode, after, RESPONSES_PAGE)
             for record in page:
-                raw = (record.body or b"").decode("utf-8", "replace")
+                raw = stored_body(box, record).decode("utf-8", "replace")
                 low = raw.lower()
                 if not any(n in low for n in needles):
                     continue
                 try:
                     document, _ = scrub(loads(raw), traces)
-                    record.body = dumps(document)
+                    plain = dumps(document)
                 except ValueError:  # not JSON: nothing safe to keep
-                    record.body = b""
+                    plain = b""
+                record.body = box.seal(plain, context=record.id)
                 redacted += 1
             if len(page) < RESPONSES_PAGE:
                 break

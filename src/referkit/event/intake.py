@@ -38,6 +38,7 @@ from referkit.errors import ReferkitError, error_response, internal_error_respon
 from referkit.event.schemas import EventBatch, EventCreate
 from referkit.event.views import batch_result, event_view
 from referkit.ingest import Ingest
+from referkit.kit.json import dumps_utc
 from referkit.kit.net import client_ip, request_scheme
 from referkit.kit.ratelimit import Decision, RateLimiter
 from referkit.kit.schemas import TEXT_CHECKED, check_text
@@ -195,7 +196,7 @@ class EventIntake:
             async with asyncio.timeout(seconds if seconds > 0 else None):
                 if isinstance(parsed, EventBatch):
                     outcomes = await ingest.events_many(principal, parsed.events)
-                    return 200, orjson.dumps(batch_result(outcomes), option=orjson.OPT_UTC_Z)
+                    return 200, dumps_utc(batch_result(outcomes))
                 event, created = await ingest.event(principal, parsed)
         except ReferkitError as exc:
             return error_response(exc)  # refused before anything was stored
@@ -204,7 +205,7 @@ class EventIntake:
         except Exception:
             logger.exception("event intake: unhandled error")
             return internal_error_response()
-        return (201 if created else 200), orjson.dumps(event_view(event), option=orjson.OPT_UTC_Z)
+        return (201 if created else 200), dumps_utc(event_view(event))
 
 
 class _Body:

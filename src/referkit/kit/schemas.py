@@ -15,6 +15,7 @@ from functools import lru_cache
 from types import NoneType, UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
+import pycountry
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -120,13 +121,26 @@ def _iso_only(value: Any) -> Any:
     return value
 
 
+NOT_CURRENCIES = frozenset({"XXX", "XTS"})
+"""ISO 4217 codes that name no money: "no currency" and the code reserved for testing."""
+CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies) - NOT_CURRENCIES
+"""The ISO 4217 currency codes an amount may be in (funds and precious metals included)."""
+
+
+def _iso_4217(code: str) -> str:
+    if code not in CURRENCIES:
+        raise ValueError(f"{code} is not an ISO 4217 currency code")
+    return code
+
+
 Currency = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True),
-    Field(description="ISO 4217 code", examples=["USD"]),
+    AfterValidator(_iso_4217),
+    Field(description="ISO 4217 currency code (not XXX or XTS)", examples=["USD"]),
 ]
-"""A currency code in either case, stored in upper case (checked and converted by pydantic's
-own string validator: no Python call per value)."""
+"""A currency code in either case, stored in upper case: three letters (pydantic's own string
+validator), then one set lookup."""
 
 UtcDatetime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_to_utc)]
 """A datetime input in ISO 8601, converted to UTC (naive values are taken as UTC)."""

@@ -43,7 +43,13 @@ from referkit.kit.net import client_ip, request_scheme
 from referkit.kit.ratelimit import Decision, RateLimiter
 from referkit.kit.schemas import TEXT_CHECKED, check_text
 from referkit.middleware import RAW_SECURITY_HEADERS
-from referkit.protection import HSTS, replay_body, timeout_response
+from referkit.protection import (
+    HSTS,
+    body_deadline,
+    body_timeout_response,
+    replay_body,
+    timeout_response,
+)
 
 PATHS = {"/api/v1/events": False, "/api/v1/events/batch": True}
 """The intake's paths, and whether each takes a batch."""
@@ -83,7 +89,15 @@ class EventIntake:
             if principal is None:
                 await self._authenticate(scope, body.replay(receive), send)
                 return
-            await body.read(receive)
+            deadline = body_deadline(scope, settings.request_body_timeout_seconds)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await body.read(receive)
+            except TimeoutError:
+                late = body_timeout_response(settings.request_body_timeout_seconds)
+                late.raw_headers += RAW_SECURITY_HEADERS
+                await late(scope, receive, send)
+                return
             parsed = self._parse(body.data(), batch)
             decision = await self._admit(scope, principal, settings)
         except _Fallback:

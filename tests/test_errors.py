@@ -48,20 +48,48 @@ async def test_unknown_route(client: httpx.AsyncClient, key: Key, path: str) -> 
 
 
 @pytest.mark.parametrize(
-    ("method", "path"),
+    ("path", "without_slash"),
     [
-        ("DELETE", "/api/v1/programs"),
-        ("PUT", "/api/v1/programs/prog_01jd9x4k6b8v2q3r5s7t9w1y3z"),
-        ("POST", "/api/v1/workspace"),
-        ("DELETE", "/api/v1/referrals/ref_01jd9x4k6b8v2q3r5s7t9w1y3z"),
-        ("PATCH", "/api/v1/keys"),
+        ("/api/v1/programs/?x=1", "/api/v1/programs"),
+        ("/api/v1/docs/", "/api/v1/docs"),
+        ("/problems/not_found/", "/problems/not_found"),
+        ("/healthz/", "/healthz"),
     ],
 )
-async def test_wrong_method(client: httpx.AsyncClient, key: Key, method: str, path: str) -> None:
+async def test_no_redirect_is_built_from_the_host_header(
+    client: httpx.AsyncClient, key: Key, path: str, without_slash: str
+) -> None:
+    """A trailing slash used to answer 307 to ``http://<Host header>/…``: an open redirect to
+    whatever host the request named. Now a 404 problem that names the path to use."""
+    response = await client.get(path, headers={**key.headers, "Host": "evil.example"})
+    body = assert_problem(response, 404, "not_found")
+    assert "location" not in response.headers
+    assert "evil.example" not in response.text
+    assert f"Without the trailing slash: {without_slash}." in body["detail"]
+    assert (await client.get(without_slash, headers=key.headers)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/api/v1/programs", "GET, POST"),
+        ("PUT", "/api/v1/programs/prog_01jd9x4k6b8v2q3r5s7t9w1y3z", "GET, PATCH, DELETE"),
+        ("POST", "/api/v1/workspace", "GET, PATCH"),
+        ("DELETE", "/api/v1/referrals/ref_01jd9x4k6b8v2q3r5s7t9w1y3z", "GET, PATCH"),
+        ("PATCH", "/api/v1/keys", "GET, POST"),
+        ("PUT", "/api/v1/keys", "GET, POST"),
+        ("PUT", "/api/v1/keys/key_01jd9x4k6b8v2q3r5s7t9w1y3z", "GET, PATCH, DELETE"),
+        ("PUT", "/api/v1/events", "GET, POST"),
+    ],
+)
+async def test_wrong_method(
+    client: httpx.AsyncClient, key: Key, method: str, path: str, allow: str
+) -> None:
     response = await client.request(method, path, headers=key.headers)
     body = assert_problem(response, 405, "method_not_allowed")
     assert method in body["detail"]
-    assert "allow" in response.headers
+    # Every method of the path, not only those of the first route that matched it.
+    assert response.headers["allow"] == allow
 
 
 async def test_unknown_object_id(client: httpx.AsyncClient, key: Key) -> None:

@@ -263,6 +263,13 @@ async def test_docs_pages_use_only_local_assets(
         assert len(asset.content) > 100, url
 
 
+async def test_swagger_sends_the_document_to_no_validator(docs_client: httpx.AsyncClient) -> None:
+    """Swagger UI's default ``validatorUrl`` is a public host, used as soon as the page is not
+    on localhost: the page must turn it off (a request to another host, and the spec leaked)."""
+    html = (await docs_client.get(f"{API}/docs", headers={"host": "api.example.com"})).text
+    assert re.search(r'"validatorUrl"\s*:\s*null', html), html
+
+
 async def test_unknown_asset_is_a_404(docs_client: httpx.AsyncClient) -> None:
     response = await docs_client.get(f"{API}/docs/assets/no-such-file.js")
     assert response.status_code == 404

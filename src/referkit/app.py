@@ -147,6 +147,10 @@ def create_app(settings: Settings | None = None) -> Referkit:
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=operation_id_from_name,
+        # No trailing-slash redirects: Starlette builds their Location from the request's Host
+        # header (an open redirect to any host a client names). ``/programs/`` is a 404 whose
+        # detail names the path without the slash.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.principal_cache = PrincipalCache(settings.auth_cache_ttl_seconds)
@@ -170,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Referkit:
         BodyLimit,
         max_bytes=settings.max_body_bytes,
         batch_max_bytes=settings.max_batch_body_bytes,
+        timeout_seconds=settings.request_body_timeout_seconds,
     )
     if settings.require_https:
         app.add_middleware(RequireHttps, trusted=settings.trusted_networks)

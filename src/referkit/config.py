@@ -70,7 +70,17 @@ class Settings(BaseSettings):
     require_https: bool = False
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_batch_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    request_timeout_seconds: float = Field(default=30.0, ge=0)
+    request_timeout_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="A request handled longer than this is cancelled: 503 (0: no limit).",
+    )
+    request_body_timeout_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="A request body not fully received this long after the request began "
+        "answers 408 (0: no limit).",
+    )
     embed_rate_limit_per_minute: int = Field(
         default=120,
         ge=1,

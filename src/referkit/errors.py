@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from referkit.kit.json import dumps
 
@@ -58,6 +59,7 @@ PROBLEM_CODES: dict[str, str] = {
     "idempotency_in_progress": "A request with this Idempotency-Key is still running.",
     "https_required": "The API only answers over HTTPS here.",
     "request_timeout": "The request ran too long and was cancelled; nothing was stored.",
+    "request_body_timeout": "The request body did not arrive in time; nothing was stored.",
     "service_unavailable": "A dependency (usually the database) is not ready.",
     "internal_error": "An unexpected error; it has been logged.",
 }
@@ -226,30 +228,58 @@ _HTTP_CODES = {
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeError):
-        # FastAPI answers a JSON body that is not UTF-8 with a bare 400; to clients it is the
-        # same mistake as malformed JSON, which is a 422 validation error.
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeError | RecursionError):
+        # FastAPI answers a JSON body that is not UTF-8, or nested past the parser's recursion
+        # limit, with a bare 400; to clients it is the same mistake as malformed JSON, which is
+        # a 422 validation error.
+        why = (
+            "it is not UTF-8 text"
+            if isinstance(exc.__cause__, UnicodeError)
+            else "it nests too deeply"
+        )
+        message = f"the body is not valid JSON ({why})"
         return problem_response(
             422,
             "validation_error",
             "Invalid request",
-            "body: the body is not valid JSON (it is not UTF-8 text)",
-            errors=[
-                {
-                    "field": "body",
-                    "in": "body",
-                    "message": "the body is not valid JSON (it is not UTF-8 text)",
-                    "type": "json_invalid",
-                }
-            ],
+            f"body: {message}",
+            errors=[{"field": "body", "in": "body", "message": message, "type": "json_invalid"}],
         )
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"No route matches {request.method} {request.url.path}."
+        path = request.url.path
+        if path.endswith("/") and path != "/" and _routed(request, path.rstrip("/")):
+            detail += f" Without the trailing slash: {path.rstrip('/')}."
+    headers = exc.headers
     if exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}."
-    return problem_response(exc.status_code, code, title, detail, headers=exc.headers)
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return problem_response(exc.status_code, code, title, detail, headers=headers)
+
+
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _routed(request: Request, path: str) -> bool:
+    """Whether some route answers ``path`` (with any method)."""
+    scope = {**request.scope, "path": path, "raw_path": path.encode()}
+    return any(route.matches(scope)[0] is not Match.NONE for route in request.app.router.routes)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path answers. Starlette's 405 names only the methods
+    of the first route matching the path, and ``GET`` and ``POST`` of one path are two routes;
+    each method is tried against the whole routing table instead (nested routers included)."""
+    return [
+        method
+        for method in _METHOD_ORDER
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -157,7 +157,13 @@ def install_docs(app: FastAPI) -> None:
             swagger_js_url=f"{assets}/swagger-ui-bundle.js",
             swagger_css_url=f"{assets}/swagger-ui.css",
             swagger_favicon_url=f"{assets}/favicon.png",
-            swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
+            swagger_ui_parameters={
+                "persistAuthorization": True,
+                "displayRequestDuration": True,
+                # Swagger UI sends the document to its public validator (another host) whenever
+                # the page is served from anywhere but localhost; null turns that off.
+                "validatorUrl": None,
+            },
         )
 
     async def redoc(request: Request) -> HTMLResponse:

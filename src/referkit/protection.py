@@ -1,5 +1,11 @@
 """API protection middleware (pure ASGI): HTTPS, body size, timeouts, rate-limit headers.
 
+Two clocks bound a request: the body must have arrived within
+``REFERKIT_REQUEST_BODY_TIMEOUT_SECONDS`` of the first read (``BodyLimit``, which buffers every
+body, and the event intake, which reads its own: 408), and the handling must end within
+``REFERKIT_REQUEST_TIMEOUT_SECONDS`` (``Timeout``: 503). A client dribbling a body a byte at a
+time would otherwise hold a connection, and the worker's memory, for as long as it likes.
+
 Rate-limit *decisions* are taken in the auth dependency, once the key is known; it leaves the
 decision in the request state and ``RateLimitHeaders`` copies it onto whatever response goes out,
 error responses included.
@@ -46,13 +52,44 @@ class RequireHttps:
         await self.app(scope, receive, send_hsts)
 
 
-class BodyLimit:
-    """413 for bodies over the limit: by Content-Length up front, or while reading the body."""
+_DEADLINE = "referkit.body_deadline"
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, batch_max_bytes: int) -> None:
+
+def body_deadline(scope: Scope, seconds: float) -> float | None:
+    """The loop time by which the request's body must have arrived (None: no limit); set by
+    the first reader, so a body read partly by the intake and then by the full stack shares
+    one deadline."""
+    if seconds <= 0:
+        return None
+    deadline: float | None = scope.get(_DEADLINE)
+    if deadline is None:
+        deadline = scope[_DEADLINE] = asyncio.get_running_loop().time() + seconds
+    return deadline
+
+
+def body_timeout_response(seconds: float) -> Response:
+    return problem_response(
+        408,
+        "request_body_timeout",
+        "Request body timeout",
+        f"The request body did not arrive within {seconds:g} s.",
+        # The rest of the body may still be on its way: this connection cannot carry another
+        # request.
+        headers={"Connection": "close"},
+    )
+
+
+class BodyLimit:
+    """413 for bodies over the limit: by Content-Length up front, or while reading the body;
+    408 for a body that has not arrived in time."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, batch_max_bytes: int, timeout_seconds: float
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.batch_max_bytes = batch_max_bytes
+        self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -68,22 +105,27 @@ class BodyLimit:
                 if too_big:
                     await self._refuse(scope, receive, send, limit)
                     return
-        # Buffer the body (bounded by the limit) so an oversize one is refused before the app
-        # sees any of it; the app then reads it from memory.
+        # Buffer the body (bounded by the limit, and in time) so an oversize or late one is
+        # refused before the app sees any of it; the app then reads it from memory.
         chunks: list[bytes] = []
         received = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > limit:
-                await self._refuse(scope, receive, send, limit)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout_at(body_deadline(scope, self.timeout_seconds)):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    chunk = message.get("body", b"")
+                    received += len(chunk)
+                    if received > limit:
+                        await self._refuse(scope, receive, send, limit)
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            await body_timeout_response(self.timeout_seconds)(scope, receive, send)
+            return
         await self.app(scope, replay_body(b"".join(chunks), receive), send)
 
     @staticmethod

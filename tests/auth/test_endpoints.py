@@ -162,6 +162,52 @@ async def test_live_key_may_create_a_test_key(client: httpx.AsyncClient, key: Ke
     assert [k["id"] for k in response.json()["data"]] == [created["id"]]
 
 
+async def test_a_live_key_manages_the_test_keys_it_can_create(
+    client: httpx.AsyncClient, key: Key
+) -> None:
+    created = await create_key(client, key, mode="test")
+    path = f"/api/v1/keys/{created['id']}"
+    # List (by mode) and read.
+    listed = await client.get("/api/v1/keys", params={"mode": "test"}, headers=key.headers)
+    assert listed.status_code == 200, listed.text
+    assert [k["id"] for k in listed.json()["data"]] == [created["id"]]
+    read = await client.get(path, headers=key.headers)
+    assert read.status_code == 200, read.text
+    assert (read.json()["mode"], read.json()["secret_hint"]) == ("test", created["secret_hint"])
+    assert "secret" not in read.json()
+    # Change, regenerate (still a test secret; the old one fails), revoke.
+    renamed = await client.patch(path, json={"name": "ci"}, headers=key.headers)
+    assert renamed.status_code == 200, renamed.text
+    regenerated = await client.post(f"{path}/regenerate", headers=key.headers)
+    assert regenerated.status_code == 200, regenerated.text
+    secret = regenerated.json()["secret"]
+    assert secret.startswith("rk_test_")
+    assert (await client.get("/api/v1/keys", headers=bearer(created["secret"]))).status_code == 401
+    assert (await client.get("/api/v1/keys", headers=bearer(secret))).status_code == 200
+    revoked = await client.delete(path, headers=key.headers)
+    assert revoked.status_code == 204, revoked.text
+    assert (await client.get("/api/v1/keys", headers=bearer(secret))).status_code == 401
+    assert (await client.get(path, headers=key.headers)).status_code == 404
+
+
+async def test_a_test_key_cannot_reach_live_keys(client: httpx.AsyncClient, key: Key) -> None:
+    created = await create_key(client, key, mode="test")
+    test_headers = bearer(created["secret"])
+    listed = await client.get("/api/v1/keys", params={"mode": "live"}, headers=test_headers)
+    assert listed.status_code == 403
+    assert listed.json()["code"] == "insufficient_scope"
+    for method, suffix in [("GET", ""), ("PATCH", ""), ("POST", "/regenerate"), ("DELETE", "")]:
+        answer = await client.request(
+            method,
+            f"/api/v1/keys/{key.key_id}{suffix}",
+            headers=test_headers,
+            json={"name": "x"} if method == "PATCH" else None,
+        )
+        assert answer.status_code == 404, (method, answer.text)
+    # The live key still works.
+    assert (await client.get(f"/api/v1/keys/{key.key_id}", headers=key.headers)).status_code == 200
+
+
 # --- authenticating ---------------------------------------------------------------------------
 
 

@@ -72,3 +72,15 @@ def test_booleans_and_numbers() -> None:
         "Value error, must be a number",
     )
     assert RewardRuleInput.model_validate({**rule, "currency": "USD", "percent": 10}).percent == 10
+
+
+@pytest.mark.parametrize("code", ["XXX", "xts", "ZZZ", "AAA", "usx"])
+def test_a_currency_is_an_iso_4217_code(code: str) -> None:
+    loc, message = _error(EventCreate, {**EVENT, "currency": code})
+    assert loc == ("currency",)
+    assert "ISO 4217" in message
+
+
+@pytest.mark.parametrize(("code", "stored"), [("eur", "EUR"), ("JPY", "JPY"), ("xof", "XOF")])
+def test_real_currencies_pass_in_either_case(code: str, stored: str) -> None:
+    assert EventCreate.model_validate({**EVENT, "currency": code}).currency == stored

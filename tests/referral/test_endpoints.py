@@ -453,6 +453,17 @@ async def test_illegal_transition_is_a_409(
     assert fetched.json() == referral  # nothing changed, not even the note
 
 
+async def test_refusal_reads_as_english(
+    client: httpx.AsyncClient, key: Key, member: dict[str, Any]
+) -> None:
+    approved = await _referral_in(client, key, member, "approved")
+    response = await _patch(client, key, approved["id"], {"status": "pending"})
+    assert response.json()["detail"].startswith("An approved referral cannot become pending;")
+    denied = await _referral_in(client, key, member, "denied")
+    response = await _patch(client, key, denied["id"], {"status": "approved"})
+    assert response.json()["detail"].startswith("A denied referral cannot become approved;")
+
+
 @pytest.mark.parametrize("status", ["pending", "qualified", "approved", "denied"])
 async def test_same_status_is_a_no_op(
     client: httpx.AsyncClient, key: Key, member: dict[str, Any], status: str

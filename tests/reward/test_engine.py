@@ -167,6 +167,9 @@ async def test_refund_claws_back_and_denies(client: httpx.AsyncClient, key: Key)
     await client.post(
         f"/api/v1/rewards/{cash['id']}/issue", json={"override_hold": True}, headers=key.headers
     )
+    again = await client.post(f"/api/v1/rewards/{cash['id']}/cancel", headers=key.headers)
+    assert again.status_code == 409
+    assert again.json()["detail"].startswith("An issued reward cannot be cancelled")
     refund = await client.post(
         "/api/v1/events",
         json={

@@ -13,11 +13,12 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.cache import PrincipalCache
+from referkit.auth.gate import check_ip, count_request
 from referkit.auth.principal import Access, Principal
 from referkit.auth.service import AuthService, use_is_stale
 from referkit.config import Settings
 from referkit.db.session import SessionFactory, get_session, writes
-from referkit.errors import InsufficientScope, InvalidApiKey, IpBlocked, RateLimited
+from referkit.errors import InsufficientScope, InvalidApiKey
 from referkit.kit.net import client_ip
 from referkit.kit.ratelimit import RateLimiter
 from referkit.kit.time import utcnow
@@ -32,12 +33,7 @@ async def current_principal(
     settings: Settings = request.app.state.settings
     limiter: RateLimiter = request.app.state.limiter
     ip = client_ip(request.scope, settings.trusted_networks)
-    blocked_for = await limiter.blocked_for(ip)
-    if blocked_for is not None:
-        raise IpBlocked(
-            f"Too many failed authentications from {ip}; retry in {blocked_for} s.",
-            headers={"Retry-After": str(blocked_for)},
-        )
+    await check_ip(limiter, ip)
     write = writes(request)
     authorization = request.headers.get("authorization")
     cache: PrincipalCache = request.app.state.principal_cache
@@ -48,7 +44,8 @@ async def current_principal(
         await limiter.record_auth_failure(ip)
         raise
     if settings.rate_limit_enabled:
-        await _rate_limit(request, limiter, principal, settings.rate_limit_per_minute)
+        state = request.scope.setdefault("state", {})
+        await count_request(limiter, principal, settings.rate_limit_per_minute, state)
     if not write and use_is_stale(principal.last_used_at):
         # A read request runs in a read transaction. On SQLite, upgrading it to write
         # last_used_at fails ("database is locked") whenever another writer got in first, so
@@ -63,21 +60,6 @@ async def current_principal(
         cache.put(authorization, principal, read_at=read_at)
     request.state.principal = principal
     return principal
-
-
-async def _rate_limit(
-    request: Request, limiter: RateLimiter, principal: Principal, default: int
-) -> None:
-    decision = await limiter.hit(principal.key_id, principal.rate_limit_per_minute or default)
-    if decision is None:
-        return  # the limiter's storage is unreachable: no limit, no headers
-    request.state.rate_limit = decision  # RateLimitHeaders puts it on the response
-    if not decision.allowed:
-        raise RateLimited(
-            f"This key may make {decision.limit} requests a minute; "
-            f"retry in {max(1, decision.reset_after)} s.",
-            headers={"Retry-After": str(max(1, decision.reset_after))},
-        )
 
 
 def _require(access: Access) -> object:

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
+from referkit.auth.principal import Mode
 from referkit.auth.schemas import ApiKey, ApiKeyCreate, ApiKeyUpdate, ApiKeyWithSecret
 from referkit.auth.service import AuthService, IssuedKey
 from referkit.kit.pagination import Page, PageParams, page_params
@@ -24,9 +25,25 @@ async def list_keys(
     session: Session,
     page: Annotated[PageParams, Depends(page_params)],
     include_revoked: Annotated[bool, Query(description="Include revoked keys.")] = False,
+    mode: Annotated[
+        Mode | None,
+        Query(
+            description="The keys of this mode; the calling key's by default. A live key may "
+            "list test keys, a test key only test keys."
+        ),
+    ] = None,
 ) -> Page[ApiKey]:
-    keys, meta = await AuthService(session).list_keys(principal, include_revoked, page)
+    keys, meta = await AuthService(session).list_keys(principal, include_revoked, page, mode=mode)
     return Page[ApiKey](data=[ApiKey.model_validate(k) for k in keys], meta=meta)
+
+
+@router.get(
+    "/{key_id}",
+    summary="Read an API key (a live key reads test keys too)",
+    responses=problems(404),
+)
+async def get_key(key_id: str, principal: ReadPrincipal, session: Session) -> ApiKey:
+    return ApiKey.model_validate(await AuthService(session).get_key(principal, key_id))
 
 
 @router.post(

@@ -25,12 +25,15 @@ class ApiKeyRepository:
         )
         return result
 
-    async def get(self, workspace_id: str, livemode: bool, key_id: str) -> ApiKey | None:
+    async def get(
+        self, workspace_id: str, livemodes: tuple[bool, ...], key_id: str
+    ) -> ApiKey | None:
+        """An active key of the workspace in one of ``livemodes``."""
         result: ApiKey | None = await self.session.scalar(
             select(ApiKey).where(
                 ApiKey.id == key_id,
                 ApiKey.workspace_id == workspace_id,
-                ApiKey.livemode == livemode,
+                ApiKey.livemode.in_(livemodes),
                 ApiKey.revoked_at.is_(None),
             )
         )

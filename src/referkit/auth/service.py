@@ -40,6 +40,13 @@ def use_is_stale(last_used_at: datetime | None) -> bool:
     return last_used_at is None or utcnow() - last_used_at >= LAST_USED_RESOLUTION
 
 
+def _manageable_modes(principal: Principal) -> tuple[Mode, ...]:
+    """The modes of the keys ``principal`` may create, list, read, change and revoke: a live
+    key manages the workspace's test keys as well (it can create them, so it must be able to
+    find them again); a test key manages test keys only."""
+    return (Mode.live, Mode.test) if principal.livemode else (Mode.test,)
+
+
 def _new_secret(livemode: bool) -> tuple[str, str]:
     secret = f"rk_{'live' if livemode else 'test'}_{random_token(32)}"
     return secret, f"{secret[:11]}…{secret[-4:]}"
@@ -86,7 +93,7 @@ class AuthService:
         rate_limit_per_minute: int | None,
     ) -> IssuedKey:
         mode = mode or principal.mode
-        if not principal.livemode and mode is Mode.live:
+        if mode not in _manageable_modes(principal):
             raise InsufficientScope("a test-mode key cannot create live-mode keys")
         return await self.issue_key(
             principal.workspace_id,
@@ -97,20 +104,32 @@ class AuthService:
         )
 
     async def list_keys(
-        self, principal: Principal, include_revoked: bool, params: PageParams
+        self,
+        principal: Principal,
+        include_revoked: bool,
+        params: PageParams,
+        *,
+        mode: Mode | None = None,
     ) -> tuple[list[ApiKey], PageMeta]:
+        """The keys of one mode (the caller's by default). A live key may list test keys too,
+        having been able to create them; a test key sees test keys only."""
+        mode = mode or principal.mode
+        if mode not in _manageable_modes(principal):
+            raise InsufficientScope("a test-mode key cannot see live-mode keys")
         return await self.keys.page(
-            principal.workspace_id, principal.livemode, include_revoked, params
+            principal.workspace_id, mode is Mode.live, include_revoked, params
         )
 
-    async def _get(self, principal: Principal, key_id: str) -> ApiKey:
-        key = await self.keys.get(principal.workspace_id, principal.livemode, key_id)
+    async def get_key(self, principal: Principal, key_id: str) -> ApiKey:
+        """One key of the workspace, in any mode the caller may manage (else 404)."""
+        livemodes = tuple(mode is Mode.live for mode in _manageable_modes(principal))
+        key = await self.keys.get(principal.workspace_id, livemodes, key_id)
         if key is None:
             raise NotFound(f"No API key {key_id} in this workspace.")
         return key
 
     async def regenerate(self, principal: Principal, key_id: str) -> IssuedKey:
-        key = await self._get(principal, key_id)
+        key = await self.get_key(principal, key_id)
         secret, hint = _new_secret(key.livemode)
         key.secret_hash = hash_secret(secret)
         key.secret_hint = hint
@@ -118,7 +137,7 @@ class AuthService:
         return IssuedKey(key=key, secret=secret)
 
     async def revoke(self, principal: Principal, key_id: str) -> None:
-        key = await self._get(principal, key_id)
+        key = await self.get_key(principal, key_id)
         key.revoked_at = utcnow()
         await self._changed(key)
 
@@ -185,7 +204,7 @@ class AuthService:
     async def update_key(
         self, principal: Principal, key_id: str, changes: dict[str, object]
     ) -> ApiKey:
-        key = await self._get(principal, key_id)
+        key = await self.get_key(principal, key_id)
         if "name" in changes:
             key.name = str(changes["name"])
         if "rate_limit_per_minute" in changes:

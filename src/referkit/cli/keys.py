@@ -62,7 +62,7 @@ async def _workspace_keys(
         ws, _ = await WorkspaceService(session).get_or_create(workspace)
         principal = Principal(ws.id, "cli", Scope.full, mode is Mode.live)
         keys, _meta = await AuthService(session).list_keys(
-            principal, False, PageParams(limit=100, cursor_id=None, offset=None)
+            principal, False, PageParams(limit=100, cursor_id=None, offset=None), mode=mode
         )
         return [
             (k.id, k.name, k.scope, k.secret_hint, str(k.last_used_at or "never")) for k in keys

@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter, itemgetter
 from typing import Any
 
-import orjson
 from sqlalchemy import JSON, Table, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from referkit.db.types import UTCDateTime
+from referkit.kit.json import dumps
 from referkit.kit.time import as_utc
 
 Row = dict[str, Any]
@@ -48,7 +48,7 @@ def sqlite_datetime(value: Any) -> Any:
 
 def _json(value: Any) -> str:
     # SQLAlchemy's JSON type stores Python None as the JSON value null, not SQL NULL.
-    return orjson.dumps(value).decode()
+    return dumps(value).decode()
 
 
 class BulkInsert:

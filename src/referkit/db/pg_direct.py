@@ -4,6 +4,10 @@ A batch writer that sends one self-committing statement per batch needs no pool 
 or reset between batches: it takes an idle connection of its own (opening one if none is idle,
 so each batch in flight has one), and drops a connection whose statement failed for want of the
 server, so the next batch connects afresh.
+
+Every connection taken is either handed back idle or closed, whatever the exception (a value
+the encoder refused, a constraint, a cancelled task): a connection lost track of stays open on
+the server until the process exits, and enough of them exhaust its ``max_connections``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,12 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+_BROKEN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+
+
+def _reusable(conn: asyncpg.Connection) -> bool:
+    return not conn.is_closed() and not conn.is_in_transaction()
 
 
 class DirectConnections:
@@ -31,9 +41,14 @@ class DirectConnections:
             self._open.add(conn)
         try:
             yield conn
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
-            conn.terminate()
-            self._open.discard(conn)
+        except BaseException as exc:
+            # A statement error (or one raised before the statement was sent) leaves the
+            # connection idle and usable; a broken or cancelled one is dropped.
+            if isinstance(exc, _BROKEN) or not isinstance(exc, Exception) or not _reusable(conn):
+                conn.terminate()
+                self._open.discard(conn)
+            else:
+                self._idle.append(conn)
             raise
         self._idle.append(conn)
 

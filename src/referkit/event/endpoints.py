@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from referkit.auth.dependencies import AnalyticsPrincipal, Session, WritePrincipal
@@ -17,6 +16,7 @@ from referkit.event.schemas import (
 from referkit.event.service import EventService
 from referkit.event.views import batch_result, event_view
 from referkit.ingest import Ingest
+from referkit.kit.json import dumps_utc
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.kit.schemas import UtcDatetime
 from referkit.openapi import problems
@@ -32,7 +32,7 @@ async def _release(session: Session) -> None:
 
 def _json(content: Any, status_code: int) -> Response:
     return Response(
-        orjson.dumps(content, option=orjson.OPT_UTC_Z),
+        dumps_utc(content),
         status_code=status_code,
         media_type="application/json",
     )

@@ -38,11 +38,18 @@ from referkit.errors import ReferkitError, error_response, internal_error_respon
 from referkit.event.schemas import EventBatch, EventCreate
 from referkit.event.views import batch_result, event_view
 from referkit.ingest import Ingest
+from referkit.kit.json import dumps_utc
 from referkit.kit.net import client_ip, request_scheme
 from referkit.kit.ratelimit import Decision, RateLimiter
 from referkit.kit.schemas import TEXT_CHECKED, check_text
 from referkit.middleware import RAW_SECURITY_HEADERS
-from referkit.protection import HSTS, replay_body, timeout_response
+from referkit.protection import (
+    HSTS,
+    body_deadline,
+    body_timeout_response,
+    replay_body,
+    timeout_response,
+)
 
 PATHS = {"/api/v1/events": False, "/api/v1/events/batch": True}
 """The intake's paths, and whether each takes a batch."""
@@ -82,7 +89,15 @@ class EventIntake:
             if principal is None:
                 await self._authenticate(scope, body.replay(receive), send)
                 return
-            await body.read(receive)
+            deadline = body_deadline(scope, settings.request_body_timeout_seconds)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await body.read(receive)
+            except TimeoutError:
+                late = body_timeout_response(settings.request_body_timeout_seconds)
+                late.raw_headers += RAW_SECURITY_HEADERS
+                await late(scope, receive, send)
+                return
             parsed = self._parse(body.data(), batch)
             decision = await self._admit(scope, principal, settings)
         except _Fallback:
@@ -195,7 +210,7 @@ class EventIntake:
             async with asyncio.timeout(seconds if seconds > 0 else None):
                 if isinstance(parsed, EventBatch):
                     outcomes = await ingest.events_many(principal, parsed.events)
-                    return 200, orjson.dumps(batch_result(outcomes), option=orjson.OPT_UTC_Z)
+                    return 200, dumps_utc(batch_result(outcomes))
                 event, created = await ingest.event(principal, parsed)
         except ReferkitError as exc:
             return error_response(exc)  # refused before anything was stored
@@ -204,7 +219,7 @@ class EventIntake:
         except Exception:
             logger.exception("event intake: unhandled error")
             return internal_error_response()
-        return (201 if created else 200), orjson.dumps(event_view(event), option=orjson.OPT_UTC_Z)
+        return (201 if created else 200), dumps_utc(event_view(event))
 
 
 class _Body:

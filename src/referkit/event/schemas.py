@@ -6,7 +6,14 @@ from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, model_validator
 
-from referkit.kit.schemas import Currency, RequestModel, ResponseModel, UtcDatetime
+from referkit.kit.schemas import (
+    MAX_JSON_DEPTH,
+    Currency,
+    JsonObject,
+    RequestModel,
+    ResponseModel,
+    UtcDatetime,
+)
 from referkit.openapi import Problem
 
 MAX_BATCH = 1000
@@ -68,8 +75,10 @@ class EventCreate(RequestModel):
     refunded_event_id: str | None = Field(
         default=None, min_length=1, max_length=200, description="For `refund`: the purchase."
     )
-    properties: Annotated[dict[str, Any], AfterValidator(_small_properties)] = Field(
-        default_factory=dict
+    properties: Annotated[JsonObject, AfterValidator(_small_properties)] = Field(
+        default_factory=dict,
+        description="Your own data about the event: at most 50 keys, nested at most "
+        f"{MAX_JSON_DEPTH} levels.",
     )
     ip: str | None = Field(
         default=None,

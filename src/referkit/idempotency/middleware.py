@@ -3,6 +3,11 @@
 It must see the whole exchange — the request body to fingerprint it, the response to store it —
 so it wraps the app rather than living in a dependency. Keys are scoped per API key; a request
 whose credentials are not valid passes straight through and gets its 401 from the app.
+
+A request with valid credentials passes the IP block and the key's rate limit here, before its
+key is claimed (``auth.gate``): a stored replay is answered like any request — refused from a
+blocked IP or past the limit, with the rate-limit headers otherwise — and a refused request
+does not take up the key.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from referkit.auth.gate import check_ip, count_request
+from referkit.auth.principal import Principal
 from referkit.auth.service import AuthService
 from referkit.config import Settings
 from referkit.db.session import SessionFactory
-from referkit.errors import problem_response
+from referkit.errors import ReferkitError, error_response, problem_response
 from referkit.idempotency.service import (
     ENCRYPTION_PURPOSE,
     ClaimResult,
@@ -23,6 +30,8 @@ from referkit.idempotency.service import (
     stored_body,
 )
 from referkit.kit.crypto import DecryptionError, SecretBox
+from referkit.kit.net import client_ip
+from referkit.kit.ratelimit import RateLimiter
 from referkit.models import IdempotencyKey
 
 logger = logging.getLogger("referkit.idempotency")
@@ -88,10 +97,20 @@ class IdempotencyMiddleware:
         body = await _read_body(receive)
         sessions: SessionFactory = scope["app"].state.sessions
         async with sessions(write=False) as session:
-            api_key = await AuthService(session).identify(_header(scope, b"authorization"))
+            try:
+                principal = await AuthService(session).authenticate(
+                    _header(scope, b"authorization"), record_use=False
+                )
+            except ReferkitError:
+                principal = None  # the app answers the 401 (and counts the failure)
         replay_receive = _replay(body, receive)
-        if api_key is None:
+        if principal is None:
             await self.app(scope, replay_receive, send)
+            return
+        try:
+            await _gates(scope, principal)
+        except ReferkitError as exc:
+            await error_response(exc)(scope, receive, send)
             return
         fingerprint = hashlib.sha256(
             b"\0".join(
@@ -104,7 +123,7 @@ class IdempotencyMiddleware:
             )
         ).hexdigest()
         async with sessions.transaction() as session:
-            claim = await IdempotencyService(session).claim(api_key.id, key, fingerprint)
+            claim = await IdempotencyService(session).claim(principal.key_id, key, fingerprint)
         if claim.result is ClaimResult.mismatch:
             response = problem_response(
                 422,
@@ -164,6 +183,18 @@ class IdempotencyMiddleware:
                     await service.complete(record_id, status, content_type, b"".join(chunks))
                 else:
                     await service.release(record_id)
+
+
+async def _gates(scope: Scope, principal: Principal) -> None:
+    """The IP block and the rate limit, as the auth dependency applies them (it then skips the
+    count taken here)."""
+    state = scope["app"].state
+    settings: Settings = state.settings
+    limiter: RateLimiter = state.limiter
+    await check_ip(limiter, client_ip(scope, settings.trusted_networks))
+    if settings.rate_limit_enabled:
+        request_state = scope.setdefault("state", {})
+        await count_request(limiter, principal, settings.rate_limit_per_minute, request_state)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

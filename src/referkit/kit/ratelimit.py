@@ -4,9 +4,9 @@ Memory storage serves one process; with ``REFERKIT_REDIS_URL`` every process sha
 key's limit holds across a whole deployment: a key allowed 5 a minute gets its 6th call
 refused, whichever process answers it.
 
-Abuse blocking counts failed authentications per client IP; crossing the threshold sets a block
-marker (a one-hit window as long as the block), and a blocked IP is refused before its
-credentials are even checked.
+Abuse blocking counts failed authentications per client IP; reaching the threshold (the 20th
+failure of 20 allowed) sets a block marker (a one-hit window as long as the block), and a
+blocked IP is refused before its credentials are even checked.
 """
 
 from __future__ import annotations
@@ -179,10 +179,13 @@ class RateLimiter:
         return max(1, math.ceil(stats.reset_time - time.time()))
 
     async def record_auth_failure(self, ip: str) -> None:
+        """Count a failed authentication; the one that reaches the limit (the 20th of 20)
+        starts the block, so the very next request from the IP is refused."""
         if self._paused():
             return
         try:
-            if not await self.exact.hit(self.failures, self.prefix, "authfail", ip):
+            counted = await self.exact.hit(self.failures, self.prefix, "authfail", ip)
+            if not counted or not await self.exact.test(self.failures, self.prefix, "authfail", ip):
                 await self.exact.hit(self.block, self.prefix, "block", ip)
         except (RedisError, OSError) as exc:
             self._unreachable(exc)

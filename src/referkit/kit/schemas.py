@@ -15,6 +15,7 @@ from functools import lru_cache
 from types import NoneType, UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
+import pycountry
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -39,24 +40,65 @@ def check_text(value: Any) -> None:
 
 
 def _check_text(value: Any, path: str = "") -> None:
-    if isinstance(value, str):
-        if value.isascii():  # most text: no surrogates possible, one scan for NUL
-            if "\x00" in value:
-                raise ValueError(f"{path or 'value'}: NUL characters are not allowed")
-            return
+    # A loop over a stack, not recursion: JSON nested a thousand levels deep (which the
+    # parsers accept) must end in a 422 from ``JsonObject``, not a RecursionError here.
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            _check_str(item, where)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str):
+                    _check_str(key, where)
+                stack.append((child, f"{where}.{key}" if where else str(key)))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{index}]") for index, child in enumerate(item))
+
+
+def _check_str(value: str, path: str) -> None:
+    if value.isascii():  # most text: no surrogates possible, one scan for NUL
         if "\x00" in value:
             raise ValueError(f"{path or 'value'}: NUL characters are not allowed")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError(f"{path or 'value'}: text is not valid Unicode") from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(key, path)
-            _check_text(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_text(item, f"{path}[{index}]")
+        return
+    if "\x00" in value:
+        raise ValueError(f"{path or 'value'}: NUL characters are not allowed")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{path or 'value'}: text is not valid Unicode") from None
+
+
+MAX_JSON_DEPTH = 32
+"""How deep free-form JSON (event ``properties``, member ``metadata``) may nest: the object
+itself is level 1. Far below the encoders' recursion limits (orjson: 254), so whatever is
+stored can be answered again."""
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of JSON data (a scalar is 0, ``{}`` and ``[]`` are 1), without recursion;
+    stops counting just past ``MAX_JSON_DEPTH``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _bounded_depth(value: dict[str, Any]) -> dict[str, Any]:
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels of objects and arrays")
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded_depth)]
+"""A free-form JSON object, at most ``MAX_JSON_DEPTH`` levels deep (422 naming the field)."""
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -79,13 +121,26 @@ def _iso_only(value: Any) -> Any:
     return value
 
 
+NOT_CURRENCIES = frozenset({"XXX", "XTS"})
+"""ISO 4217 codes that name no money: "no currency" and the code reserved for testing."""
+CURRENCIES = frozenset(currency.alpha_3 for currency in pycountry.currencies) - NOT_CURRENCIES
+"""The ISO 4217 currency codes an amount may be in (funds and precious metals included)."""
+
+
+def _iso_4217(code: str) -> str:
+    if code not in CURRENCIES:
+        raise ValueError(f"{code} is not an ISO 4217 currency code")
+    return code
+
+
 Currency = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True),
-    Field(description="ISO 4217 code", examples=["USD"]),
+    AfterValidator(_iso_4217),
+    Field(description="ISO 4217 currency code (not XXX or XTS)", examples=["USD"]),
 ]
-"""A currency code in either case, stored in upper case (checked and converted by pydantic's
-own string validator: no Python call per value)."""
+"""A currency code in either case, stored in upper case: three letters (pydantic's own string
+validator), then one set lookup."""
 
 UtcDatetime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_to_utc)]
 """A datetime input in ISO 8601, converted to UTC (naive values are taken as UTC)."""

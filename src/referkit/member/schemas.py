@@ -8,7 +8,7 @@ from pydantic import AfterValidator, EmailStr, Field, model_validator
 
 from referkit.kit.codes import CUSTOM_CODE_PATTERN
 from referkit.kit.net import normalize_ip
-from referkit.kit.schemas import RequestModel, ResponseModel
+from referkit.kit.schemas import MAX_JSON_DEPTH, JsonObject, RequestModel, ResponseModel
 from referkit.models import Member as MemberRow
 
 
@@ -22,9 +22,13 @@ def _small_metadata(value: dict[str, Any]) -> dict[str, Any]:
 
 
 Metadata = Annotated[
-    dict[str, Any],
+    JsonObject,
     AfterValidator(_small_metadata),
-    Field(description="Your own key-value data (at most 50 keys).", examples=[{"plan": "pro"}]),
+    Field(
+        description=f"Your own key-value data (at most 50 keys, nested at most {MAX_JSON_DEPTH} "
+        "levels).",
+        examples=[{"plan": "pro"}],
+    ),
 ]
 ReferralCode = Annotated[
     str,

@@ -333,6 +333,13 @@ class ProgramUpdate(RequestModel):
         return self
 
 
+class StoredQualification(Qualification):
+    """A program's qualification as stored: a currency saved before codes were checked against
+    ISO 4217 is still answered (and a change to the qualification must fix it)."""
+
+    currency: str | None = None
+
+
 class Program(ResponseModel):
     id: str = Field(examples=["prog_01jd9x4k6b8v2q3r5s7t9w1y3z"])
     name: str
@@ -344,7 +351,7 @@ class Program(ResponseModel):
     allowed_origins: list[str]
     embed: EmbedSettings
     attribution: Attribution
-    qualification: Qualification
+    qualification: StoredQualification
     reward_rules: list[RewardRule]
     fraud: Fraud
     auto_issue: bool

@@ -14,6 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from referkit.errors import InvalidTransition
+from referkit.kit.text import with_article
 
 
 class ReferralStatus(StrEnum):
@@ -48,7 +49,7 @@ def plan(current: ReferralStatus, target: ReferralStatus) -> tuple[ReferralStatu
         return _THROUGH[(current, target)]
     allowed = sorted(s.value for s in EDGES[current] | {t for c, t in _THROUGH if c == current})
     raise InvalidTransition(
-        f"A {current.value} referral cannot become {target.value}; "
+        f"{with_article(current.value, capital=True)} referral cannot become {target.value}; "
         f"allowed: {', '.join(allowed) or 'none (final status)'}.",
         current_status=current.value,
         requested_status=target.value,

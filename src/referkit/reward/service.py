@@ -23,6 +23,7 @@ from referkit.errors import Conflict, InvalidTransition, NotFound, Unprocessable
 from referkit.kit.ids import new_id
 from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.tenancy import owned
+from referkit.kit.text import with_article
 from referkit.kit.time import utcnow
 from referkit.member.service import MemberService
 from referkit.models import Coupon, LedgerEntry, Member, Program, Referral, Reward
@@ -276,7 +277,7 @@ class RewardService:
         reward = await self.get(principal, reward_id)
         if reward.status != "pending":
             raise InvalidTransition(
-                f"A {reward.status} reward cannot be issued.",
+                f"{with_article(reward.status, capital=True)} reward cannot be issued.",
                 current_status=reward.status,
                 requested_status="issued",
                 allowed=[],
@@ -316,7 +317,7 @@ class RewardService:
         reward = await self.get(principal, reward_id)
         if reward.status != "pending":
             raise InvalidTransition(
-                f"A {reward.status} reward cannot be cancelled"
+                f"{with_article(reward.status, capital=True)} reward cannot be cancelled"
                 + (" (a refund reverses issued rewards)." if reward.status == "issued" else "."),
                 current_status=reward.status,
                 requested_status="cancelled",

@@ -1,10 +1,10 @@
-"""The ``referkit`` command line: serve, worker, db, keys."""
+"""The ``referkit`` command line: serve, worker, db, keys, coupons, users."""
 
 from __future__ import annotations
 
 import typer
 
-from referkit.cli import coupons, db, keys, serve, worker
+from referkit.cli import coupons, db, keys, serve, users, worker
 
 app = typer.Typer(
     name="referkit",
@@ -18,6 +18,7 @@ app.command("worker")(worker.worker)
 app.add_typer(db.app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(coupons.app, name="coupons")
+app.add_typer(users.app, name="users")
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from itertools import count
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 600, 200
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 28
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 28
 _ids = count(1)
 
 
@@ -48,9 +48,11 @@ def line_chart(
     current: Sequence[int],
     previous: Sequence[int],
     fmt: Callable[[int], str] = str,
+    axis: Callable[[int], str] | None = None,
 ) -> Markup:
     """A two-line SVG chart of ``current`` against ``previous`` over ``days``."""
     chart_id = f"chart{next(_ids)}"
+    axis = axis or fmt
     top = _nice_top(max([*current, *previous, 0]))
     summary = (
         f"{title}: {fmt(sum(current))} from {days[0]:%b %d} to {days[-1]:%b %d}, "
@@ -95,3 +97,12 @@ def money(amount: int, unit: str) -> str:
     sign = "-" if amount < 0 else ""
     whole, cents = divmod(abs(amount), 100)
     return f"{sign}{unit} {whole:,}.{cents:02d}"
+
+
+def short_amount(amount: int, unit: str) -> str:
+    """An axis label: the amount without its unit (``250000`` USD → ``2.5k``)."""
+    value = amount if unit in ("points", "") else amount / 100
+    for limit, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return f"{value:.4g}"

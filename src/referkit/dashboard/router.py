@@ -5,11 +5,33 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from starlette.staticfiles import StaticFiles
 
-from referkit.dashboard.pages import auth, overview
+from referkit.dashboard.pages import (
+    auth,
+    keys,
+    links,
+    members,
+    overview,
+    programs,
+    referrals,
+    rewards,
+    settings,
+    webhooks,
+)
 from referkit.dashboard.web import PREFIX, STATIC
 
 dashboard_router = APIRouter()
-for module in (auth, overview):
+for module in (
+    auth,
+    overview,
+    programs,
+    members,
+    referrals,
+    rewards,
+    links,
+    webhooks,
+    keys,
+    settings,
+):
     dashboard_router.include_router(module.router)
 
 

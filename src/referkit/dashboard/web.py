@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from referkit.config import Settings
+from referkit.dashboard.charts import money
 from referkit.dashboard.exceptions import CsrfRefused, ReadOnlyRole, SignInRequired
 from referkit.dashboard.service import Lifetimes, SessionService, Viewer
 from referkit.db.session import SessionFactory, get_session
@@ -49,6 +50,7 @@ env = Environment(
     lstrip_blocks=True,
 )
 env.filters["unquote"] = unquote
+env.filters["money"] = lambda amount, unit: money(int(amount or 0), unit or "")
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
@@ -130,6 +132,13 @@ async def form_data(request: Request) -> dict[str, list[str]]:
 def field(form: Mapping[str, list[str]], name: str, default: str = "") -> str:
     values = form.get(name)
     return values[-1].strip() if values else default
+
+
+def local_path(value: str | None) -> str:
+    """Only a dashboard path may be a redirect target (never another site: no open redirect)."""
+    if value and value.startswith(PREFIX) and not value.startswith("//") and "\\" not in value:
+        return value
+    return PREFIX
 
 
 def same_token(sent: str | None, expected: str) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referkit.auth.principal import Principal
 from referkit.errors import Unprocessable
 from referkit.kit.time import utcnow
+from referkit.link.service import LinkService
 from referkit.member.service import MemberService
 from referkit.program.service import ProgramService
 from referkit.reward.service import PoolCount, RewardService
@@ -250,4 +251,16 @@ class StatsService:
         for created_at, unit, amount in await self.stats.reward_amounts(program.id, start, end):
             if unit:
                 out[created_at.astimezone(UTC).date()][unit] += amount
+        return out
+
+    async def link_clicks_by_day(
+        self, principal: Principal, link_id: str, day_from: date, day_to: date
+    ) -> dict[date, int]:
+        """Human clicks per day on one of the caller's links."""
+        link = await LinkService(self.session).get(principal, link_id)
+        _check_range(day_from, day_to)
+        rows = await self.stats.by_day("link", link.id, day_from.isoformat(), day_to.isoformat())
+        out: dict[date, int] = defaultdict(int)
+        for row in rows:
+            out[date.fromisoformat(row["day"])] += int(row["clicks"])
         return out

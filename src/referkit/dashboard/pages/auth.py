@@ -25,6 +25,7 @@ from referkit.dashboard.web import (
     form_data,
     ip_of,
     lifetimes,
+    local_path,
     redirect,
     render,
     same_token,
@@ -39,13 +40,6 @@ from referkit.models import DashboardUser, Workspace
 
 router = APIRouter(prefix=PREFIX, route_class=DashboardRoute, include_in_schema=False)
 Token = Annotated[str, Path(max_length=100)]
-
-
-def _next_url(value: str) -> str:
-    """Only a dashboard path may follow sign-in (never another site: no open redirect)."""
-    if value.startswith(PREFIX) and not value.startswith("//") and "\\" not in value:
-        return value
-    return PREFIX
 
 
 def _login_form(
@@ -108,7 +102,7 @@ async def _start(request: Request, session: Session, user: DashboardUser, target
     row, token = await service.start(
         user, ip=ip_of(request), user_agent=request.headers.get("user-agent")
     )
-    response = redirect(request, _next_url(target))
+    response = redirect(request, local_path(target))
     max_age = int((row.expires_at - row.created_at).total_seconds())
     set_cookie(request, response, SESSION_COOKIE, token, max_age=max_age)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=PREFIX)
@@ -119,7 +113,7 @@ async def _start(request: Request, session: Session, user: DashboardUser, target
 async def login_page(request: Request, session: Session) -> Response:
     service = SessionService(session, lifetimes(settings_of(request)))
     if await service.resolve(request.cookies.get(SESSION_COOKIE)) is not None:
-        return redirect(request, _next_url(request.query_params.get("next", PREFIX)))
+        return redirect(request, local_path(request.query_params.get("next", PREFIX)))
     return _login_form(
         request, "login.html", {"next": request.query_params.get("next", PREFIX), "email": ""}
     )
@@ -162,7 +156,7 @@ async def switch(request: Request, session: Session, viewer: ActingViewer) -> Re
     if mode not in (None, "live", "test"):
         raise Unprocessable("mode must be live or test")
     await service.switch(viewer, workspace_id, None if mode is None else mode == "live")
-    return redirect(request, _next_url(field(form, "next", PREFIX)))
+    return redirect(request, local_path(field(form, "next", PREFIX)))
 
 
 @router.get("/invite/{token}")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from markupsafe import Markup
 from starlette.responses import Response
 
-from referkit.dashboard.charts import line_chart, money
+from referkit.dashboard.charts import line_chart, money, short_amount
 from referkit.dashboard.pages.common import programs_of
 from referkit.dashboard.web import PREFIX, CurrentViewer, DashboardRoute, Session, render
 from referkit.kit.time import utcnow
@@ -49,7 +49,14 @@ class Metric:
         return f"{percent:+d}%"
 
     def chart(self, days: list[date]) -> Markup:
-        return line_chart(self.name, days, self.current, self.previous, self.fmt)
+        return line_chart(
+            self.name,
+            days,
+            self.current,
+            self.previous,
+            self.fmt,
+            lambda value: short_amount(value, self.unit) if self.unit else str(value),
+        )
 
 
 def _main_unit(per_day: dict[date, dict[str, int]]) -> str:

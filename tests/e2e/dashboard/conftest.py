@@ -82,7 +82,9 @@ def _served(env: dict[str, str], data_dir: Path) -> Iterator[Demo]:
 
 
 @pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
+def playwright(demo: Demo) -> Iterator[Playwright]:
+    # After ``demo`` (and torn down before it): Playwright's sync API keeps an event loop
+    # running in this thread, and the throwaway database's setup and cleanup need their own.
     with sync_playwright() as running:
         yield running
 

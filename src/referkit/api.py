@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from referkit.auth.endpoints import router as keys_router
+from referkit.embed.endpoints import router as embed_router
 from referkit.event.endpoints import router as events_router
 from referkit.link.endpoints import router as links_router
 from referkit.member.endpoints import router as members_router
@@ -24,3 +25,4 @@ for router in (webhooks_router, hooks_router):
 for router in (links_router, events_router, stats_router):
     api_router.include_router(router)
 api_router.include_router(rewards_router)
+api_router.include_router(embed_router)

@@ -22,6 +22,7 @@ from referkit.config import Settings, load_settings
 from referkit.dashboard.router import install_dashboard
 from referkit.db.engine import create_engine
 from referkit.db.session import SessionFactory
+from referkit.embed.pages import router as embed_pages_router
 from referkit.errors import PROBLEM_CODES, NotFound, install_error_handlers
 from referkit.event.intake import PATHS as INTAKE_PATHS
 from referkit.event.intake import EventIntake
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Referkit:
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(api_router)
+    app.include_router(embed_pages_router)
     app.add_route("/problems/{code}", problem_page, include_in_schema=False)
     install_docs(app)
     install_dashboard(app)

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_batch_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     request_timeout_seconds: float = Field(default=30.0, ge=0)
+    embed_rate_limit_per_minute: int = Field(
+        default=120,
+        ge=1,
+        le=10_000_000,
+        description="Requests a minute one embed token may make (dashboard page and "
+        "/api/v1/embed/me together).",
+    )
     redirect_rate_limit: int = Field(
         default=6000, ge=0, description="Redirects per client IP per minute (0: no limit)."
     )

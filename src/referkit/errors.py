@@ -28,6 +28,11 @@ PROBLEM_CODES: dict[str, str] = {
     "authentication_required": "No credentials were sent. Use Bearer or Basic authentication.",
     "invalid_api_key": "The API key is unknown, revoked, or its secret was regenerated.",
     "insufficient_scope": "The API key's scope does not allow this operation.",
+    "embed_token_invalid": "The embed token is malformed or was not signed by this installation.",
+    "embed_token_expired": (
+        "The embed token has expired; the host page asks its backend for a new one."
+    ),
+    "embed_token_revoked": "The embed token's member was disabled or deleted.",
     "not_found": "No such resource in this workspace (or no such route).",
     "method_not_allowed": "The route exists but does not accept this HTTP method.",
     "validation_error": "The request is malformed; `errors` lists each bad field.",

@@ -32,8 +32,11 @@ class GuardMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                # A page that lists who may frame it (the embedded dashboard) must not also say
+                # DENY: browsers that still read X-Frame-Options would refuse every host.
+                framed = "frame-ancestors" in headers.get("content-security-policy", "")
                 for name, value in SECURITY_HEADERS:
-                    if name not in headers:
+                    if name not in headers and not (framed and name == "x-frame-options"):
                         headers.append(name, value)
             await send(message)
 

@@ -104,6 +104,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             "scheme": "basic",
             "description": "User `public_key`, password the key's secret.",
         },
+        "EmbedToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A short-lived, read-only embed token (`rke1…`) from the embed-token "
+            "calls; only `/api/v1/embed/me` takes it.",
+        },
     }
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
@@ -117,7 +123,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 if PROBLEM_CONTENT_TYPE in response.get("content", {}):
                     response["content"] = _problem_ref()
             if path.startswith(API_PREFIX):
-                operation["security"] = [{"BearerAuth": []}, {"BasicAuth": []}]
+                # An operation that names its own scheme (embed tokens) keeps it.
+                operation.setdefault("security", [{"BearerAuth": []}, {"BasicAuth": []}])
                 # 422 too: any API request can carry a malformed query (GuardMiddleware).
                 statuses = [401, 403, 422, 429]
                 if "requestBody" in operation:

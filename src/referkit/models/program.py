@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referkit.db.base import Base, TimestampMixin, id_column
@@ -31,3 +31,7 @@ class Program(TimestampMixin, Base):
     reward_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     fraud: Mapped[dict[str, Any]] = mapped_column(JSONType)
     auto_issue: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The embedded referrer dashboard's look (theme, colours, radius, font): see EmbedSettings.
+    embed: Mapped[dict[str, Any]] = mapped_column(
+        JSONType, default=dict, server_default=text("'{}'")
+    )

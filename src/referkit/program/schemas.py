@@ -199,6 +199,42 @@ class RewardRule(BaseModel):
     description: str = ""
 
 
+class EmbedTheme(StrEnum):
+    light = "light"
+    dark = "dark"
+    auto = "auto"
+
+
+# Values end up in a stylesheet: only shapes that cannot carry CSS of their own are accepted.
+HexColor = Annotated[
+    str,
+    Field(pattern=r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$", examples=["#4f46e5"]),
+]
+FontName = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]{0,59}$",
+        description="A font family the host page's visitors have (e.g. `Inter`); the system "
+        "font is the fallback. Nothing is downloaded.",
+        examples=["Inter"],
+    ),
+]
+
+
+class EmbedSettings(RequestModel):
+    """How the embedded referrer dashboard looks; the mount call may override each value."""
+
+    theme: EmbedTheme = Field(
+        default=EmbedTheme.auto, description="`auto` follows the visitor's light/dark setting."
+    )
+    accent: HexColor | None = Field(default=None, description="Buttons and progress bars.")
+    background: HexColor | None = Field(
+        default=None, description="Page background; text colours are chosen to contrast with it."
+    )
+    radius: int | None = Field(default=None, ge=0, le=32, description="Corner radius in px.")
+    font: FontName | None = None
+
+
 def _origins(values: list[str]) -> list[str]:
     return sorted({check_origin(v) for v in values})
 
@@ -218,6 +254,7 @@ class ProgramCreate(RequestModel):
     allowed_origins: Origins = Field(
         default_factory=list, description="Origins allowed to embed the referrer dashboard."
     )
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
     attribution: Attribution = Field(default_factory=Attribution)
     qualification: Qualification = Field(default_factory=Qualification)
     reward_rules: list[RewardRuleInput] = Field(default_factory=list, max_length=50)
@@ -268,6 +305,7 @@ class ProgramUpdate(RequestModel):
     status: ProgramStatus | None = None
     app_id: str | None = Field(default=None, max_length=40)
     allowed_origins: Origins | None = None
+    embed: EmbedSettings | None = None
     attribution: PartialAttribution | None = None
     qualification: PartialQualification | None = None
     reward_rules: list[RewardRuleInput] | None = Field(default=None, max_length=50)
@@ -287,6 +325,7 @@ class ProgramUpdate(RequestModel):
             "qualification",
             "fraud",
             "auto_issue",
+            "embed",
         )
         for name in required:
             if name in self.model_fields_set and getattr(self, name) is None:
@@ -303,6 +342,7 @@ class Program(ResponseModel):
     landing_url: str
     app_id: str | None
     allowed_origins: list[str]
+    embed: EmbedSettings
     attribution: Attribution
     qualification: Qualification
     reward_rules: list[RewardRule]

@@ -21,6 +21,7 @@ from referkit.models import Program
 from referkit.program.repository import ProgramRepository
 from referkit.program.schemas import (
     Attribution,
+    EmbedSettings,
     Fraud,
     ProgramCreate,
     ProgramStatus,
@@ -35,6 +36,7 @@ _MERGED: dict[str, type[RequestModel]] = {
     "attribution": Attribution,
     "qualification": Qualification,
     "fraud": Fraud,
+    "embed": EmbedSettings,
 }
 
 
@@ -121,6 +123,7 @@ class ProgramService:
             landing_url=body.landing_url,
             app_id=None,
             allowed_origins=body.allowed_origins,
+            embed=body.embed.model_dump(mode="json", exclude_none=True),
             attribution=body.attribution.model_dump(mode="json"),
             qualification=body.qualification.model_dump(mode="json"),
             reward_rules=_rules(body.reward_rules, []),

@@ -126,3 +126,16 @@ class LedgerEntry(ResponseModel):
     pending_delta: int
     issued_delta: int
     created_at: datetime
+
+
+class MilestoneProgress(BaseModel):
+    """How far a referrer is towards a milestone rule (its nth qualified referral)."""
+
+    rule_id: str
+    target: int = Field(description="Qualified referrals the milestone needs.", examples=[5])
+    count: int = Field(description="Qualified referrals so far, capped at the target.")
+    reached: bool
+    kind: RewardKind
+    amount: int | None = Field(description="Minor units (points for kind=points).")
+    currency: str | None
+    description: str

@@ -25,12 +25,12 @@ from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
 from referkit.member.service import MemberService
-from referkit.models import Coupon, LedgerEntry, Program, Referral, Reward
+from referkit.models import Coupon, LedgerEntry, Member, Program, Referral, Reward
 from referkit.program.service import ProgramService
 from referkit.reward import rules
 from referkit.reward.repository import RewardRepository
+from referkit.reward.schemas import MilestoneProgress, RewardCreate
 from referkit.reward.schemas import Reward as RewardView
-from referkit.reward.schemas import RewardCreate
 from referkit.webhook.service import WebhookService
 
 FRAUD_HOLD = "fraud_review"
@@ -394,8 +394,41 @@ class RewardService:
         codes = {name: (total, free) for name, total, free in await self.rewards.pools(program_id)}
         return [PoolCount(name, *codes.get(name, (0, 0)), waiting=count) for name, count in waiting]
 
+    async def milestones(self, program: Program, member_id: str) -> list[MilestoneProgress]:
+        """The referrer's progress towards each of the program's referrer milestone rules.
+
+        Counts what ``on_referral_qualified`` counts (referrals that ever qualified), so a
+        milestone shows as reached exactly when its reward was due. ``program`` and
+        ``member_id`` must already be the caller's (checked by the caller's service).
+        """
+        targets = [
+            rule
+            for rule in program.reward_rules
+            if rule["trigger"] == "milestone" and rule["recipient"] == "referrer"
+        ]
+        if not targets:
+            return []
+        count = await self.rewards.qualified_referrals(member_id)
+        return [
+            MilestoneProgress(
+                rule_id=rule["id"],
+                target=int(rule["milestone_count"]),
+                count=min(count, int(rule["milestone_count"])),
+                reached=count >= int(rule["milestone_count"]),
+                kind=rule["kind"],
+                amount=rule.get("amount"),
+                currency=rule.get("currency"),
+                description=rule.get("description") or "",
+            )
+            for rule in sorted(targets, key=lambda rule: int(rule["milestone_count"]))
+        ]
+
     async def balances(self, principal: Principal, member_id: str) -> list[tuple[str, int, int]]:
         member = await MemberService(self.session).get(principal, member_id)
+        return await self.member_balances(member)
+
+    async def member_balances(self, member: Member) -> list[tuple[str, int, int]]:
+        """(unit, pending, issued) per unit of a member row the caller already checked."""
         return await self.rewards.balances(member.id)
 
     async def ledger(

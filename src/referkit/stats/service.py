@@ -16,6 +16,7 @@ from referkit.errors import Unprocessable
 from referkit.kit.time import utcnow
 from referkit.link.service import LinkService
 from referkit.member.service import MemberService
+from referkit.models import Member
 from referkit.program.service import ProgramService
 from referkit.reward.service import PoolCount, RewardService
 from referkit.stats.repository import StatsRepository
@@ -146,6 +147,12 @@ class StatsService:
         self, principal: Principal, member_id: str, day_from: date | None, day_to: date | None
     ) -> MemberStats:
         member = await MemberService(self.session).get(principal, member_id)
+        return await self.member_totals(member, day_from, day_to)
+
+    async def member_totals(
+        self, member: Member, day_from: date | None, day_to: date | None
+    ) -> MemberStats:
+        """``member``'s stats, for a member row the caller already checked is theirs."""
         _check_range(day_from, day_to)
         rows = await self.stats.by_day(
             "member",
@@ -155,9 +162,7 @@ class StatsService:
         )
         totals = [
             RewardTotals(unit=unit, earned=pending + issued, pending=pending, issued=issued)
-            for unit, pending, issued in await RewardService(self.session).balances(
-                principal, member.id
-            )
+            for unit, pending, issued in await RewardService(self.session).member_balances(member)
         ]
         money = [t for t in totals if len(t.unit) == 3 and t.unit.isupper()]
         main = max(money, key=lambda t: t.earned, default=None)

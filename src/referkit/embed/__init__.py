@@ -1,0 +1,1 @@
+"""The embedded referrer dashboard: tokens, the page, its script and the JSON API."""

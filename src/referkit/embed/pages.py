@@ -1,0 +1,229 @@
+"""The embedded referrer dashboard page, its loader script and its two assets.
+
+The page is one server-rendered HTML response (Jinja2) plus one stylesheet and one small script
+served here with long cache lifetimes (their URLs carry a content hash). It sets no cookie, so
+it works in a cross-site iframe with third-party cookies blocked. Its
+``Content-Security-Policy`` allows only Referkit's own assets and lists the program's
+``allowed_origins`` as ``frame-ancestors``; with none set, nobody can frame it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+import segno
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from pydantic import ValidationError
+
+from referkit.auth.dependencies import Session
+from referkit.embed.endpoints import embed_service, limit_token
+from referkit.embed.exceptions import EmbedTokenError, EmbedTokenExpired, EmbedTokenRevoked
+from referkit.embed.schemas import EmbedMe
+from referkit.embed.views import format_amount, stylesheet_variables
+from referkit.errors import NotFound, RateLimited
+from referkit.program.schemas import EmbedSettings
+
+router = APIRouter(include_in_schema=False)
+PACKAGE = Path(__file__).resolve().parent.parent
+STATIC = PACKAGE / "static" / "embed"
+ASSETS = {"embed.css": "text/css; charset=utf-8", "frame.js": "text/javascript; charset=utf-8"}
+LOADER = "referkit.js"
+IMMUTABLE = "public, max-age=31536000, immutable"
+LOADER_CACHE = "public, max-age=3600"  # its URL is fixed (the host's script tag)
+
+_templates = Environment(
+    loader=FileSystemLoader(PACKAGE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@cache
+def _asset(name: str) -> tuple[bytes, str]:
+    """An asset's bytes and short content hash (read once: the files ship with the package)."""
+    body = (STATIC / name).read_bytes()
+    return body, hashlib.sha256(body).hexdigest()[:12]
+
+
+def asset_url(name: str) -> str:
+    return f"/embed/assets/{name}?v={_asset(name)[1]}"
+
+
+_templates.globals.update(asset_url=asset_url, money=format_amount)
+
+
+@dataclass(frozen=True)
+class Look:
+    settings: EmbedSettings
+    parent_origin: str | None
+
+
+def _look(program_embed: dict[str, Any], allowed: list[str], overrides: dict[str, Any]) -> Look:
+    """The program's settings with each valid override of the mount call applied; an invalid
+    override is ignored (the page still shows, in the program's own look)."""
+    settings = EmbedSettings.model_validate(program_embed)
+    for name, value in overrides.items():
+        if value is None or value == "":
+            continue
+        try:
+            settings = EmbedSettings.model_validate(
+                {**settings.model_dump(exclude_none=True), name: value}
+            )
+        except ValidationError:
+            continue
+    origin = overrides.get("origin")
+    parent = origin.lower() if isinstance(origin, str) and origin.lower() in allowed else None
+    return Look(settings, parent)
+
+
+def _csp(nonce: str, ancestors: list[str]) -> str:
+    return "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            f"style-src 'self' 'nonce-{nonce}'",
+            "img-src 'self' data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+            f"frame-ancestors {' '.join(ancestors) or chr(39) + 'none' + chr(39)}",
+        )
+    )
+
+
+def _render(
+    template: str, status: int, look: Look, ancestors: list[str], **context: Any
+) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(16)
+    html = _templates.get_template(template).render(
+        nonce=nonce,
+        theme=look.settings.theme.value,
+        variables=Markup(stylesheet_variables(look.settings)),  # noqa: S704 (validated values)
+        parent_origin=look.parent_origin,
+        **context,
+    )
+    headers = {
+        "Content-Security-Policy": _csp(nonce, ancestors),
+        "Cache-Control": "no-store",
+        # The token is in this page's URL: never send it on as a Referer.
+        "Referrer-Policy": "no-referrer",
+    }
+    if not ancestors:
+        headers["X-Frame-Options"] = "DENY"  # for browsers that predate frame-ancestors
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+_UNAVAILABLE = {
+    "expired": ("This page has expired", "Reload the page to see your referral dashboard again."),
+    "revoked": (
+        "This dashboard is not available",
+        "Your referral account is not active. Contact the team that runs the program.",
+    ),
+    "invalid": (
+        "This dashboard link is not valid",
+        "Reload the page; if this keeps happening, contact the team that runs the program.",
+    ),
+    "rate_limited": ("Too many requests", "Wait a minute, then reload the page."),
+}
+
+
+def _unavailable(state: str, status: int, look: Look, ancestors: list[str]) -> HTMLResponse:
+    heading, message = _UNAVAILABLE[state]
+    return _render(
+        "embed/unavailable.html",
+        status,
+        look,
+        ancestors,
+        state=state,
+        heading=heading,
+        message=message,
+    )
+
+
+@lru_cache(maxsize=2048)
+def _qr_svg(link: str) -> Markup:
+    # Drawing a QR code costs more than the rest of the page; a member's link rarely changes.
+    svg = segno.make(link, error="m").svg_inline(
+        scale=4, border=2, dark="#000", light="#fff", svgclass="rk-qr-svg", omitsize=True
+    )
+    return Markup(svg)  # noqa: S704 (segno's own markup of a URL we built)
+
+
+@router.get("/embed/referrer", response_class=HTMLResponse)
+async def referrer_page(
+    request: Request,
+    session: Session,
+    token: str = Query(default="", max_length=4096),
+    theme: str | None = Query(default=None, max_length=200),
+    accent: str | None = Query(default=None, max_length=200),
+    background: str | None = Query(default=None, max_length=200),
+    radius: str | None = Query(default=None, max_length=200),
+    font: str | None = Query(default=None, max_length=200),
+    origin: str | None = Query(default=None, max_length=300),
+) -> HTMLResponse:
+    overrides = {
+        "theme": theme,
+        "accent": accent,
+        "background": background,
+        "radius": int(radius) if radius and radius.isdigit() else None,
+        "font": font,
+    }
+    service = embed_service(request, session)
+    try:
+        claims = service.verify(token)
+    except EmbedTokenError:
+        return _unavailable("invalid", 401, _look({}, [], overrides), [])
+    program = await service.program_of(claims)
+    allowed = list(program.allowed_origins) if program else []
+    look = _look(program.embed if program else {}, allowed, {**overrides, "origin": origin})
+    try:
+        await limit_token(request, claims)
+        viewer = await service.open(claims, program=program)
+    except EmbedTokenExpired:
+        return _unavailable("expired", 401, look, allowed)
+    except EmbedTokenRevoked:
+        return _unavailable("revoked", 401, look, allowed)
+    except RateLimited as exc:
+        response = _unavailable("rate_limited", 429, look, allowed)
+        response.headers.update(exc.headers)
+        return response
+    me: EmbedMe = await service.dashboard(viewer)
+    return _render(
+        "embed/referrer.html", 200, look, allowed, me=me, qr_svg=_qr_svg(me.member.referral_link)
+    )
+
+
+@router.get("/embed/referkit.js")
+async def loader_script() -> Response:
+    body, digest = _asset(LOADER)
+    return Response(
+        body,
+        media_type="text/javascript; charset=utf-8",
+        headers={
+            "Cache-Control": LOADER_CACHE,
+            "ETag": f'"{digest}"',
+            # Any site may load the loader (it holds no data); this also allows SRI checks.
+            "Access-Control-Allow-Origin": "*",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+        },
+    )
+
+
+@router.get("/embed/assets/{name}")
+async def embed_asset(name: str) -> Response:
+    if name not in ASSETS:
+        raise NotFound(f"No embed asset {name!r}.")
+    body, digest = _asset(name)
+    return Response(
+        body,
+        media_type=ASSETS[name],
+        headers={"Cache-Control": IMMUTABLE, "ETag": f'"{digest}"'},
+    )

@@ -183,3 +183,26 @@ async def test_viewer_cannot_change_anything(app: FastAPI, client: httpx.AsyncCl
     )
     assert response.status_code == 403
     assert "Viewers" in response.text
+
+
+async def test_change_password_ends_other_sessions(app: FastAPI, client: httpx.AsyncClient) -> None:
+    user = await new_user(app)
+    await sign_in(client, user)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+        await sign_in(other, user)
+        wrong = await post_form(
+            client,
+            "/dashboard/settings/password",
+            {"current_password": "not it at all", "new_password": "a brand new password"},
+        )
+        assert wrong.status_code == 422
+        assert "current password is wrong" in wrong.text
+        changed = await post_form(
+            client,
+            "/dashboard/settings/password",
+            {"current_password": PASSWORD, "new_password": "a brand new password"},
+        )
+        assert changed.status_code == 303
+        assert (await client.get("/dashboard/settings")).status_code == 200
+        assert (await other.get("/dashboard")).status_code == 303

@@ -350,3 +350,52 @@ async def test_invite_link_adds_a_new_user(app: FastAPI, browser: httpx.AsyncCli
         assert "newcomer@example.com" in page.text
         assert "viewer" in page.text
         assert (await guest.get(link.group(1))).status_code == 404  # used
+
+
+async def test_referrer_dashboard_preview(
+    browser: httpx.AsyncClient, client: httpx.AsyncClient, admin: User, seeded: Seeded
+) -> None:
+    panel = await browser.get("/dashboard/api")
+    url = re.search(r'href="(http://testserver/embed/referrer\?token=[^"]+)"', panel.text)
+    assert url, panel.text
+    assert "<iframe" not in panel.text  # the program does not let this origin frame it
+    assert "add <code>http://testserver</code>" in panel.text
+    shown = await client.get(url.group(1).removeprefix("http://testserver"))
+    assert shown.status_code == 200
+    assert seeded.member["referral_code"] in shown.text
+    allowed = await client.patch(
+        f"/api/v1/programs/{seeded.program['id']}",
+        json={"allowed_origins": ["http://testserver"]},
+        headers=admin.key.headers,
+    )
+    assert allowed.status_code == 200
+    member_page = await browser.get(f"/dashboard/members/{seeded.member['id']}")
+    assert '<iframe class="embed-preview" src="http://testserver/embed/referrer?token=' in (
+        member_page.text
+    )
+    assert "frame-src 'self'" in member_page.headers["content-security-policy"]
+
+
+async def test_malformed_addresses_are_pages(browser: httpx.AsyncClient) -> None:
+    for path in ("/dashboard?days=abc", "/dashboard/referrals?cursor=nonsense"):
+        response = await browser.get(path)
+        assert response.status_code == 422, path
+        assert "text/html" in response.headers["content-type"]
+    missing = await browser.get("/dashboard/referrals/ref_doesnotexist")
+    assert missing.status_code == 404
+    assert "text/html" in missing.headers["content-type"]
+
+
+async def test_refused_forms_show_the_reason(browser: httpx.AsyncClient, seeded: Seeded) -> None:
+    taken = await post_form(
+        browser,
+        "/dashboard/links",
+        {"code": seeded.member["referral_code"], "program_id": seeded.program["id"]},
+    )
+    assert taken.status_code == 422
+    assert "is already in use" in taken.text
+    key = await post_form(browser, "/dashboard/api/keys", {"name": "", "scope": "full"})
+    assert key.status_code == 422
+    assert 'class="error" role="alert">name:' in key.text
+    renamed = await post_form(browser, "/dashboard/settings/workspace", {"name": ""})
+    assert renamed.status_code == 422

@@ -90,13 +90,15 @@ class DashboardRepository:
         )
 
     async def revoke_sessions(
-        self, user_id: str, now: datetime, *, workspace_id: str | None
+        self, user_id: str, now: datetime, *, workspace_id: str | None, keep: str | None = None
     ) -> None:
         stmt = update(DashboardSession).where(
             DashboardSession.user_id == user_id, DashboardSession.revoked_at.is_(None)
         )
         if workspace_id is not None:
             stmt = stmt.where(DashboardSession.workspace_id == workspace_id)
+        if keep is not None:
+            stmt = stmt.where(DashboardSession.id != keep)
         await self.session.execute(stmt.values(revoked_at=now))
 
     async def invite_by_hash(self, token_hash: str) -> DashboardInvite | None:

@@ -118,6 +118,13 @@ class UserService:
         user.password_hash = await hash_password(password)
         await self.session.flush()
 
+    async def change_password(self, user: DashboardUser, current: str, new: str) -> None:
+        """Set a new password after checking the current one."""
+        ok, _ = await verify_password(current, user.password_hash)
+        if not ok:
+            raise SignInFailed("The current password is wrong.")
+        await self.set_password(user, new)
+
     async def grant(self, user_id: str, workspace_id: str, role: Role) -> None:
         """Give ``user_id`` ``role`` in the workspace (changing the role if already a member)."""
         existing = await self.repo.membership(user_id, workspace_id)
@@ -293,8 +300,9 @@ class SessionService:
         row.revoked_at = utcnow()
         await self.session.flush()
 
-    async def revoke_all(self, user_id: str) -> None:
-        await self.repo.revoke_sessions(user_id, utcnow(), workspace_id=None)
+    async def revoke_all(self, user_id: str, *, keep: str | None = None) -> None:
+        """End every session of the user (but ``keep``, the one asking, if given)."""
+        await self.repo.revoke_sessions(user_id, utcnow(), workspace_id=None, keep=keep)
 
     async def live_sessions(self, user_id: str) -> list[DashboardSession]:
         now = utcnow()

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote, unquote
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
@@ -39,7 +40,8 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "dashboard"
 STATIC = Path(__file__).resolve().parent.parent / "static" / "dashboard"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "connect-src 'self'; form-action 'self'; frame-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
 )
 PAGE_HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
 
@@ -216,6 +218,8 @@ class DashboardRoute(APIRoute):
                 return error_page(request, exc)
             except ValidationError as exc:
                 return error_page(request, _invalid(exc))
+            except RequestValidationError:  # a malformed query (``?days=abc``)
+                return error_page(request, Unprocessable("The address has an invalid value."))
 
         return route
 

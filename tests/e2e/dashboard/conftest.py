@@ -1,7 +1,7 @@
 """A real ``referkit serve --demo`` (SQLite in a temp data dir, or a throwaway PostgreSQL
 database) and Debian's Chromium driven by Playwright.
 
-The server listens on ``REFERKIT_TEST_E2E_PORT`` (8151 by default). Screenshots go to
+The server listens on ``REFERKIT_TEST_DASHBOARD_PORT`` (8151 by default). Screenshots go to
 ``REFERKIT_TEST_SCREENSHOTS`` when it is set (``docs/images/dashboard`` regenerates the
 pictures of docs/dashboard.md), else to a temporary directory.
 """
@@ -16,23 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import PG_URL, cli_env, run_cli, serve, throwaway_postgres
+from tests.e2e.conftest import postgres_database
+from tests.processes import PG_URL, cli_env, run_cli, serve
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-PORT = int(os.environ.get("REFERKIT_TEST_E2E_PORT", "8151"))
-
-if not CHROMIUM.exists():
-    pytest.skip("Debian's Chromium (/usr/bin/chromium) is not installed", allow_module_level=True)
-
-from playwright.sync_api import Browser, Playwright, sync_playwright  # noqa: E402
+PORT = int(os.environ.get("REFERKIT_TEST_DASHBOARD_PORT", "8151"))
 
 
 @dataclass(frozen=True)
@@ -60,7 +47,7 @@ def demo(
     if request.param == "postgresql":
         if not PG_URL:
             pytest.skip("REFERKIT_TEST_DATABASE_URL is not set")
-        with throwaway_postgres(PG_URL) as url:
+        with postgres_database() as url:
             env = cli_env(data_dir, database_url=url, **settings)
             upgraded = run_cli("db", "upgrade", env=env)
             assert upgraded.returncode == 0, upgraded.stderr
@@ -79,23 +66,6 @@ def _served(env: dict[str, str], data_dir: Path) -> Iterator[Demo]:
             api_key=_line(stdout, "API key"),
             env=env,
         )
-
-
-@pytest.fixture(scope="session")
-def playwright(demo: Demo) -> Iterator[Playwright]:
-    # After ``demo`` (and torn down before it): Playwright's sync API keeps an event loop
-    # running in this thread, and the throwaway database's setup and cleanup need their own.
-    with sync_playwright() as running:
-        yield running
-
-
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    chromium = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-    )
-    yield chromium
-    chromium.close()
 
 
 @pytest.fixture(scope="session")

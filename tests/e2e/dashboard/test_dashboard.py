@@ -205,3 +205,29 @@ def test_viewer_cannot_approve_and_forged_forms_are_refused(browser: Browser, de
     assert as_viewer.status == 403
     assert "Viewers" in as_viewer.text()
     context.close()
+
+
+def test_live_preview_of_the_referrer_dashboard(page: Page, demo: Demo, screenshots: Path) -> None:
+    page.goto("/dashboard/programs")
+    page.get_by_role("link", name="Demo: give $20, get $20").click()
+    program_id = page.url.rsplit("/", 1)[-1]
+    page.goto(f"/dashboard/api?program={program_id}")
+    expect(page.get_by_role("link", name="Open the preview in a new tab")).to_be_visible()
+    assert page.locator("iframe.embed-preview").count() == 0  # this origin may not frame it yet
+    # Let the dashboard's own origin frame the referrer dashboard (an edit round trip that
+    # must keep the demo program's reward rules).
+    page.goto("/dashboard/programs")
+    page.get_by_role("link", name="Demo: give $20, get $20").click()
+    page.get_by_label(re.compile("Allowed origins")).fill(demo.base_url)
+    page.get_by_role("button", name="Save program").click()
+    expect(page.get_by_role("status")).to_contain_text("Program saved")
+    with _api(demo) as api:
+        programs = api.get("/api/v1/programs").json()["data"]
+    (program,) = [p for p in programs if p["name"] == "Demo: give $20, get $20"]
+    assert len(program["reward_rules"]) == 2
+    assert program["allowed_origins"] == [demo.base_url]
+    page.goto(f"/dashboard/api?program={program_id}")
+    preview = page.frame_locator("iframe.embed-preview")
+    expect(preview.get_by_role("heading", name="Your referral link")).to_be_visible()
+    check_accessibility(page)
+    page.screenshot(path=str(screenshots / "api-preview.png"), full_page=True)

@@ -88,10 +88,11 @@ async def create_link(request: Request, session: Session, viewer: AdminViewer) -
         "utm": {k: v for k, v in utm.items() if v},
     }
     try:
-        link = await LinkService(session).create(
-            viewer.principal,
-            LinkCreate.model_validate({k: v for k, v in body.items() if v is not None}),
-        )
+        async with session.begin_nested():  # a refusal leaves nothing behind
+            link = await LinkService(session).create(
+                viewer.principal,
+                LinkCreate.model_validate({k: v for k, v in body.items() if v is not None}),
+            )
     except ValidationError as exc:
         return await _list(request, session, viewer, error="; ".join(describe_errors(exc)))
     except ReferkitError as exc:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from referkit.dashboard.pages.common import page, programs_of, text
+from referkit.dashboard.preview import preview_of
 from referkit.dashboard.service import Viewer
 from referkit.dashboard.web import (
     PREFIX,
@@ -29,6 +30,7 @@ from referkit.link.service import LinkService
 from referkit.member.schemas import MemberCreate
 from referkit.member.service import MemberService
 from referkit.models import Member
+from referkit.program.service import ProgramService
 from referkit.referral.service import ReferralService
 from referkit.reward.service import RewardService
 from referkit.stats.service import StatsService
@@ -100,7 +102,10 @@ async def add_member(request: Request, session: Session, viewer: AdminViewer) ->
     }
     try:
         member = MemberCreate.model_validate({k: v for k, v in body.items() if v is not None})
-        result = await MemberService(session).create_or_fetch(viewer.principal, program_id, member)
+        async with session.begin_nested():  # a refusal leaves nothing behind
+            result = await MemberService(session).create_or_fetch(
+                viewer.principal, program_id, member
+            )
     except ValidationError as exc:
         return await _list(
             request, session, viewer, program_id, error="; ".join(describe_errors(exc))
@@ -133,6 +138,8 @@ async def member_page(
         created_before=None,
     )
     rewards, _ = await RewardService(session).search(principal, first, member_id=member.id)
+    program = await ProgramService(session).get(principal, member.program_id)
+    preview = await preview_of(request, session, viewer, member, program)
     return render(
         request,
         "member.html",
@@ -143,5 +150,7 @@ async def member_page(
             "stats": stats,
             "referrals": referrals,
             "rewards": rewards,
+            "preview": preview,
+            "preview_empty": "This member is disabled: there is no referrer dashboard to show.",
         },
     )

@@ -188,7 +188,8 @@ async def create_program(request: Request, session: Session, viewer: AdminViewer
         return _form_page(request, None, {}, exc.detail)
     try:
         body = ProgramCreate.model_validate(values)
-        program = await ProgramService(session).create(viewer.principal, body)
+        async with session.begin_nested():  # a refusal leaves nothing behind
+            program = await ProgramService(session).create(viewer.principal, body)
     except ValidationError as exc:
         return _form_page(request, None, values, "; ".join(describe_errors(exc)))
     except ReferkitError as exc:
@@ -220,7 +221,8 @@ async def update_program(
     try:
         values = _settings(form)
         body = ProgramUpdate.model_validate(values)
-        await service.update(viewer.principal, program.id, body)
+        async with session.begin_nested():  # a refusal leaves nothing behind
+            await service.update(viewer.principal, program.id, body)
     except ValidationError as exc:
         return _form_page(request, program, values, "; ".join(describe_errors(exc)))
     except ReferkitError as exc:

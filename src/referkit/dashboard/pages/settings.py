@@ -19,6 +19,7 @@ from referkit.dashboard.web import (
     DashboardRoute,
     Session,
     describe_errors,
+    field,
     form_data,
     lifetimes,
     redirect,
@@ -71,16 +72,15 @@ async def rename(request: Request, session: Session, viewer: AdminViewer) -> Res
     form = await form_data(request)
     try:
         body = WorkspaceUpdate.model_validate({"name": text(form, "name") or ""})
-        await WorkspaceService(session).update(
-            viewer.principal,
-            body.model_dump(exclude_unset=True),
-            settings_of(request).rate_limit_per_minute,
-        )
+        async with session.begin_nested():  # a refusal leaves nothing behind
+            await WorkspaceService(session).update(
+                viewer.principal,
+                body.model_dump(exclude_unset=True),
+                settings_of(request).rate_limit_per_minute,
+            )
     except ValidationError as exc:
-        await session.rollback()
         return await _page(request, session, viewer, error="; ".join(describe_errors(exc)))
     except ReferkitError as exc:
-        await session.rollback()
         return await _page(request, session, viewer, error=exc.detail)
     return redirect(request, f"{PREFIX}/settings", "Workspace renamed.")
 
@@ -132,6 +132,21 @@ async def remove(
 ) -> Response:
     await UserService(session).remove(viewer.session.workspace_id, user_id)
     return redirect(request, f"{PREFIX}/settings", "User removed from the workspace.")
+
+
+@router.post("/password")
+async def change_password(request: Request, session: Session, viewer: ActingViewer) -> Response:
+    form = await form_data(request)
+    try:
+        await UserService(session).change_password(
+            viewer.user, field(form, "current_password"), field(form, "new_password")
+        )
+    except ReferkitError as exc:
+        return await _page(request, session, viewer, error=exc.detail)
+    # Whoever else knew the old password is signed out; this browser stays signed in.
+    service = SessionService(session, lifetimes(settings_of(request)))
+    await service.revoke_all(viewer.user.id, keep=viewer.session.id)
+    return redirect(request, f"{PREFIX}/settings", "Password changed; your other sessions ended.")
 
 
 @router.post("/sessions/{session_id}/revoke")

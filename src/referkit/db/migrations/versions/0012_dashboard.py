@@ -1,7 +1,7 @@
 """dashboard users, workspace memberships, browser sessions and invitations
 
 Revision ID: 0012_dashboard
-Revises: 0009
+Revises: 0011_embed
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import referkit.db.types
 
 revision: str = "0012_dashboard"
-down_revision: str | None = "0009"
+down_revision: str | None = "0011_embed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,11 @@
-"""What every browser test shares: one Playwright driver and one Debian Chromium for the whole
-session (Playwright's sync API allows one running driver per thread, so the embed and dashboard
-suites must not each start their own), and throwaway PostgreSQL databases made off the main
-thread (where Playwright's event loop runs and ``asyncio.run`` is refused)."""
+"""What every browser test shares: the Playwright driver and Debian's Chromium, and throwaway
+PostgreSQL databases made off the main thread.
+
+Playwright's sync API runs an event loop in the main thread while it is started, and allows one
+driver per thread. So the driver is one fixture for every browser test (the embed and dashboard
+suites must not each start their own while the other's runs), scoped to the module: once a
+module's browser tests are done the main thread is free again for the asyncio tests that follow,
+and ``asyncio.run`` (which a running loop refuses) runs in a thread of its own meanwhile."""
 
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ def postgres_database() -> Iterator[str]:
             thread.submit(manager.__exit__, None, None, None).result()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
@@ -50,7 +54,7 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = playwright.chromium.launch(
         executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True

@@ -19,6 +19,7 @@ from referkit import __version__
 from referkit.api import api_router, compat_routers
 from referkit.auth.cache import PrincipalCache
 from referkit.config import Settings, load_settings
+from referkit.dashboard.router import install_dashboard
 from referkit.db.engine import create_engine
 from referkit.db.session import SessionFactory
 from referkit.embed.pages import router as embed_pages_router
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None) -> Referkit:
         app.include_router(compat)
     app.add_route("/problems/{code}", problem_page, include_in_schema=False)
     install_docs(app)
+    install_dashboard(app)
     # Outermost last: Guard → HTTPS → body limit → rate-limit headers → timeout → idempotency.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(Timeout, seconds=settings.request_timeout_seconds)

@@ -144,6 +144,23 @@ class Settings(BaseSettings):
             raise ValueError("each previous key must be at least 32 characters")
         return value
 
+    # The web dashboard
+    dashboard_idle_minutes: int = Field(
+        default=120, ge=1, le=60 * 24 * 30, description="A session unused this long ends."
+    )
+    dashboard_session_hours: int = Field(
+        default=24 * 7, ge=1, le=24 * 365, description="A session ends this long after sign-in."
+    )
+    dashboard_login_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins per account before it is throttled."
+    )
+    dashboard_login_ip_failures: int = Field(
+        default=20, ge=1, description="Failed sign-ins per client IP before it is throttled."
+    )
+    dashboard_login_window_seconds: int = Field(
+        default=900, ge=1, description="How long failed sign-ins count (and throttle)."
+    )
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, value: str) -> str:

@@ -62,6 +62,11 @@ PROBLEM_CODES: dict[str, str] = {
     "request_body_timeout": "The request body did not arrive in time; nothing was stored.",
     "service_unavailable": "A dependency (usually the database) is not ready.",
     "internal_error": "An unexpected error; it has been logged.",
+    "sign_in_failed": "The dashboard email or password is wrong (or the account is disabled).",
+    "sign_in_throttled": "Too many failed dashboard sign-ins for this account or IP; wait.",
+    "sign_in_required": "The dashboard session is missing, expired or revoked; sign in again.",
+    "csrf_refused": "A dashboard form or request came without its valid CSRF token.",
+    "read_only_role": "The dashboard user is a viewer in this workspace and cannot change it.",
 }
 
 

@@ -1,10 +1,11 @@
-"""The ``referkit`` command line: serve, worker, db, keys, coupons, secrets, export, import."""
+"""The ``referkit`` command line: serve, worker, db, keys, coupons, secrets, users, export,
+import."""
 
 from __future__ import annotations
 
 import typer
 
-from referkit.cli import coupons, db, keys, secrets, serve, transfer, worker
+from referkit.cli import coupons, db, keys, secrets, serve, transfer, users, worker
 
 # Referral Rock hooks get Referral Rock bodies also for changes made from the CLI (imports)
 # and messages the worker writes: the format registers itself on import.
@@ -25,6 +26,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(coupons.app, name="coupons")
 app.add_typer(secrets.app, name="secrets")
+app.add_typer(users.app, name="users")
 
 
 def main() -> None:

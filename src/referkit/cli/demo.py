@@ -9,6 +9,8 @@ demo issued before are revoked, so exactly one demo key works at a time.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 from pathlib import Path
@@ -19,6 +21,7 @@ from referkit.auth.principal import Mode, Principal, Scope
 from referkit.auth.service import AuthService
 from referkit.cli.common import ensure_schema, unit_of_work
 from referkit.config import Settings
+from referkit.dashboard.service import Role, UserService
 from referkit.member.schemas import MemberCreate
 from referkit.member.service import MemberService
 from referkit.program.repository import ProgramRepository
@@ -30,6 +33,7 @@ from referkit.referral.states import ReferralStatus
 from referkit.workspace.service import WorkspaceService
 
 DEMO_WORKSPACE = "Demo"
+DEMO_EMAIL = "demo@example.com"
 DEMO_SLUG = "demo-give-20-get-20"
 DEMO_KEY_NAME = "Demo key"
 DEMO_KEY_FILE = "demo-key.json"
@@ -144,4 +148,28 @@ async def seed_demo(settings: Settings) -> dict[str, str]:
         key = await _demo_key(session, workspace.id, settings.data_dir / DEMO_KEY_FILE)
         principal = Principal(workspace.id, key["key_id"], Scope.full, True)
         await _seed(session, principal)
-    return {"workspace_id": workspace.id, **key}
+        password = demo_password(settings)
+        await _demo_user(session, workspace.id, password)
+    return {
+        "dashboard_email": DEMO_EMAIL,
+        "dashboard_password": password,
+        "workspace_id": workspace.id,
+        **key,
+    }
+
+
+def demo_password(settings: Settings) -> str:
+    """The demo user's password: derived from the data directory's secret key, so every
+    ``--demo`` run on the same data prints (and accepts) the same one."""
+    digest = hmac.new(settings.signing_key, b"referkit demo dashboard user", hashlib.sha256)
+    return "demo-" + digest.hexdigest()[:16]
+
+
+async def _demo_user(session: AsyncSession, workspace_id: str, password: str) -> None:
+    users = UserService(session)
+    user = await users.by_email(DEMO_EMAIL)
+    if user is None:
+        user = await users.create(DEMO_EMAIL, password, "Demo admin")
+    else:
+        await users.set_password(user, password)  # the secret key may have changed
+    await users.grant(user.id, workspace_id, Role.admin)

@@ -54,6 +54,10 @@ def serve(
             f"API key        {key['secret']}",
             f"Public key     {key['public_key']}",
             "",
+            f"Dashboard      {base}/dashboard",
+            f"  email        {key['dashboard_email']}",
+            f"  password     {key['dashboard_password']}",
+            "",
             f"Try: curl -H 'Authorization: Bearer {key['secret']}' {base}/api/v1/programs",
         ]
     # Plain lines on stdout, never wrapped or boxed, so the key and the curl line can be

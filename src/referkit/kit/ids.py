@@ -43,6 +43,9 @@ PREFIXES = frozenset(
         "msg",
         "att",
         "ers",
+        "usr",
+        "sess",
+        "inv",
     }
 )
 ID_PATTERN = re.compile(r"^[a-z]{2,5}_[0-9a-hjkmnp-tv-z]{26}$")

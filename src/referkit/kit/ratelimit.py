@@ -190,6 +190,32 @@ class RateLimiter:
         except (RedisError, OSError) as exc:
             self._unreachable(exc)
 
+    async def failures_over(self, scope: str, key: str, limit: int, window_seconds: int) -> int:
+        """Seconds until ``key`` may try again, when ``limit`` failures were counted in the last
+        ``window_seconds`` (0: it may try now). Fails open, as the other limits do."""
+        if self._paused():
+            return 0
+        item = RateLimitItemPerSecond(limit, window_seconds)
+        try:
+            if await self.exact.test(item, self.prefix, scope, key):
+                return 0
+            stats = await self.exact.get_window_stats(item, self.prefix, scope, key)
+        except (RedisError, OSError) as exc:
+            self._unreachable(exc)
+            return 0
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+    async def count_failure(self, scope: str, key: str, limit: int, window_seconds: int) -> None:
+        """Count one failure of ``key`` against ``failures_over``'s window."""
+        if self._paused():
+            return
+        try:
+            await self.exact.hit(
+                RateLimitItemPerSecond(limit, window_seconds), self.prefix, scope, key
+            )
+        except (RedisError, OSError) as exc:
+            self._unreachable(exc)
+
     async def check(self) -> bool:
         return bool(await self.storage.check())
 

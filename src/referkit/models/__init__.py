@@ -4,6 +4,12 @@ from referkit.models.api_key import ApiKey
 from referkit.models.click import Click
 from referkit.models.coupon import Coupon
 from referkit.models.customer import Customer
+from referkit.models.dashboard import (
+    DashboardInvite,
+    DashboardMembership,
+    DashboardSession,
+    DashboardUser,
+)
 from referkit.models.erasure import Erasure
 from referkit.models.event import Event
 from referkit.models.idempotency_key import IdempotencyKey
@@ -25,6 +31,10 @@ __all__ = [
     "Click",
     "Coupon",
     "Customer",
+    "DashboardInvite",
+    "DashboardMembership",
+    "DashboardSession",
+    "DashboardUser",
     "Erasure",
     "Event",
     "IdempotencyKey",

@@ -3,12 +3,13 @@ counted)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referkit.models import Rollup
+from referkit.models import Reward, Rollup
 from referkit.stats.rollups import COUNTERS
 
 Row = dict[str, Any]
@@ -71,3 +72,21 @@ class StatsRepository:
             .limit(limit)
         )
         return [dict(row) for row in (await self.session.execute(stmt)).mappings()]
+
+    async def reward_amounts(
+        self, program_id: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, str, int]]:
+        """(created_at, unit, amount) of the program's rewards created in [start, end), less
+        the cancelled ones. Reads the program's rewards of the range (rollups count no
+        rewards yet)."""
+        stmt = select(Reward.created_at, Reward.currency, Reward.kind, Reward.amount).where(
+            Reward.program_id == program_id,
+            Reward.created_at >= start,
+            Reward.created_at < end,
+            Reward.status != "cancelled",
+            Reward.amount.is_not(None),
+        )
+        return [
+            (row[0], row[1] or ("points" if row[2] == "points" else ""), int(row[3] or 0))
+            for row in await self.session.execute(stmt)
+        ]

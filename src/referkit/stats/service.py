@@ -6,7 +6,7 @@ Program warnings read the program's held rewards only (an indexed, small set).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referkit.auth.principal import Principal
 from referkit.errors import Unprocessable
 from referkit.kit.time import utcnow
+from referkit.link.service import LinkService
 from referkit.member.service import MemberService
 from referkit.models import Member
 from referkit.program.service import ProgramService
@@ -241,3 +242,30 @@ class StatsService:
         return Leaderboard(
             program_id=program.id, period=period, from_=day_from, to=day_to, data=entries
         )
+
+    async def rewards_by_day(
+        self, principal: Principal, program_id: str, day_from: date, day_to: date
+    ) -> dict[date, dict[str, int]]:
+        """Reward value created per day and unit (currency or ``points``), cancellations
+        excluded: the dashboard's rewards chart."""
+        program = await ProgramService(self.session).get(principal, program_id)
+        _check_range(day_from, day_to)
+        start = datetime.combine(day_from, time(), tzinfo=UTC)
+        end = datetime.combine(day_to + timedelta(days=1), time(), tzinfo=UTC)
+        out: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for created_at, unit, amount in await self.stats.reward_amounts(program.id, start, end):
+            if unit:
+                out[created_at.astimezone(UTC).date()][unit] += amount
+        return out
+
+    async def link_clicks_by_day(
+        self, principal: Principal, link_id: str, day_from: date, day_to: date
+    ) -> dict[date, int]:
+        """Human clicks per day on one of the caller's links."""
+        link = await LinkService(self.session).get(principal, link_id)
+        _check_range(day_from, day_to)
+        rows = await self.stats.by_day("link", link.id, day_from.isoformat(), day_to.isoformat())
+        out: dict[date, int] = defaultdict(int)
+        for row in rows:
+            out[date.fromisoformat(row["day"])] += int(row["clicks"])
+        return out

@@ -5,7 +5,7 @@
 - the customer's site on 127.0.0.2:<port+2>: a tiny web app whose backend makes the one
   Referkit call per page view (the token) and whose page carries the script tag; the same app
   on 127.0.0.2:<port+3> is a site the program does not allow;
-- Debian's Chromium driven by Playwright.
+- Debian's Chromium driven by Playwright (the driver and browser are shared: tests/e2e/conftest.py).
 
 Ports start at ``REFERKIT_TEST_E2E_PORT`` (8130 by default).
 """
@@ -17,8 +17,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,19 +26,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from tests.processes import PG_URL, cli_env, run_cli, serve, throwaway_postgres
+from tests.e2e.conftest import postgres_database
+from tests.processes import PG_URL, cli_env, run_cli, serve
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 BASE_PORT = int(os.environ.get("REFERKIT_TEST_E2E_PORT", "8130"))
 SECRET_KEY = "e2e-embed-secret-key-" + "k" * 32
 HOST_IP = "127.0.0.2"
@@ -126,20 +116,6 @@ class HostSite:
         self.thread.join(timeout=10)
 
 
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """``throwaway_postgres``, run in a thread of its own: Playwright's sync API keeps an event
-    loop running in the main thread, where ``asyncio.run`` is refused."""
-    assert PG_URL is not None
-    manager = throwaway_postgres(PG_URL)
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        url = thread.submit(manager.__enter__).result()
-        try:
-            yield url
-        finally:
-            thread.submit(manager.__exit__, None, None, None).result()
-
-
 def _backends() -> list[str]:
     return ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
@@ -208,27 +184,6 @@ def _program(host_url: str) -> dict[str, Any]:
         ],
         "embed": {"accent": "#0b6e4f", "radius": 8},
     }
-
-
-# Package scope, not session: the sync API keeps an event loop running in this thread while it
-# is open, and the rest of the suite needs asyncio.run() once the browser tests are done.
-@pytest.fixture(scope="package")
-def playwright() -> Iterator[Playwright]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI must have Debian's Chromium at /usr/bin/chromium")
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="package")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    chromium = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-    )
-    yield chromium
-    chromium.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,144 @@
+"""The overview: KPI cards and charts of the chosen range against the period before it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from markupsafe import Markup
+from starlette.responses import Response
+
+from referkit.dashboard.charts import line_chart, money, short_amount
+from referkit.dashboard.pages.common import programs_of
+from referkit.dashboard.web import PREFIX, CurrentViewer, DashboardRoute, Session, render
+from referkit.kit.time import utcnow
+from referkit.stats.schemas import Interval
+from referkit.stats.service import StatsService
+
+router = APIRouter(prefix=PREFIX, route_class=DashboardRoute, include_in_schema=False)
+RANGES = (7, 30, 90)
+
+
+@dataclass
+class Metric:
+    name: str
+    current: list[int]
+    previous: list[int]
+    unit: str = ""
+
+    def fmt(self, value: int) -> str:
+        return money(value, self.unit) if self.unit else f"{value:,}"
+
+    @property
+    def total(self) -> str:
+        return self.fmt(sum(self.current))
+
+    @property
+    def before(self) -> str:
+        return self.fmt(sum(self.previous))
+
+    @property
+    def change(self) -> str:
+        now, then = sum(self.current), sum(self.previous)
+        if then == 0:
+            return "new" if now else "no change"
+        percent = round((now - then) * 100 / then)
+        return f"{percent:+d}%"
+
+    def chart(self, days: list[date]) -> Markup:
+        return line_chart(
+            self.name,
+            days,
+            self.current,
+            self.previous,
+            self.fmt,
+            lambda value: short_amount(value, self.unit) if self.unit else str(value),
+        )
+
+
+def _main_unit(per_day: dict[date, dict[str, int]]) -> str:
+    totals: dict[str, int] = defaultdict(int)
+    for units in per_day.values():
+        for unit, amount in units.items():
+            totals[unit] += amount
+    return max(totals, key=lambda unit: totals[unit], default="")
+
+
+async def _collect(
+    session: Session, viewer: CurrentViewer, program_ids: list[str], start: date, today: date
+) -> dict[str, dict[date, Any]]:
+    """Per-day counters, revenue and rewards of the programs, summed."""
+    stats = StatsService(session)
+    counts: dict[str, dict[date, Any]] = {
+        key: defaultdict(int) for key in ("clicks", "referrals", "qualified")
+    }
+    revenue: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    rewards: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for program_id in program_ids:
+        result = await stats.program(viewer.principal, program_id, start, today, Interval.day)
+        for point in result.series:
+            counts["clicks"][point.start] += point.clicks
+            counts["referrals"][point.start] += point.referrals
+            counts["qualified"][point.start] += point.qualified_referrals
+            for item in point.revenue:
+                revenue[point.start][item.currency] += item.amount
+        per_day = await stats.rewards_by_day(viewer.principal, program_id, start, today)
+        for day, units in per_day.items():
+            for unit, amount in units.items():
+                rewards[day][unit] += amount
+    return {**counts, "revenue": revenue, "rewards": rewards}
+
+
+def _split(
+    values: dict[date, int], prev_days: list[date], days: list[date]
+) -> tuple[list[int], list[int]]:
+    return [values.get(d, 0) for d in days], [values.get(d, 0) for d in prev_days]
+
+
+@router.get("")
+async def overview(
+    request: Request,
+    session: Session,
+    viewer: CurrentViewer,
+    days: Annotated[int, Query()] = 30,
+    program: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    days = days if days in RANGES else 30
+    programs = await programs_of(session, viewer.principal)
+    chosen = [p for p in programs if program in (None, "", p.id)]
+    today = utcnow().date()
+    current_days = [today - timedelta(days=days - 1 - i) for i in range(days)]
+    previous_days = [d - timedelta(days=days) for d in current_days]
+    data = await _collect(session, viewer, [p.id for p in chosen], previous_days[0], today)
+    metrics = []
+    for key, name in (
+        ("clicks", "Clicks"),
+        ("referrals", "Referrals"),
+        ("qualified", "Qualified referrals"),
+    ):
+        metrics.append(Metric(name, *_split(data[key], previous_days, current_days)))
+    for key, name in (("revenue", "Revenue"), ("rewards", "Rewards")):
+        unit = _main_unit(data[key])
+        per_day = {d: units.get(unit, 0) for d, units in data[key].items()}
+        metrics.append(
+            Metric(name, *_split(per_day, previous_days, current_days), unit=unit or "-")
+        )
+    for metric in metrics:
+        if metric.unit == "-":
+            metric.unit = ""
+    return render(
+        request,
+        "overview.html",
+        {
+            "title": "Overview",
+            "programs": programs,
+            "program": program or "",
+            "days": days,
+            "ranges": RANGES,
+            "metrics": metrics,
+            "chart_days": current_days,
+        },
+    )

@@ -8,6 +8,8 @@ from referkit.auth.endpoints import router as keys_router
 from referkit.event.endpoints import router as events_router
 from referkit.link.endpoints import router as links_router
 from referkit.member.endpoints import router as members_router
+from referkit.mobile.endpoints import portfolio_router
+from referkit.mobile.endpoints import router as apps_router
 from referkit.program.endpoints import router as programs_router
 from referkit.referral.endpoints import router as referrals_router
 from referkit.reward.endpoints import router as rewards_router
@@ -24,3 +26,5 @@ for router in (webhooks_router, hooks_router):
 for router in (links_router, events_router, stats_router):
     api_router.include_router(router)
 api_router.include_router(rewards_router)
+api_router.include_router(apps_router)
+api_router.include_router(portfolio_router)

@@ -46,6 +46,11 @@ _NO_STORE = (b"cache-control", b"no-store")
 # content for them to protect (and each header costs the server a little on the hottest path).
 _COMMON = [_NO_STORE, *RAW_SECURITY_HEADERS]
 
+_PREVIEW_CSP = (
+    b"content-security-policy",
+    b"default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+)
+
 _NOT_FOUND_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>Link not found</title>
@@ -223,7 +228,7 @@ class Redirects:
         if app is not None and bot and app.og:
             # Social preview fetchers read the link's Open Graph card, not the store.
             url = f"{settings.base_url}{scope['path']}"
-            return _html(200, preview_page(app, url), extra)
+            return _html(200, preview_page(app, url), [*extra, _PREVIEW_CSP])
         headers = [(b"location", location.encode()), (b"content-length", b"0"), _NO_STORE, *extra]
         return {"type": "http.response.start", "status": 302, "headers": headers}, b""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, func, select, update
+from sqlalchemy import Row, Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.db.upsert import dialect_insert
@@ -41,10 +41,16 @@ class AppRepository:
         )
         return list(rows)
 
-    async def for_well_known(self) -> list[App]:
-        """Live apps, oldest first: the ``/.well-known`` files list them."""
+    async def for_well_known(self, host: str) -> list[App]:
+        """Live apps served from ``host`` (or naming no host), oldest first."""
         rows = await self.session.scalars(
-            select(App).where(App.livemode.is_(True)).order_by(App.id).limit(1000)
+            select(App)
+            .where(
+                App.livemode.is_(True),
+                or_(App.link_domain.is_(None), App.link_domain == host),
+            )
+            .order_by(App.id)
+            .limit(1000)
         )
         return list(rows)
 

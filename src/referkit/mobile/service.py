@@ -143,11 +143,7 @@ class WellKnownService:
         self.apps = AppRepository(session)
 
     async def _apps(self, host: str) -> list[App]:
-        return [
-            app
-            for app in await self.apps.for_well_known()
-            if app.link_domain in (None, host.lower())
-        ]
+        return await self.apps.for_well_known(host.lower())
 
     async def apple_app_site_association(self, host: str) -> dict[str, Any]:
         """Apple's format (iOS 13+): ``applinks.details[]`` of ``appIDs`` + ``components``."""

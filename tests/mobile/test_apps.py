@@ -23,13 +23,21 @@ async def test_app_crud(client: httpx.AsyncClient, key: Key) -> None:
     assert got.json()["name"] == "Example"
     patched = await client.patch(
         f"/api/v1/apps/{app['id']}",
-        json={"name": "Renamed", "attribution": {"probabilistic_window_hours": 0}},
+        json={
+            "name": "Renamed",
+            "attribution": {"probabilistic_window_hours": 0},
+            "platforms": {"ios": {"store_url": "https://apps.apple.com/app/id1"}, "web": None},
+        },
         headers=key.headers,
     )
     assert patched.status_code == 200, patched.text
     assert patched.json()["name"] == "Renamed"
     assert patched.json()["attribution"]["probabilistic_window_hours"] == 0
-    assert patched.json()["platforms"]["ios"]["team_id"] == "ABCDE12345"
+    platforms = patched.json()["platforms"]
+    assert platforms["ios"]["team_id"] == "ABCDE12345"
+    assert platforms["ios"]["store_url"] == "https://apps.apple.com/app/id1"
+    assert "web" not in platforms
+    assert platforms["android"]["package"] == "com.example.app"
     listed = await client.get("/api/v1/apps", headers=key.headers)
     assert [a["id"] for a in listed.json()["data"]] == [app["id"]]
     assert listed.json()["meta"]["hasMore"] is False

@@ -60,6 +60,15 @@ async def test_app_link_crud(app: FastAPI, client: httpx.AsyncClient, key: Key) 
     assert (await client.get(f"{base}/{link['id']}", headers=key.headers)).status_code == 404
 
 
+async def test_an_app_link_needs_somewhere_to_go(client: httpx.AsyncClient, key: Key) -> None:
+    bare = await create_app(client, key, platforms={})
+    response = await client.post(
+        f"/api/v1/apps/{bare['id']}/links", json={"campaign": "x"}, headers=key.headers
+    )
+    assert response.status_code == 422
+    assert (await create_app_link(client, key, bare["id"], destination_url="https://e.com"))["id"]
+
+
 async def test_plain_links_refuse_app_fields(client: httpx.AsyncClient, key: Key) -> None:
     response = await client.post(
         "/api/v1/links",

@@ -23,6 +23,7 @@ from referkit.kit.ids import new_id
 from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
+from referkit.link.app_route import store_urls
 from referkit.link.changes import link_changes
 from referkit.link.clicks import reach_hour
 from referkit.link.repository import LinkRepository, purge_reach_marks
@@ -131,7 +132,14 @@ class LinkService:
     async def create(self, principal: Principal, body: LinkCreate) -> Link:
         app_id = None
         if body.app_id is not None:
-            app_id = (await AppService(self.session).referenced(principal, body.app_id)).id
+            app = await AppService(self.session).referenced(principal, body.app_id)
+            app_id = app.id
+            own = body.destination_url or body.ios_url or body.android_url
+            if not own and not any(store_urls(app.platforms).values()):
+                raise Unprocessable(
+                    f"App {app.id} has no store or web URL: the link needs a destination_url.",
+                    errors=_field_error("destination_url", "required for this app"),
+                )
         elif _app_fields(body):
             raise Unprocessable(
                 "Deep link, network, campaign and preview fields belong to app links.",

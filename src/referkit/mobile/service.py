@@ -22,7 +22,13 @@ from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
 from referkit.link.changes import link_changes
 from referkit.mobile.repository import AppRepository
-from referkit.mobile.schemas import AppCreate, AppUpdate, AttributionSettings, ClientKeyCreate
+from referkit.mobile.schemas import (
+    AppCreate,
+    AppUpdate,
+    AttributionSettings,
+    ClientKeyCreate,
+    Platforms,
+)
 from referkit.models import ApiKey, App
 
 
@@ -35,6 +41,18 @@ class IssuedClientKey:
 def app_settings(app: App) -> AttributionSettings:
     """The app's windows, defaults filled in (rows store what was sent)."""
     return AttributionSettings.model_validate(app.attribution or {})
+
+
+def _merged_platforms(stored: dict[str, Any], sent: Platforms) -> dict[str, Any]:
+    """Fields sent replace those stored, a null removes one; platforms not sent stay."""
+    merged = {name: dict(fields) for name, fields in stored.items()}
+    for name, fields in sent.model_dump(mode="json", exclude_unset=True).items():
+        if fields is None:
+            merged.pop(name, None)
+            continue
+        both = {**merged.get(name, {}), **fields}
+        merged[name] = {key: value for key, value in both.items() if value is not None}
+    return merged
 
 
 class AppService:
@@ -86,9 +104,7 @@ class AppService:
         if "name" in changes and body.name is None:
             raise Unprocessable("name cannot be null")
         if body.platforms is not None:
-            # Each platform sent replaces that platform's settings; the others stay.
-            sent = body.platforms.model_dump(mode="json", exclude_unset=True, exclude_none=True)
-            changes["platforms"] = {**app.platforms, **sent}
+            changes["platforms"] = _merged_platforms(app.platforms, body.platforms)
         for name in ("deep_link_scheme", "link_domain"):
             if name in body.model_fields_set:
                 changes[name] = getattr(body, name)

@@ -111,3 +111,21 @@ async def test_scopes(app: object, client: httpx.AsyncClient, key: Key) -> None:
     assert (
         await client.get(f"/api/v1/apps/{mobile['id']}", headers=analytics.headers)
     ).status_code == 403
+
+
+async def test_wiping_test_data_removes_test_apps(app: object, client: httpx.AsyncClient) -> None:
+    test = await new_key(app, mode=Mode.test)  # type: ignore[arg-type]
+    mobile = await create_app(client, test)
+    installed = await client.post(
+        f"/api/v1/apps/{mobile['id']}/installs",
+        json={"device": {"os": "ios", "idfv": "x"}},
+        headers=test.headers,
+    )
+    assert installed.status_code == 201
+    wiped = await client.delete("/api/v1/test-data", headers=test.headers)
+    assert wiped.status_code == 200, wiped.text
+    assert wiped.json()["deleted"]["apps"] == 1
+    assert wiped.json()["deleted"]["app_devices"] == 1
+    assert (
+        await client.get(f"/api/v1/apps/{mobile['id']}", headers=test.headers)
+    ).status_code == 404

@@ -9,7 +9,8 @@ wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_SECRET")
 local path = "/api/v1/apps/" .. os.getenv("BENCH_APP_ID") .. "/installs"
 request = function()
   n = n + 1
-  local ip = "10." .. (n // 65536 % 256) .. "." .. (n // 256 % 256) .. "." .. (n % 256)
+  local ip = "10." .. (math.floor(n / 65536) % 256) .. "." .. (math.floor(n / 256) % 256)
+    .. "." .. (n % 256)
   local body = '{"event_id":"i-' .. run .. '-' .. n .. '","device":{"os":"ios","os_version":"17.4","ip":"'
     .. ip .. '","idfv":"' .. run .. '-' .. n .. '"}}'
   return wrk.format(nil, path, nil, body)

@@ -11,6 +11,8 @@
     .venv/bin/python -m bench.mobile
     BENCH_PG_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python -m bench.mobile          (BENCH_SKIP_SQLITE=1: PostgreSQL only)
+
+``BENCH_MOBILE_ONLY=installs`` or ``=stats`` runs one half.
 """
 
 from __future__ import annotations
@@ -235,20 +237,24 @@ def stats(label: str, env: dict[str, str], url: str) -> None:
         print(f"RATIO [{label}] {name} 1M / 100k (median)  {big / small:.3f} (≤ 1.5)")
 
 
+def _run(label: str, env: dict[str, str], url: str) -> None:
+    only = os.environ.get("BENCH_MOBILE_ONLY")
+    cli(env, "db", "upgrade")
+    if only in (None, "installs"):
+        installs(label, env, single=True)
+    if only in (None, "stats"):
+        stats(label, env, url)
+
+
 def main() -> None:
     if os.environ.get("BENCH_SKIP_SQLITE") != "1":
         with tempfile.TemporaryDirectory(prefix="bench-mobile-") as tmp:
-            env = referkit_env(Path(tmp))
-            cli(env, "db", "upgrade")
-            installs("sqlite", env, single=True)
-            stats("sqlite", env, f"sqlite+aiosqlite:///{Path(tmp) / 'referkit.db'}")
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'referkit.db'}"
+            _run("sqlite", referkit_env(Path(tmp)), url)
     pg = os.environ.get("BENCH_PG_URL")
     if pg:
         with postgres(pg) as url, tempfile.TemporaryDirectory(prefix="bench-mobile-") as tmp:
-            env = referkit_env(Path(tmp), database_url=url)
-            cli(env, "db", "upgrade")
-            installs("postgresql", env, single=True)
-            stats("postgresql", env, url)
+            _run("postgresql", referkit_env(Path(tmp), database_url=url), url)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,8 @@ class BatchState:
     """The batch's ``created_at``: its events are committed together."""
     signing_key: bytes = b""
     """The installation's key: app events hash IPs and device ids with it."""
+    apps: dict[tuple[str, bool, str], Any] = field(default_factory=dict)
+    """Apps the batch's app events named, looked up once per batch."""
 
 
 def nothing_to_attribute(body: EventCreate) -> bool:
@@ -218,7 +220,7 @@ class EventService:
             return existing, False
         now = batch.now
         if body.app_id is not None:
-            event = await AppEventService(self.session, batch.signing_key).ingest(
+            event = await AppEventService(self.session, batch.signing_key, apps=batch.apps).ingest(
                 principal, body, now, batch.rows
             )
         elif nothing_to_attribute(body):

@@ -66,9 +66,16 @@ def deep_link(app: App, path: str | None, params: dict[str, str] | None) -> dict
 
 
 class AppEventService:
-    def __init__(self, session: AsyncSession, signing_key: bytes) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        signing_key: bytes,
+        *,
+        apps: dict[tuple[str, bool, str], App] | None = None,
+    ) -> None:
         self.session = session
         self.key = signing_key
+        self._apps = apps if apps is not None else {}
         self.apps = AppService(session)
         self.clicks = AppClickRepository(session)
         self.devices = DeviceRepository(session)
@@ -79,7 +86,10 @@ class AppEventService:
     ) -> EventRecord:
         """The stored row of one app event; ``pending`` are the batch's rows not yet inserted."""
         assert body.app_id is not None
-        app = await self.apps.referenced(principal, body.app_id)
+        cache_key = (principal.workspace_id, principal.livemode, body.app_id)
+        app = self._apps.get(cache_key)
+        if app is None:
+            app = self._apps[cache_key] = await self.apps.referenced(principal, body.app_id)
         at = body.occurred_at or now
         event = EventRecord(
             id=new_id("evt"),

@@ -177,3 +177,17 @@ async def test_store_changes_reach_cached_links(client: httpx.AsyncClient, key: 
     )
     moved = await click(client, link["code"], IPHONE_UA)
     assert moved.headers["location"].startswith("https://apps.apple.com/app/id999")
+
+
+async def test_deleting_the_app_retires_its_links(client: httpx.AsyncClient, key: Key) -> None:
+    mobile = await create_app(client, key)
+    link = await create_app_link(client, key, mobile["id"])
+    assert (await click(client, link["code"], IPHONE_UA)).status_code == 302  # cached now
+    await client.delete(f"/api/v1/apps/{mobile['id']}", headers=key.headers)
+    assert (await click(client, link["code"], IPHONE_UA)).status_code == 404
+    taken = await client.post(
+        "/api/v1/links",
+        json={"code": link["code"], "destination_url": "https://example.com"},
+        headers=key.headers,
+    )
+    assert taken.status_code == 409

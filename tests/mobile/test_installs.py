@@ -212,3 +212,29 @@ async def test_an_open_from_a_recent_click_reattributes(
     )
     assert opened.json()["attribution"]["method"] == "reattribution"
     assert opened.json()["attribution"]["network"] == "email"
+
+
+async def test_a_batch_of_installs_matches_each_click_once(
+    client: httpx.AsyncClient, key: Key
+) -> None:
+    mobile = await create_app(client, key)
+    link = await create_app_link(client, key, mobile["id"])
+    click_id = click_id_of(await click(client, link["code"], IPHONE_UA))
+    installs = [
+        {
+            "event_id": f"batch-install-{n}",
+            "type": "install",
+            "app_id": mobile["id"],
+            "device": {**IPHONE_DEVICE, "ip": ip},
+        }
+        for n, ip in enumerate(["127.0.0.1", "127.0.0.1", "203.0.113.77"])
+    ]
+    response = await client.post(
+        "/api/v1/events/batch", json={"events": installs}, headers=key.headers
+    )
+    assert response.status_code == 200, response.text
+    methods = [item["event"]["attribution"]["method"] for item in response.json()["data"]]
+    assert methods == ["probabilistic", "organic", "organic"]
+    first = response.json()["data"][0]["event"]
+    assert first["click_id"] == click_id
+    assert "claimed" in response.json()["data"][1]["event"]["attribution"]["explanation"]

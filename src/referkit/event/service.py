@@ -10,6 +10,7 @@ business rule that refuses the referral does not refuse the event: the event is 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,6 +59,8 @@ class BatchState:
     """The installation's key: app events hash IPs and device ids with it."""
     apps: dict[tuple[str, bool, str], Any] = field(default_factory=dict)
     """Apps the batch's app events named, looked up once per batch."""
+    app_clicks: dict[str, Any] = field(default_factory=dict)
+    """Clicks the batch's installs may match, read once per app (``AppEventService.prefetch``)."""
 
 
 def nothing_to_attribute(body: EventCreate) -> bool:
@@ -220,9 +223,7 @@ class EventService:
             return existing, False
         now = batch.now
         if body.app_id is not None:
-            event = await AppEventService(self.session, batch.signing_key, apps=batch.apps).ingest(
-                principal, body, now, batch.rows
-            )
+            event = await self._apps(batch).ingest(principal, body, now, batch.rows)
         elif nothing_to_attribute(body):
             event = plain_event(principal, body, now)
         else:
@@ -230,6 +231,19 @@ class EventService:
         batch.pending[key] = event
         batch.rows.append(event)
         return event, True
+
+    def _apps(self, batch: BatchState) -> AppEventService:
+        return AppEventService(
+            self.session, batch.signing_key, apps=batch.apps, prefetched=batch.app_clicks
+        )
+
+    async def prepare(
+        self, items: Sequence[tuple[Principal, EventCreate]], batch: BatchState
+    ) -> None:
+        """Batch-wide reads before the batch's events are ingested one by one."""
+        installs = [item for item in items if item[1].type is EventType.install]
+        if len(installs) > 1:
+            await self._apps(batch).prefetch(installs, batch.now)
 
     async def _attributed(
         self, principal: Principal, body: EventCreate, batch: BatchState, now: datetime

@@ -151,6 +151,7 @@ class EventWriter:
                 for event in await repository.by_event_ids(workspace_id, livemode, event_ids):
                     batch.stored[(workspace_id, livemode, event.event_id)] = event
             service = EventService(session)
+            await service.prepare([(job.principal, job.body) for job in jobs], batch)
             for job in jobs:
                 try:
                     results.append(await service.ingest(job.principal, job.body, batch))

@@ -108,7 +108,7 @@ def referrer_click_id(install_referrer: str) -> str | None:
     return None
 
 
-def _ip_hashes(key: bytes, ip: str, since: datetime, until: datetime) -> list[str]:
+def ip_hashes(key: bytes, ip: str, since: datetime, until: datetime) -> list[str]:
     """The IP hashed with the salt of every UTC day from ``since`` to ``until``."""
     hashes, day = [], since.date()
     while day <= until.date():
@@ -140,10 +140,26 @@ def _score(click: AppClick, evidence: Evidence, window: timedelta) -> tuple[floa
     return round(min(score, _MAX_CONFIDENCE), 3), matched
 
 
+Prefetched = dict[str, dict[str, list[AppClick]]]
+"""App id → IP hash → the app's human clicks from that hash, read once for a batch."""
+
+
 class InstallAttribution:
-    def __init__(self, session: AsyncSession, signing_key: bytes) -> None:
+    def __init__(
+        self, session: AsyncSession, signing_key: bytes, prefetched: Prefetched | None = None
+    ) -> None:
         self.clicks = AppClickRepository(session)
         self.key = signing_key
+        self.prefetched = prefetched or {}
+
+    async def _from_ip(
+        self, app: App, hashes: list[str], since: datetime, until: datetime
+    ) -> list[AppClick]:
+        known = self.prefetched.get(app.id)
+        if known is None:
+            return await self.clicks.by_ip(app.id, hashes, since, until)
+        found = [c for h in hashes for c in known.get(h, ()) if since <= c.created_at <= until]
+        return sorted(found, key=lambda click: click.created_at, reverse=True)[:50]
 
     async def decide(
         self,
@@ -234,9 +250,9 @@ class InstallAttribution:
     ) -> bool:
         assert evidence.ip is not None
         since = evidence.at - window
-        hashes = _ip_hashes(self.key, evidence.ip, since, evidence.at)
+        hashes = ip_hashes(self.key, evidence.ip, since, evidence.at)
         scored = []
-        for click in await self.clicks.by_ip(app.id, hashes, since, evidence.at):
+        for click in await self._from_ip(app, hashes, since, evidence.at):
             if click.install_id is not None:
                 self._refuse(decision, "probabilistic", click, "already claimed")
                 continue

@@ -111,6 +111,24 @@ class AppClickRepository:
         )
         return list(rows)
 
+    async def by_ips(
+        self, app_id: str, ip_hashes: list[str], since: datetime, until: datetime
+    ) -> list[AppClick]:
+        """``by_ip`` for a whole batch of installs: one query per 500 hashes."""
+        found: list[AppClick] = []
+        for start in range(0, len(ip_hashes), 500):
+            rows = await self.session.scalars(
+                select(AppClick).where(
+                    AppClick.app_id == app_id,
+                    AppClick.ip_hash.in_(ip_hashes[start : start + 500]),
+                    AppClick.created_at >= since,
+                    AppClick.created_at <= until,
+                    AppClick.is_bot.is_(False),
+                )
+            )
+            found.extend(rows)
+        return found
+
     async def claim(self, click_id: str, install_id: str) -> bool:
         """Mark the click as claimed by ``install_id`` unless another install has it: the
         conditional update is what makes a click count for one install at most."""

@@ -12,6 +12,8 @@ from referkit.embed.endpoints import router as embed_router
 from referkit.event.endpoints import router as events_router
 from referkit.link.endpoints import router as links_router
 from referkit.member.endpoints import router as members_router
+from referkit.mobile.endpoints import portfolio_router
+from referkit.mobile.endpoints import router as apps_router
 from referkit.privacy.endpoints import router as erasures_router
 from referkit.program.endpoints import router as programs_router
 from referkit.referral.endpoints import router as referrals_router
@@ -36,3 +38,5 @@ api_router.include_router(embed_router)
 compat_routers = (referral_rock_router, referral_factory_router)
 for router in (customers_router, erasures_router):
     api_router.include_router(router)
+api_router.include_router(apps_router)
+api_router.include_router(portfolio_router)

@@ -44,8 +44,14 @@ async def current_principal(
         await limiter.record_auth_failure(ip)
         raise
     if settings.rate_limit_enabled:
-        state = request.scope.setdefault("state", {})
-        await count_request(limiter, principal, settings.rate_limit_per_minute, state)
+        await count_request(
+            limiter,
+            principal,
+            request.scope.setdefault("state", {}),
+            per_minute=settings.rate_limit_per_minute,
+            ip=ip,
+            app_client_per_minute=settings.app_client_rate_limit_per_minute,
+        )
     if not write and use_is_stale(principal.last_used_at):
         # A read request runs in a read transaction. On SQLite, upgrading it to write
         # last_used_at fails ("database is locked") whenever another writer got in first, so
@@ -79,3 +85,6 @@ def _require(access: Access) -> object:
 WritePrincipal = Annotated[Principal, _require(Access.write)]
 ReadPrincipal = Annotated[Principal, _require(Access.read)]
 AnalyticsPrincipal = Annotated[Principal, _require(Access.analytics)]
+TrackPrincipal = Annotated[Principal, _require(Access.track)]
+"""Full keys and app client keys: may send events (the event service checks a client key's
+app and event type)."""

@@ -30,15 +30,28 @@ async def check_ip(limiter: RateLimiter, ip: str) -> None:
 
 
 async def count_request(
-    limiter: RateLimiter, principal: Principal, default_per_minute: int, state: dict[str, Any]
+    limiter: RateLimiter,
+    principal: Principal,
+    state: dict[str, Any],
+    *,
+    per_minute: int,
+    ip: str,
+    app_client_per_minute: int,
 ) -> None:
     """Count one request of the principal's key; RateLimited past its limit. The decision is
-    left in ``state`` (the request's scope state), where ``RateLimitHeaders`` finds it."""
+    left in ``state`` (the request's scope state), where ``RateLimitHeaders`` finds it.
+
+    An app's client key (``pk_app_…``) ships inside every copy of the app, so it is limited
+    per device (IP), not per key: one abusive install cannot starve the others.
+    """
     if state.get(COUNTED):
         return
-    decision = await limiter.hit(
-        principal.key_id, principal.rate_limit_per_minute or default_per_minute
-    )
+    if principal.app_id is not None:
+        decision = await limiter.hit(f"{principal.key_id}@{ip}", app_client_per_minute)
+    else:
+        decision = await limiter.hit(
+            principal.key_id, principal.rate_limit_per_minute or per_minute
+        )
     state[COUNTED] = True
     if decision is None:
         return  # the limiter's storage is unreachable: no limit, no headers

@@ -191,10 +191,18 @@ async def _gates(scope: Scope, principal: Principal) -> None:
     state = scope["app"].state
     settings: Settings = state.settings
     limiter: RateLimiter = state.limiter
-    await check_ip(limiter, client_ip(scope, settings.trusted_networks))
+    ip = client_ip(scope, settings.trusted_networks)
+    await check_ip(limiter, ip)
     if settings.rate_limit_enabled:
         request_state = scope.setdefault("state", {})
-        await count_request(limiter, principal, settings.rate_limit_per_minute, request_state)
+        await count_request(
+            limiter,
+            principal,
+            request_state,
+            per_minute=settings.rate_limit_per_minute,
+            ip=ip,
+            app_client_per_minute=settings.app_client_rate_limit_per_minute,
+        )
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 import referkit.db.types
 
 revision: str = "0015_privacy"
-down_revision: str | None = "0012_dashboard"
+down_revision: str | None = "0013_mobile"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,8 @@
 
 An operation function (``_operations``) returns a ``Call``: the HTTP request to make and how to
 read its answer. ``Referkit`` and ``AsyncReferkit`` only send it, with the same retry policy
-(``Retry``): connection errors, 429 (after ``Retry-After``) and 5xx are retried with
+(``Retry``): connection errors, 408 (a body that arrived too late: nothing was stored), 429
+(after ``Retry-After``) and 5xx are retried with
 exponential backoff, and every POST carries one ``Idempotency-Key`` generated per call, so a
 retry of a write is answered with the first result instead of repeating it.
 """
@@ -116,7 +117,9 @@ class Retry:
             return False
         if isinstance(error, httpx.TransportError):
             return True
-        return isinstance(error, APIStatusError) and (error.status == 429 or error.status >= 500)
+        return isinstance(error, APIStatusError) and (
+            error.status in (408, 429) or error.status >= 500
+        )
 
     def delay(self, attempt: int, error: Exception) -> float:
         if isinstance(error, RateLimitError) and error.retry_after is not None:

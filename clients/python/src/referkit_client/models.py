@@ -7,7 +7,7 @@ shape; the server stays the judge of every rule.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -57,9 +57,14 @@ class Workspace(Resource):
 class ApiKey(Resource):
     id: str
     name: str
-    scope: Literal["full", "read_only", "analytics"]
+    scope: Literal["full", "read_only", "analytics", "app_client"]
     mode: Literal["live", "test"]
     public_key: str
+    secret_hint: str | None = None
+    rate_limit_per_minute: int | None = None
+    app_id: str | None = Field(default=None, description="The app of a client key (pk_app_…).")
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
     secret: str | None = Field(default=None, description="Only on create and regenerate.")
 
 
@@ -136,7 +141,17 @@ class Link(Resource):
     id: str
     code: str
     short_url: str
-    destination_url: str
+    destination_url: str | None = Field(description="None: the program's landing URL.")
+    app_id: str | None = None
+    program_id: str | None = None
+    member_id: str | None = None
+    ios_url: str | None = None
+    android_url: str | None = None
+    deep_link_path: str | None = None
+    deep_link_params: dict[str, str] | None = None
+    network: str | None = None
+    campaign: str | None = None
+    clicks: int = 0
     created_at: datetime
 
 
@@ -176,11 +191,162 @@ class EmbedToken(Model):
     program_id: str
 
 
+class Customer(Resource):
+    id: str
+    external_id: str | None
+    email: str | None
+    livemode: bool
+    created_at: datetime
+
+
+class CustomerExport(Model):
+    """Everything stored about one person (GDPR access / portability)."""
+
+    exported_at: datetime
+    customer: Customer
+    events: list[dict[str, Any]]
+    referrals: list[dict[str, Any]]
+    rewards: list[dict[str, Any]]
+    clicks: list[dict[str, Any]]
+
+
+class Erasure(Resource):
+    """Who erased whose data, when, and how much (never the data)."""
+
+    id: str
+    subject_type: Literal["customer", "member"]
+    subject_id: str
+    key_id: str | None
+    counts: dict[str, int]
+    created_at: datetime
+
+
 class Stats(Model):
     clicks: int = 0
     reach: int = 0
     referrals: int = 0
     qualified_referrals: int = 0
+
+
+# Apps (mobile attribution) ---------------------------------------------------------------------
+
+
+class App(Resource):
+    id: str
+    name: str
+    platforms: dict[str, Any] = Field(default_factory=dict)
+    deep_link_scheme: str | None = None
+    link_domain: str | None = None
+    attribution: dict[str, Any] = Field(default_factory=dict)
+    livemode: bool
+    created_at: datetime
+
+
+class ClientKey(Model):
+    """A publishable key (``pk_app_…``) the app ships: it may only send this app's installs,
+    opens and in-app events."""
+
+    id: str
+    app_id: str
+    name: str
+    key: str
+    mode: Literal["live", "test"]
+    created_at: datetime
+
+
+class InstallAttribution(Model):
+    method: str
+    link_id: str | None = None
+    click_id: str | None = None
+    network: str | None = None
+    campaign: str | None = None
+    confidence: float | None = None
+    matched: list[str] | None = None
+    explanation: str = ""
+
+
+class DeepLink(Model):
+    url: str | None = None
+    path: str | None = None
+    params: dict[str, str] = Field(default_factory=dict)
+
+
+class Install(Model):
+    install_id: str
+    app_id: str
+    attribution: InstallAttribution
+    reinstall: bool
+    deep_link: DeepLink | None = None
+
+
+class Money(Model):
+    amount: int
+    currency: str
+
+
+class AppCounters(Model):
+    clicks: int
+    installs: int
+    reinstalls: int
+    opens: int
+    events: int
+    conversions: int
+    revenue: list[Money] = Field(default_factory=list)
+    conversion_rate: float
+
+
+class AppStatsRow(AppCounters):
+    key: str | None = Field(description="The link id, network, campaign or day (None: none).")
+
+
+class AppStats(Model):
+    app_id: str
+    from_: date = Field(alias="from")
+    to: date
+    group_by: Literal["link", "network", "campaign", "day"]
+    totals: AppCounters
+    data: list[AppStatsRow]
+
+
+class Period(Model):
+    from_: date = Field(alias="from")
+    to: date
+
+
+class Kpi(Model):
+    current: float
+    previous: float
+    change: float | None = Field(description="Relative change (0.25 = +25 %); None from zero.")
+
+
+class TopLink(AppCounters):
+    link_id: str
+
+
+class Overview(Model):
+    app_id: str
+    name: str
+    period: Period
+    previous_period: Period
+    kpis: dict[str, Kpi]
+    current: AppCounters
+    previous: AppCounters
+    top_links: list[TopLink]
+
+
+class PortfolioApp(Model):
+    app_id: str
+    name: str
+    current: AppCounters
+    previous: AppCounters
+
+
+class Portfolio(Model):
+    period: Period
+    previous_period: Period
+    data: list[PortfolioApp]
+    totals: AppCounters
+    previous_totals: AppCounters
 
 
 # Requests --------------------------------------------------------------------------------------
@@ -223,8 +389,17 @@ class RewardCreate(Request):
 
 
 class LinkCreate(Request):
-    destination_url: str
+    destination_url: str | None = None
     code: str | None = None
+    app_id: str | None = None
+    program_id: str | None = None
+    member_id: str | None = None
+    ios_url: str | None = None
+    android_url: str | None = None
+    deep_link_path: str | None = None
+    deep_link_params: dict[str, str] | None = None
+    network: str | None = None
+    campaign: str | None = None
 
 
 class EventCreate(Request):
@@ -247,3 +422,37 @@ class KeyCreate(Request):
     name: str
     scope: Literal["full", "read_only", "analytics"] = "full"
     mode: Literal["live", "test"] = "live"
+
+
+class AppCreate(Request):
+    name: str
+    platforms: dict[str, Any] | None = Field(
+        default=None, description='{"ios": {"bundle_id", "team_id", …}, "android": {…}, "web": {…}}'
+    )
+    deep_link_scheme: str | None = None
+    link_domain: str | None = None
+    attribution: dict[str, Any] | None = None
+
+
+class Device(Request):
+    """What the app knows of its device on first open; ``ip`` and ``user_agent`` default to the
+    caller's own when the device calls with its client key."""
+
+    os: Literal["ios", "android", "web", "other"]
+    ip: str | None = None
+    user_agent: str | None = None
+    os_version: str | None = None
+    model: str | None = None
+    language: str | None = None
+    screen: str | None = None
+    timezone: str | None = None
+    idfv: str | None = None
+    gaid: str | None = None
+
+
+class InstallCreate(Request):
+    device: Device
+    install_referrer: str | None = None
+    click_id: str | None = None
+    occurred_at: datetime | None = None
+    event_id: str | None = Field(default=None, description="Sending it twice answers the first.")

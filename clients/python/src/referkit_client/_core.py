@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -36,6 +36,7 @@ class Call(Generic[T]):
     params: Mapping[str, Any] = field(default_factory=dict)
     json: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    content: str | bytes | None = None  # a body that is not JSON (with its Content-Type header)
 
     def request(
         self, client: httpx.Client | httpx.AsyncClient, idempotency_key: str | None
@@ -45,12 +46,16 @@ class Call(Generic[T]):
             headers["Idempotency-Key"] = idempotency_key
         params = {k: _query(v) for k, v in self.params.items() if v is not None}
         return client.build_request(
-            self.method, self.path, params=params, json=self.json, headers=headers
+            self.method,
+            self.path,
+            params=params,
+            json=self.json,
+            content=self.content,
+            headers=headers,
         )
 
     def with_params(self, **params: Any) -> Call[T]:
-        merged = {**self.params, **params}
-        return Call(self.method, self.path, self.parse, merged, self.json, self.headers)
+        return replace(self, params={**self.params, **params})
 
 
 def _query(value: Any) -> Any:

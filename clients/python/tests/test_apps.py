@@ -121,7 +121,7 @@ def test_sync_client_exports_and_erases_a_customer(sync_rk: Referkit) -> None:
     customer = sync_rk.get_customer(found.data[0].id)
     export = sync_rk.export_customer(customer.id)
     assert export.customer.id == customer.id
-    assert [e["event_id"] for e in export.events] == ["order-1"]
+    assert [(e.event_id, e.type) for e in export.events] == [("order-1", "purchase")]
 
     sync_rk.delete_customer(customer.id)
     with pytest.raises(NotFoundError):

@@ -199,15 +199,30 @@ class Customer(Resource):
     created_at: datetime
 
 
+class ExportedClick(Resource):
+    id: str
+    link_id: str | None = None
+    program_id: str | None = None
+    member_id: str | None = None
+    code: str
+    visitor_id: str | None = None
+    platform: str
+    is_bot: bool
+    user_agent: str | None = None
+    referer: str | None = None
+    created_at: datetime
+
+
 class CustomerExport(Model):
-    """Everything stored about one person (GDPR access / portability)."""
+    """Everything stored about one person (GDPR access / portability); each event, referral
+    and click also carries its stored ``ip``, ``user_agent`` and ``visitor_id``."""
 
     exported_at: datetime
     customer: Customer
-    events: list[dict[str, Any]]
-    referrals: list[dict[str, Any]]
-    rewards: list[dict[str, Any]]
-    clicks: list[dict[str, Any]]
+    events: list[Event]
+    referrals: list[Referral] = Field(description="Referrals where they are the referee.")
+    rewards: list[Reward] = Field(description="Rewards they receive (as the referee).")
+    clicks: list[ExportedClick]
 
 
 class Erasure(Resource):

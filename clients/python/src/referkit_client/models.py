@@ -13,74 +13,26 @@ from typing import Any, Literal
 from pydantic import Field
 
 from referkit_client._app_models import (
-    App as App,
+    App,
+    AppCounters,
+    AppCreate,
+    AppStats,
+    AppStatsRow,
+    ClientKey,
+    DeepLink,
+    Device,
+    Install,
+    InstallAttribution,
+    InstallCreate,
+    Kpi,
+    Money,
+    Overview,
+    Period,
+    Portfolio,
+    PortfolioApp,
+    TopLink,
 )
-from referkit_client._app_models import (
-    AppCounters as AppCounters,
-)
-from referkit_client._app_models import (
-    AppCreate as AppCreate,
-)
-from referkit_client._app_models import (
-    AppStats as AppStats,
-)
-from referkit_client._app_models import (
-    AppStatsRow as AppStatsRow,
-)
-from referkit_client._app_models import (
-    ClientKey as ClientKey,
-)
-from referkit_client._app_models import (
-    DeepLink as DeepLink,
-)
-from referkit_client._app_models import (
-    Device as Device,
-)
-from referkit_client._app_models import (
-    Install as Install,
-)
-from referkit_client._app_models import (
-    InstallAttribution as InstallAttribution,
-)
-from referkit_client._app_models import (
-    InstallCreate as InstallCreate,
-)
-from referkit_client._app_models import (
-    Kpi as Kpi,
-)
-from referkit_client._app_models import (
-    Money as Money,
-)
-from referkit_client._app_models import (
-    Overview as Overview,
-)
-from referkit_client._app_models import (
-    Period as Period,
-)
-from referkit_client._app_models import (
-    Portfolio as Portfolio,
-)
-from referkit_client._app_models import (
-    PortfolioApp as PortfolioApp,
-)
-from referkit_client._app_models import (
-    TopLink as TopLink,
-)
-from referkit_client._base import (
-    Model as Model,
-)
-from referkit_client._base import (
-    Page as Page,
-)
-from referkit_client._base import (
-    PageMeta as PageMeta,
-)
-from referkit_client._base import (
-    Request as Request,
-)
-from referkit_client._base import (
-    Resource as Resource,
-)
+from referkit_client._base import Model, Page, PageMeta, Request, Resource
 
 # Resources -------------------------------------------------------------------------------------
 
@@ -351,3 +303,58 @@ class KeyCreate(Request):
     name: str
     scope: Literal["full", "read_only", "analytics"] = "full"
     mode: Literal["live", "test"] = "live"
+
+
+__all__ = [
+    "ApiKey",
+    "App",
+    "AppCounters",
+    "AppCreate",
+    "AppStats",
+    "AppStatsRow",
+    "ClientKey",
+    "Customer",
+    "CustomerExport",
+    "DeepLink",
+    "Device",
+    "EmbedToken",
+    "Erasure",
+    "Event",
+    "EventCreate",
+    "ExportedClick",
+    "Hook",
+    "Install",
+    "InstallAttribution",
+    "InstallCreate",
+    "KeyCreate",
+    "Kpi",
+    "Link",
+    "LinkCreate",
+    "Member",
+    "MemberCreate",
+    "Model",
+    "Money",
+    "Overview",
+    "Page",
+    "PageMeta",
+    "Period",
+    "Portfolio",
+    "PortfolioApp",
+    "Program",
+    "ProgramCreate",
+    "Referee",
+    "RefereeInput",
+    "Referral",
+    "ReferralCreate",
+    "Request",
+    "Resource",
+    "Reward",
+    "RewardCreate",
+    "RewardRule",
+    "Stats",
+    "TopLink",
+    "WebhookCreate",
+    "WebhookEndpoint",
+    "WebhookMessage",
+    "Workspace",
+]

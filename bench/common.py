@@ -37,10 +37,19 @@ UVICORN_FLAGS = ["--no-access-log", "--no-proxy-headers", "--log-level", "warnin
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free local port; within ``BENCH_PORTS`` (``first-last``) when that is set, so runs
+    on a shared machine stay on the ports they were given."""
+    first, _, last = os.environ.get("BENCH_PORTS", "").partition("-")
+    candidates = range(int(first), int(last or first) + 1) if first else [0]
+    for candidate in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port: int = sock.getsockname()[1]
+            return port
+    raise RuntimeError(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 def referkit_env(data_dir: Path, **settings: str) -> dict[str, str]:

@@ -9,6 +9,8 @@ from referkit.embed.endpoints import router as embed_router
 from referkit.event.endpoints import router as events_router
 from referkit.link.endpoints import router as links_router
 from referkit.member.endpoints import router as members_router
+from referkit.mobile.endpoints import portfolio_router
+from referkit.mobile.endpoints import router as apps_router
 from referkit.program.endpoints import router as programs_router
 from referkit.referral.endpoints import router as referrals_router
 from referkit.reward.endpoints import router as rewards_router
@@ -26,3 +28,5 @@ for router in (links_router, events_router, stats_router):
     api_router.include_router(router)
 api_router.include_router(rewards_router)
 api_router.include_router(embed_router)
+api_router.include_router(apps_router)
+api_router.include_router(portfolio_router)

@@ -38,6 +38,7 @@ from referkit.link.detect import warm_up as warm_up_bot_detection
 from referkit.link.redirect import Redirects
 from referkit.link.service import LinkService
 from referkit.middleware import GuardMiddleware
+from referkit.mobile.endpoints import well_known_router
 from referkit.openapi import install_docs, operation_id_from_name
 from referkit.protection import BodyLimit, RateLimitHeaders, RequireHttps, Timeout
 from referkit.worker.runner import running as worker_running
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None) -> Referkit:
     app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(embed_pages_router)
+    app.include_router(well_known_router)
     app.add_route("/problems/{code}", problem_page, include_in_schema=False)
     install_docs(app)
     # Outermost last: Guard → HTTPS → body limit → rate-limit headers → timeout → idempotency.

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=600, ge=1, le=10_000_000, description="Default per-key request limit."
     )
+    app_client_rate_limit_per_minute: int = Field(
+        default=120,
+        ge=1,
+        le=1_000_000,
+        description="Requests per minute an app client key (`pk_app_…`) may make from one IP.",
+    )
     redis_prefix: str = Field(default="referkit", min_length=1, max_length=100)
     auth_failure_limit: int = Field(default=20, ge=1, description="Failed auths before a block.")
     auth_failure_window_seconds: int = Field(default=300, ge=1)

@@ -45,7 +45,12 @@ class Ingest:
         )
         self.events: GroupCommitter[EventJob, tuple[StoredEvent, bool]] = GroupCommitter(
             "events",
-            EventWriter(sessions, sqlite=self.sqlite, postgres=self.postgres),
+            EventWriter(
+                sessions,
+                sqlite=self.sqlite,
+                postgres=self.postgres,
+                signing_key=settings.signing_key,
+            ),
             max_size=size,
             max_delay=delay,
             concurrency=concurrency,

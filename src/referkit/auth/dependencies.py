@@ -48,7 +48,14 @@ async def current_principal(
         await limiter.record_auth_failure(ip)
         raise
     if settings.rate_limit_enabled:
-        await _rate_limit(request, limiter, principal, settings.rate_limit_per_minute)
+        if principal.app_id is not None:
+            # A client key ships inside every copy of the app: limit each device (IP), not
+            # the key, so one abusive install cannot starve the others.
+            await _rate_limit(
+                request, limiter, principal, settings.app_client_rate_limit_per_minute, ip
+            )
+        else:
+            await _rate_limit(request, limiter, principal, settings.rate_limit_per_minute)
     if not write and use_is_stale(principal.last_used_at):
         # A read request runs in a read transaction. On SQLite, upgrading it to write
         # last_used_at fails ("database is locked") whenever another writer got in first, so
@@ -66,9 +73,16 @@ async def current_principal(
 
 
 async def _rate_limit(
-    request: Request, limiter: RateLimiter, principal: Principal, default: int
+    request: Request,
+    limiter: RateLimiter,
+    principal: Principal,
+    default: int,
+    ip: str | None = None,
 ) -> None:
-    decision = await limiter.hit(principal.key_id, principal.rate_limit_per_minute or default)
+    if ip is None:
+        decision = await limiter.hit(principal.key_id, principal.rate_limit_per_minute or default)
+    else:
+        decision = await limiter.hit(f"{principal.key_id}@{ip}", default)
     if decision is None:
         return  # the limiter's storage is unreachable: no limit, no headers
     request.state.rate_limit = decision  # RateLimitHeaders puts it on the response
@@ -97,3 +111,6 @@ def _require(access: Access) -> object:
 WritePrincipal = Annotated[Principal, _require(Access.write)]
 ReadPrincipal = Annotated[Principal, _require(Access.read)]
 AnalyticsPrincipal = Annotated[Principal, _require(Access.analytics)]
+TrackPrincipal = Annotated[Principal, _require(Access.track)]
+"""Full keys and app client keys: may send events (the event service checks a client key's
+app and event type)."""

@@ -22,6 +22,12 @@ class ApiKeyCreate(RequestModel):
         description="Per-key limit; the workspace default if unset.",
     )
 
+    @model_validator(mode="after")
+    def _not_an_app_client(self) -> Self:
+        if self.scope is Scope.app_client:
+            raise ValueError("app client keys are made by POST /api/v1/apps/{app_id}/client-keys")
+        return self
+
 
 class ApiKey(ResponseModel):
     id: str = Field(examples=["key_01jd9x4k6b8v2q3r5s7t9w1y3z"])
@@ -33,6 +39,7 @@ class ApiKey(ResponseModel):
         description="The secret's prefix and last characters, for recognition."
     )
     rate_limit_per_minute: int | None
+    app_id: str | None = Field(default=None, description="The app of a client key (`pk_app_…`).")
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None

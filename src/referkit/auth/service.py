@@ -26,7 +26,7 @@ from referkit.link.changes import link_changes
 from referkit.models import ApiKey
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-_SECRET_PREFIXES = ("rk_live_", "rk_test_")
+_SECRET_PREFIXES = ("rk_live_", "rk_test_", "pk_app_")
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,7 @@ class AuthService:
             livemode=key.livemode,
             rate_limit_per_minute=limit,
             last_used_at=key.last_used_at,
+            app_id=key.app_id,
         )
 
     async def identify(self, authorization: str | None) -> ApiKey | None:

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from referkit.auth.dependencies import AnalyticsPrincipal, Session, WritePrincipal
+from referkit.auth.dependencies import AnalyticsPrincipal, Session, TrackPrincipal
 from referkit.db.session import reads_only
 from referkit.event.schemas import (
     BatchResult,
@@ -49,7 +49,7 @@ def _json(content: Any, status_code: int) -> Response:
 )
 @reads_only
 async def create_event(
-    body: EventCreate, request: Request, principal: WritePrincipal, session: Session
+    body: EventCreate, request: Request, principal: TrackPrincipal, session: Session
 ) -> Response:
     await _release(session)
     ingest: Ingest = request.app.state.ingest
@@ -66,7 +66,7 @@ async def create_event(
 )
 @reads_only
 async def create_events_batch(
-    body: EventBatch, request: Request, principal: WritePrincipal, session: Session
+    body: EventBatch, request: Request, principal: TrackPrincipal, session: Session
 ) -> Response:
     await _release(session)
     ingest: Ingest = request.app.state.ingest

@@ -36,6 +36,33 @@ class CustomerInput(RequestModel):
     email: EmailStr | None = Field(default=None, examples=["friend@example.com"])
 
 
+class DeviceOs(StrEnum):
+    ios = "ios"
+    android = "android"
+    web = "web"
+    other = "other"
+
+
+class DeviceInput(RequestModel):
+    """What an app knows of its device on first open. ``ip`` and ``user_agent`` default to the
+    request's own when a device calls with a client key."""
+
+    ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=1000)
+    os: DeviceOs = Field(examples=["ios"])
+    os_version: str | None = Field(default=None, max_length=20, examples=["17.4"])
+    model: str | None = Field(default=None, max_length=100, examples=["iPhone15,2"])
+    language: str | None = Field(default=None, max_length=20, examples=["en-US"])
+    screen: str | None = Field(default=None, max_length=20, examples=["1179x2556"])
+    timezone: str | None = Field(default=None, max_length=64, examples=["Europe/Paris"])
+    idfv: str | None = Field(
+        default=None, max_length=100, description="iOS identifierForVendor (stored hashed)."
+    )
+    gaid: str | None = Field(
+        default=None, max_length=100, description="Android advertising id (stored hashed)."
+    )
+
+
 class EventCreate(RequestModel):
     event_id: str = Field(
         min_length=1,
@@ -77,6 +104,20 @@ class EventCreate(RequestModel):
         description="The customer's IP address (used by the same-device fraud check).",
     )
     user_agent: str | None = Field(default=None, max_length=1000)
+    install_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="For app events: the `install_id` the app was given on first open; the "
+        "event is credited to that install's click.",
+    )
+    device: DeviceInput | None = Field(
+        default=None, description="For `install` and `open` events of an app: the device."
+    )
+    install_referrer: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="For Android installs: the Play Install Referrer string (`rk_click=…`).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -29,6 +29,7 @@ from referkit.kit.ids import new_id
 from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.time import as_utc, utcnow
 from referkit.member.service import MemberService
+from referkit.mobile.events import AppEventService, check_client_event
 from referkit.models import Customer, Event, Program, Referral
 from referkit.program.service import ProgramService
 from referkit.referral.schemas import RefereeInput, ReferralCreate, ReferralUpdate
@@ -53,6 +54,10 @@ class BatchState:
     """Events of this batch's ``event_id``s already in the database (looked up in bulk)."""
     now: datetime = field(default_factory=utcnow)
     """The batch's ``created_at``: its events are committed together."""
+    signing_key: bytes = b""
+    """The installation's key: app events hash IPs and device ids with it."""
+    apps: dict[tuple[str, bool, str], Any] = field(default_factory=dict)
+    """Apps the batch's app events named, looked up once per batch."""
 
 
 def nothing_to_attribute(body: EventCreate) -> bool:
@@ -60,7 +65,7 @@ def nothing_to_attribute(body: EventCreate) -> bool:
     to look up, decide or count (rollups are per program, member and link)."""
     return (
         body.program_id is None
-        and body.app_id is None  # apps are refused (422) on the session path
+        and body.app_id is None  # app events are attributed on the session path
         and body.customer is None
         and body.click_id is None
         and body.visitor_id is None
@@ -209,15 +214,16 @@ class EventService:
         """
         key = (principal.workspace_id, principal.livemode, body.event_id)
         existing = batch.pending.get(key) or batch.stored.get(key)
+        if principal.app_id is not None:
+            check_client_event(principal, body)
         if existing is not None:
             return existing, False
-        if body.app_id is not None:
-            raise Unprocessable(
-                f"No app {body.app_id} in this workspace.",
-                errors=_field_error("app_id", "unknown app"),
-            )
         now = batch.now
-        if nothing_to_attribute(body):
+        if body.app_id is not None:
+            event = await AppEventService(self.session, batch.signing_key, apps=batch.apps).ingest(
+                principal, body, now, batch.rows
+            )
+        elif nothing_to_attribute(body):
             event = plain_event(principal, body, now)
         else:
             event = await self._attributed(principal, body, batch, now)

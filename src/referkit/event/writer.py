@@ -31,6 +31,7 @@ from referkit.event.service import BatchState, EventService, nothing_to_attribut
 from referkit.kit.ids import new_ids
 from referkit.kit.time import utcnow
 from referkit.models import Event
+from referkit.stats.app_rollups import APP_BUFFER_KEY, AppRollupBuffer
 from referkit.stats.rollups import BUFFER_KEY, RollupBuffer
 
 
@@ -66,8 +67,10 @@ class EventWriter:
         *,
         sqlite: SqliteWriter | None = None,
         postgres: DirectConnections | None = None,
+        signing_key: bytes = b"",
     ) -> None:
         self.sessions = sessions
+        self.signing_key = signing_key
         self.sqlite = sqlite
         self.postgres = postgres
 
@@ -136,7 +139,8 @@ class EventWriter:
                 # microseconds and always uses the unique index.
                 await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
             rollups = session.info[BUFFER_KEY] = RollupBuffer()
-            batch = BatchState()
+            app_rollups = session.info[APP_BUFFER_KEY] = AppRollupBuffer()
+            batch = BatchState(signing_key=self.signing_key)
             repository = EventRepository(session)
             wanted: dict[tuple[str, bool], list[str]] = defaultdict(list)
             for job in jobs:
@@ -155,4 +159,6 @@ class EventWriter:
             await repository.add_all(batch.rows)
             del session.info[BUFFER_KEY]
             await rollups.write(session)
+            del session.info[APP_BUFFER_KEY]
+            await app_rollups.write(session)
         return results

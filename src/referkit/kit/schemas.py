@@ -124,6 +124,7 @@ def _json_type_error(kinds: AbstractSet[Any], value: Any) -> str | None:
 JSON_SCALAR_FIELDS = (
     "amount",
     "auto_issue",
+    "click_window_days",
     "disposable_emails",
     "enabled",
     "expires_in_seconds",
@@ -137,7 +138,9 @@ JSON_SCALAR_FIELDS = (
     "override_hold",
     "percent",
     "radius",
+    "probabilistic_window_hours",
     "rate_limit_per_minute",
+    "reattribution_window_days",
     "same_device",
     "self_referral",
     "window_days",

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
 from referkit.auth.cache import PrincipalCache
+from referkit.link.app_route import AppRoute, store_urls
 from referkit.link.bus import LinkChangeBus
 from referkit.link.changes import LINK_CHANGES, LinkChanges
 from referkit.link.repository import redirect_target
@@ -59,6 +60,30 @@ def _split_destination(url: str | None, utm: dict[str, Any] | None) -> tuple[str
     return head, tail
 
 
+def _play_store(url: str) -> tuple[str, str]:
+    """The Play Store URL with ``referrer=rk_click%3D<click id>`` (Play Install Referrer)."""
+    head, _, tail = with_params(url, [("referrer", f"rk_click={_MARK}")]).partition(_MARK)
+    return head, tail
+
+
+def _app_destinations(row: dict[str, Any]) -> dict[str, tuple[str, str] | None]:
+    """An app link: iOS → its ``ios_url`` or the App Store; Android → its ``android_url`` or
+    the Play Store (with the install referrer); others → its destination or the app's web URL."""
+    stores = store_urls(row["app_platforms"] or {})
+    utm = row["utm"]
+    web = _split_destination(row["destination_url"] or stores["web"], utm)
+    android: tuple[str, str] | None = None
+    if row["android_url"]:
+        android = _split_destination(row["android_url"], utm)
+    elif stores["android"]:
+        android = _play_store(stores["android"])
+    return {
+        "web": web or _split_destination(stores["ios"] or stores["android"], utm),
+        "ios": _split_destination(row["ios_url"] or stores["ios"], utm) or web,
+        "android": android or web,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """What ``/r/{code}`` needs about a link."""
@@ -71,9 +96,23 @@ class Target:
     expires_at: datetime | None
     archived: bool
     destinations: dict[str, tuple[str, str] | None] = field(repr=False)
+    app: AppRoute | None = None
+    """Set for a link of an app: the redirect then also records the click's app details."""
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Target:
+        if row.get("app_platforms") is not None:
+            return cls(
+                id=row["id"],
+                workspace_id=row["workspace_id"],
+                livemode=row["livemode"],
+                program_id=row["program_id"],
+                member_id=row["member_id"],
+                expires_at=row["expires_at"],
+                archived=row["archived_at"] is not None,
+                destinations=_app_destinations(row),
+                app=AppRoute.from_row(row),
+            )
         fallback = row["destination_url"] or row["landing_url"]
         web = _split_destination(fallback, row["utm"])
         return cls(

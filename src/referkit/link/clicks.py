@@ -27,7 +27,8 @@ from referkit.db.engine import write_engine
 from referkit.db.pg_direct import DirectConnections
 from referkit.db.sqlite_writer import SqliteWriter
 from referkit.link.repository import insert_clicks, new_reach_marks
-from referkit.models import Click, ReachMark
+from referkit.models import AppClick, Click, ReachMark
+from referkit.stats.app_rollups import APP_UPSERT, app_click_deltas
 from referkit.stats.rollups import (
     ALL_TIME,
     COUNTERS,
@@ -40,6 +41,7 @@ from referkit.stats.rollups import (
 
 _SEEN_LIMIT = 200_000
 CLICKS = BulkInsert(cast(Table, Click.__table__))
+APP_CLICKS = BulkInsert(cast(Table, AppClick.__table__))
 
 
 def reach_hour(now: datetime) -> int:
@@ -59,6 +61,13 @@ class ClickJob:
     """A ``clicks`` row, ``is_unique`` left for the writer to decide."""
     reach_key: str | None
     """Hash of (visitor, link, hour) for countable clicks; None for bots and orphans."""
+    app: dict[str, Any] | None = None
+    """The ``app_clicks`` row of a click on an app link (None for every other click)."""
+
+
+def app_rows(jobs: Sequence[ClickJob]) -> list[dict[str, Any]]:
+    """The batch's ``app_clicks`` rows; usually none, and then nothing more is written."""
+    return [job.app for job in jobs if job.app is not None]
 
 
 class SeenMarks:
@@ -153,6 +162,10 @@ class ClickWriter:
             rows, rollups = _decide(jobs, fresh)
             await insert_clicks(conn, rows)
             await rollups.write(conn)
+            apps = app_rows(jobs)
+            if apps:
+                await APP_CLICKS.insert(conn, apps)
+                await app_click_deltas(apps).write(conn)
         self.seen.add(fresh)
         return [job.row["id"] for job in jobs]
 
@@ -231,8 +244,18 @@ class PostgresClickWriter:
             None if job.reach_key is None or job.reach_key in seen else job.reach_key
             for job in jobs
         ]
+        apps = app_rows(jobs)
         async with self.connections.connection() as conn:
-            found = await conn.fetch(self._sql, *CLICKS.pg_arrays(rows), keys)
+            if not apps:
+                found = await conn.fetch(self._sql, *CLICKS.pg_arrays(rows), keys)
+            else:
+                # App clicks add their own rows: one transaction for the three statements.
+                async with conn.transaction():
+                    found = await conn.fetch(self._sql, *CLICKS.pg_arrays(rows), keys)
+                    await conn.execute(APP_CLICKS.pg_sql, *APP_CLICKS.pg_arrays(apps))
+                    deltas = app_click_deltas(apps).sorted_rows()
+                    if deltas:
+                        await conn.execute(APP_UPSERT.pg_sql, *APP_UPSERT.pg_arrays(deltas))
         self.seen.add({record[0] for record in found})
         return [job.row["id"] for job in jobs]
 
@@ -250,6 +273,7 @@ class SqliteClickWriter:
 
     async def __call__(self, jobs: Sequence[ClickJob]) -> Sequence[str | BaseException]:
         marks = _candidates(jobs, self.seen)
+        apps = app_rows(jobs)
 
         def work(conn: sqlite3.Connection) -> set[str]:
             fresh = {
@@ -260,6 +284,10 @@ class SqliteClickWriter:
             rows, rollups = _decide(jobs, fresh)
             conn.executemany(CLICKS.sqlite_sql, CLICKS.sqlite_values(rows))
             conn.executemany(UPSERT.sqlite_sql, UPSERT.sqlite_values(rollups.sorted_rows()))
+            if apps:
+                conn.executemany(APP_CLICKS.sqlite_sql, APP_CLICKS.sqlite_values(apps))
+                deltas = app_click_deltas(apps).sorted_rows()
+                conn.executemany(APP_UPSERT.sqlite_sql, APP_UPSERT.sqlite_values(deltas))
             return fresh
 
         fresh = await self.writer.transaction(work)

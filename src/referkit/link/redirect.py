@@ -27,6 +27,7 @@ from referkit.kit.crypto import random_bytes
 from referkit.kit.ids import new_id
 from referkit.kit.net import client_ip
 from referkit.kit.time import utcnow
+from referkit.link.app_route import AppRoute, app_click_row, preview_page
 from referkit.link.cache import Target
 from referkit.link.clicks import ClickJob, reach_key
 from referkit.link.detect import is_bot, platform_of
@@ -44,6 +45,11 @@ _NO_STORE = (b"cache-control", b"no-store")
 # Pages get the security headers every other response gets from GuardMiddleware; a 302 has no
 # content for them to protect (and each header costs the server a little on the hottest path).
 _COMMON = [_NO_STORE, *RAW_SECURITY_HEADERS]
+
+_PREVIEW_CSP = (
+    b"content-security-policy",
+    b"default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+)
 
 _NOT_FOUND_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -177,28 +183,33 @@ class Redirects:
         click_id = new_id("clk")
         platform = platform_of(user_agent)
         location = target.location(platform, click_id, now) if target is not None else None
+        app = target.app if target is not None else None
         if settings.click_recording:
             live = location is not None and target is not None
+            row = {
+                "id": click_id,
+                "workspace_id": target.workspace_id if target else None,
+                "livemode": target.livemode if target else None,
+                "link_id": target.id if target else None,
+                "program_id": target.program_id if target else None,
+                "member_id": target.member_id if target else None,
+                "code": code,
+                "visitor_id": visitor,
+                "visitor_hash": vhash,
+                "platform": platform,
+                "is_bot": bot,
+                "is_orphan": not live,
+                "user_agent": user_agent or None,
+                "referer": referer or None,
+                "destination_url": location,
+                "created_at": now,
+            }
             job = ClickJob(
-                row={
-                    "id": click_id,
-                    "workspace_id": target.workspace_id if target else None,
-                    "livemode": target.livemode if target else None,
-                    "link_id": target.id if target else None,
-                    "program_id": target.program_id if target else None,
-                    "member_id": target.member_id if target else None,
-                    "code": code,
-                    "visitor_id": visitor,
-                    "visitor_hash": vhash,
-                    "platform": platform,
-                    "is_bot": bot,
-                    "is_orphan": not live,
-                    "user_agent": user_agent or None,
-                    "referer": referer or None,
-                    "destination_url": location,
-                    "created_at": now,
-                },
+                row=row,
                 reach_key=reach_key(vhash, target.id, now) if live and target and not bot else None,
+                app=_app_click(app, row, scope, settings.signing_key, ip, now)
+                if app is not None and live
+                else None,
             )
             await state.ingest.clicks.submit(job)
         extra = []
@@ -214,5 +225,29 @@ class Redirects:
         if location is None:
             page = (_NOT_FOUND_PAGE % html.escape(code)).encode()
             return _html(404, page, extra)
+        if app is not None and bot and app.og:
+            # Social preview fetchers read the link's Open Graph card, not the store.
+            url = f"{settings.base_url}{scope['path']}"
+            return _html(200, preview_page(app, url), [*extra, _PREVIEW_CSP])
         headers = [(b"location", location.encode()), (b"content-length", b"0"), _NO_STORE, *extra]
         return {"type": "http.response.start", "status": 302, "headers": headers}, b""
+
+
+def _app_click(
+    app: AppRoute, row: dict[str, Any], scope: Scope, key: bytes, ip: str, now: datetime
+) -> dict[str, Any]:
+    """The click's ``app_clicks`` row: only app links pay for the query and language parse."""
+    language = b""
+    for name, value in scope["headers"]:
+        if name == b"accept-language":
+            language = value[:200]
+            break
+    return app_click_row(
+        app,
+        click=row,
+        query_string=scope.get("query_string", b""),
+        accept_language=language.decode("latin-1"),
+        key=key,
+        ip=ip,
+        now=now,
+    )

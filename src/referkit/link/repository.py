@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from referkit.db.upsert import dialect_insert
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.kit.search import matches_any
-from referkit.models import Click, Link, Member, Program, ReachMark
+from referkit.models import App, Click, Link, Member, Program, ReachMark
 
 
 class LinkRepository:
@@ -51,6 +51,7 @@ class LinkRepository:
         program_id: str | None,
         member_id: str | None,
         q: str | None,
+        app_id: str | None = None,
     ) -> tuple[list[Link], PageMeta]:
         stmt = select(Link).where(
             Link.workspace_id == workspace_id,
@@ -61,6 +62,8 @@ class LinkRepository:
             stmt = stmt.where(Link.program_id == program_id)
         if member_id is not None:
             stmt = stmt.where(Link.member_id == member_id)
+        if app_id is not None:
+            stmt = stmt.where(Link.app_id == app_id)
         if q:
             stmt = stmt.where(matches_any(q, Link.code, Link.destination_url))
         return await paginate(self.session, stmt, Link.id, params)
@@ -96,8 +99,16 @@ async def redirect_target(conn: AsyncConnection, code_key: str) -> dict[str, Any
             Link.expires_at,
             Link.archived_at,
             Program.landing_url,
+            Link.app_id,
+            Link.network,
+            Link.campaign,
+            Link.adset,
+            Link.ad,
+            Link.og,
+            App.platforms.label("app_platforms"),
         )
         .outerjoin(Program, Program.id == Link.program_id)
+        .outerjoin(App, App.id == Link.app_id)
         .where(Link.code_key == code_key)
     )
     row = (await conn.execute(stmt)).mappings().first()

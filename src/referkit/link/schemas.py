@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -35,7 +35,30 @@ class QrFormat(StrEnum):
     png = "png"
 
 
-class LinkCreate(RequestModel):
+class OpenGraph(RequestModel):
+    title: str | None = Field(default=None, max_length=200, examples=["Spring sale"])
+    description: str | None = Field(default=None, max_length=500)
+    image_url: HttpUrlText | None = None
+
+
+class AppLinkFields(RequestModel):
+    """What a link of an app adds (API.md "Apps"): the deferred deep link, the ad taxonomy
+    that app stats group by, and the card social previews show."""
+
+    deep_link_path: str | None = Field(
+        default=None, max_length=1000, examples=["/product/42"], description="Screen to open."
+    )
+    deep_link_params: dict[str, Annotated[str, Field(max_length=500)]] | None = Field(
+        default=None, max_length=20, examples=[{"coupon": "SPRING"}]
+    )
+    network: str | None = Field(default=None, max_length=100, examples=["influencer"])
+    campaign: str | None = Field(default=None, max_length=200, examples=["spring"])
+    adset: str | None = Field(default=None, max_length=200)
+    ad: str | None = Field(default=None, max_length=200)
+    og: OpenGraph | None = Field(default=None, description="The social preview card.")
+
+
+class LinkCreate(AppLinkFields):
     code: str | None = Field(
         default=None,
         pattern=CUSTOM_CODE_PATTERN,
@@ -61,7 +84,7 @@ class LinkCreate(RequestModel):
     expires_at: UtcDatetime | None = None
 
 
-class LinkUpdate(RequestModel):
+class LinkUpdate(AppLinkFields):
     destination_url: HttpUrlText | None = None
     ios_url: HttpUrlText | None = None
     android_url: HttpUrlText | None = None
@@ -84,6 +107,13 @@ class Link(ResponseModel):
     android_url: str | None
     utm: UtmOut
     expires_at: datetime | None
+    deep_link_path: str | None = None
+    deep_link_params: dict[str, str] | None = None
+    network: str | None = None
+    campaign: str | None = None
+    adset: str | None = None
+    ad: str | None = None
+    og: dict[str, Any] | None = None
     clicks: int = Field(description="Human clicks (bots excluded).", examples=[42])
     unique_clicks: int = Field(description="Reach: one visitor per link per hour.", examples=[30])
     livemode: bool

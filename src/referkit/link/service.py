@@ -23,10 +23,12 @@ from referkit.kit.ids import new_id
 from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
+from referkit.link.app_route import store_urls
 from referkit.link.changes import link_changes
 from referkit.link.clicks import reach_hour
 from referkit.link.repository import LinkRepository, purge_reach_marks
-from referkit.link.schemas import LinkCreate, LinkUpdate, QrFormat
+from referkit.link.schemas import AppLinkFields, LinkCreate, LinkUpdate, QrFormat
+from referkit.mobile.service import AppService
 from referkit.models import Link, Member
 from referkit.program.service import ProgramService
 
@@ -40,6 +42,22 @@ def changed_codes(session: AsyncSession) -> set[str]:
 
 def _field_error(field: str, message: str) -> list[dict[str, str]]:
     return [{"field": field, "in": "body", "message": message, "type": "value_error"}]
+
+
+def _app_fields(body: AppLinkFields) -> bool:
+    return any(getattr(body, name) is not None for name in AppLinkFields.model_fields)
+
+
+def _app_values(body: AppLinkFields) -> dict[str, Any]:
+    return {
+        "deep_link_path": body.deep_link_path,
+        "deep_link_params": body.deep_link_params,
+        "network": body.network,
+        "campaign": body.campaign,
+        "adset": body.adset,
+        "ad": body.ad,
+        "og": body.og.model_dump(exclude_none=True) if body.og else None,
+    }
 
 
 class LinkService:
@@ -58,6 +76,7 @@ class LinkService:
         program_id: str | None,
         member_id: str | None,
         q: str | None,
+        app_id: str | None = None,
     ) -> tuple[list[Link], PageMeta]:
         return await self.links.page(
             principal.workspace_id,
@@ -66,7 +85,15 @@ class LinkService:
             program_id=program_id,
             member_id=member_id,
             q=q,
+            app_id=app_id,
         )
+
+    async def get_in_app(self, principal: Principal, app_id: str, link_id: str) -> Link:
+        """A link of this app (another app's link, or a plain link, is a 404 here)."""
+        link = await self.get(principal, link_id)
+        if link.app_id != app_id:
+            raise NotFound(f"No link {link_id} in app {app_id}.")
+        return link
 
     async def code_taken(self, key: str) -> bool:
         return await self.links.code_taken(key)
@@ -103,13 +130,23 @@ class LinkService:
         return program_id, member_id
 
     async def create(self, principal: Principal, body: LinkCreate) -> Link:
+        app_id = None
         if body.app_id is not None:
+            app = await AppService(self.session).referenced(principal, body.app_id)
+            app_id = app.id
+            own = body.destination_url or body.ios_url or body.android_url
+            if not own and not any(store_urls(app.platforms).values()):
+                raise Unprocessable(
+                    f"App {app.id} has no store or web URL: the link needs a destination_url.",
+                    errors=_field_error("destination_url", "required for this app"),
+                )
+        elif _app_fields(body):
             raise Unprocessable(
-                f"No app {body.app_id} in this workspace.",
-                errors=_field_error("app_id", "unknown app"),
+                "Deep link, network, campaign and preview fields belong to app links.",
+                errors=_field_error("app_id", "required with app link fields"),
             )
         program_id, member_id = await self._owner(principal, body)
-        if body.destination_url is None and program_id is None:
+        if body.destination_url is None and program_id is None and app_id is None:
             raise Unprocessable(
                 "A link needs a destination_url, or a program_id/member_id whose landing URL "
                 "it follows.",
@@ -123,13 +160,14 @@ class LinkService:
             "livemode": principal.livemode,
             "program_id": program_id,
             "member_id": member_id,
-            "app_id": None,
+            "app_id": app_id,
             "is_default": False,
             "destination_url": body.destination_url,
             "ios_url": body.ios_url,
             "android_url": body.android_url,
             "utm": body.utm.model_dump(exclude_none=True),
             "expires_at": body.expires_at,
+            **_app_values(body),
             "created_at": now,
             "updated_at": now,
         }
@@ -163,6 +201,13 @@ class LinkService:
             )
         if "utm" in changes:
             changes["utm"] = body.utm.model_dump(exclude_none=True) if body.utm else {}
+        if link.app_id is None and _app_fields(body):
+            raise Unprocessable(
+                "Deep link, network, campaign and preview fields belong to app links.",
+                errors=_field_error("app_id", "not an app link"),
+            )
+        if "og" in changes:
+            changes["og"] = body.og.model_dump(exclude_none=True) if body.og else None
         for name, value in changes.items():
             setattr(link, name, value)
         link.updated_at = utcnow()

@@ -1,6 +1,10 @@
 """All ORM models, in one package so domains never import each other's tables."""
 
 from referkit.models.api_key import ApiKey
+from referkit.models.app import App
+from referkit.models.app_click import AppClick
+from referkit.models.app_device import AppDevice
+from referkit.models.app_rollup import AppRollup
 from referkit.models.click import Click
 from referkit.models.coupon import Coupon
 from referkit.models.customer import Customer
@@ -21,6 +25,10 @@ from referkit.models.workspace import Workspace
 
 __all__ = [
     "ApiKey",
+    "App",
+    "AppClick",
+    "AppDevice",
+    "AppRollup",
     "Click",
     "Coupon",
     "Customer",

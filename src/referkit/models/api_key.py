@@ -25,6 +25,8 @@ class ApiKey(Base):
     public_key: Mapped[str] = mapped_column(String(64), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     secret_hint: Mapped[str] = mapped_column(String(32))
+    app_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    """Set on an app's client key (``pk_app_…``): it may only send that app's events."""
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

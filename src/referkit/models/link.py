@@ -39,5 +39,13 @@ class Link(TimestampMixin, Base):
     ios_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     android_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     utm: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # App links (``app_id`` set): the deferred deep link, the ad taxonomy and the social preview.
+    deep_link_path: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    deep_link_params: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    network: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    campaign: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    adset: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    ad: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    og: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

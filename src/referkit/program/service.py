@@ -17,6 +17,7 @@ from referkit.kit.schemas import RequestModel
 from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
 from referkit.link.changes import link_changes
+from referkit.mobile.service import AppService
 from referkit.models import Program
 from referkit.program.repository import ProgramRepository
 from referkit.program.schemas import (
@@ -68,16 +69,6 @@ def _rules(inputs: list[RewardRuleInput], existing: list[dict[str, Any]]) -> lis
     return out
 
 
-def _no_apps_yet(app_id: str | None) -> None:
-    if app_id is not None:
-        raise Unprocessable(
-            f"No app {app_id} in this workspace.",
-            errors=[
-                {"field": "app_id", "in": "body", "message": "unknown app", "type": "value_error"}
-            ],
-        )
-
-
 class ProgramService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -95,6 +86,11 @@ class ProgramService:
             principal.workspace_id, principal.livemode, status.value if status else None, params
         )
 
+    async def _app_id(self, principal: Principal, app_id: str | None) -> str | None:
+        if app_id is None:
+            return None
+        return (await AppService(self.session).referenced(principal, app_id)).id
+
     async def _free_slug(self, principal: Principal, base: str) -> str:
         slug, n = base, 1
         while await self.programs.slug_taken(principal.workspace_id, principal.livemode, slug):
@@ -103,7 +99,7 @@ class ProgramService:
         return slug
 
     async def create(self, principal: Principal, body: ProgramCreate) -> Program:
-        _no_apps_yet(body.app_id)
+        app_id = await self._app_id(principal, body.app_id)
         if body.slug is not None:
             if await self.programs.slug_taken(
                 principal.workspace_id, principal.livemode, body.slug
@@ -121,7 +117,7 @@ class ProgramService:
             slug=slug,
             status=body.status.value,
             landing_url=body.landing_url,
-            app_id=None,
+            app_id=app_id,
             allowed_origins=body.allowed_origins,
             embed=body.embed.model_dump(mode="json", exclude_none=True),
             attribution=body.attribution.model_dump(mode="json"),
@@ -143,8 +139,8 @@ class ProgramService:
     async def update(self, principal: Principal, program_id: str, body: ProgramUpdate) -> Program:
         program = await self.get(principal, program_id)
         changes = body.model_dump(mode="json", exclude_unset=True)
-        if "app_id" in changes:
-            _no_apps_yet(changes["app_id"])
+        if changes.get("app_id") is not None:
+            await self._app_id(principal, changes["app_id"])
         new_slug = changes.get("slug")
         if (
             new_slug

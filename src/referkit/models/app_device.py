@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from referkit.db.base import Base
+from referkit.db.types import UTCDateTime
+
+
+class AppDevice(Base):
+    """A device an app has seen install, by a keyed hash of its ``idfv`` / ``gaid`` (the raw
+    identifier is never stored). A second install from the same hash is a reinstall."""
+
+    __tablename__ = "app_devices"
+
+    app_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    device_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    livemode: Mapped[bool] = mapped_column()
+    first_install_id: Mapped[str] = mapped_column(String(40))
+    last_install_id: Mapped[str] = mapped_column(String(40))
+    installs: Mapped[int] = mapped_column(BigInteger, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

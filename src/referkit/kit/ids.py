@@ -41,6 +41,8 @@ PREFIXES = frozenset(
         "wh",
         "msg",
         "att",
+        "skan",
+        "skp",
     }
 )
 ID_PATTERN = re.compile(r"^[a-z]{2,5}_[0-9a-hjkmnp-tv-z]{26}$")

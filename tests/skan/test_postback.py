@@ -3,16 +3,22 @@ tampered copy is kept and never counted; 2.2, 3 and AdAttributionKit shapes pars
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
+from sqlalchemy import select, update
 
 from referkit.config import Settings
+from referkit.models import SkanPostback as SkanPostbackRow
+from referkit.models import SkanSchema as SkanSchemaRow
 from tests.conftest import running
 from tests.factories import Key
-from tests.skan.factories import put_schema, skan_app
+from tests.skan.factories import SCHEMA, put_schema, skan_app
 from tests.skan.keys import aak_jws, sign_skan, skan4
 
 URL = "/api/skan/postback"
@@ -187,3 +193,41 @@ async def test_rate_limited_per_ip(settings: Settings) -> None:
     async with running(settings, skan_postback_rate_limit_per_minute=2) as (_, http):
         codes = [(await http.post(URL, json=skan4("1"))).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
+
+
+async def test_decoded_with_the_schema_in_force_at_install(
+    app: FastAPI, client: httpx.AsyncClient, key: Key
+) -> None:
+    """Version 1 meant 20 = revenue 1000-5000; version 2 (a week later) makes 20 a signup.
+    A window-1 postback today (install about three days ago) decodes with version 2; a
+    window-3 one (install over five weeks ago) with version 1."""
+    mine = await skan_app(client, key)
+    assert (await put_schema(client, key, mine["id"])).status_code == 200
+    changed = copy.deepcopy(SCHEMA)
+    changed["fine"][1]["value"], changed["fine"][3]["value"] = 20, 1
+    assert (await put_schema(client, key, mine["id"], changed)).json()["version"] == 2
+    now = datetime.now(UTC)
+    async with app.state.sessions.transaction() as session:
+        for version, age in ((1, 60), (2, 10)):
+            await session.execute(
+                update(SkanSchemaRow)
+                .where(SkanSchemaRow.app_id == mine["id"], SkanSchemaRow.version == version)
+                .values(created_at=now - timedelta(days=age))
+            )
+    store_id = mine["platforms"]["ios"]["app_store_id"]
+    fresh = skan4(store_id, **{"conversion-value": 20})
+    late = skan4(store_id, **{"postback-sequence-index": 2, "coarse-conversion-value": "high"})
+    late.pop("conversion-value")
+    for body in (fresh, late):
+        assert (await _post(client, body))["verified"] is True
+    async with app.state.sessions.transaction() as session:
+        rows = {
+            row.sequence_index: row
+            for row in await session.scalars(
+                select(SkanPostbackRow).where(SkanPostbackRow.app_id == mine["id"])
+            )
+        }
+    assert rows[0].schema_version == 2
+    assert rows[0].decoded["fine"]["range"]["event"] == "signup"
+    assert rows[2].schema_version == 1
+    assert rows[2].decoded["coarse"]["range"]["count"] == {"min": 2, "max": None}

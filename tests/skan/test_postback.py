@@ -231,3 +231,16 @@ async def test_decoded_with_the_schema_in_force_at_install(
     assert rows[0].decoded["fine"]["range"]["event"] == "signup"
     assert rows[2].schema_version == 1
     assert rows[2].decoded["coarse"]["range"]["count"] == {"min": 2, "max": None}
+
+
+async def test_apples_well_known_copy_paths(client: httpx.AsyncClient, key: Key) -> None:
+    app = await skan_app(client, key)
+    store_id = app["platforms"]["ios"]["app_store_id"]
+    for path in (
+        "/.well-known/skadnetwork/report-attribution/",
+        "/.well-known/appattribution/report-attribution/",
+    ):
+        response = await client.post(path, json=skan4(store_id))
+        assert response.status_code == 200, response.text
+        assert response.json()["verified"] is True
+    assert (await _skan_stats(client, key, app["id"]))["installs"] == 2

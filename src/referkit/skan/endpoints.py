@@ -130,7 +130,19 @@ async def _body(request: Request) -> Any:
         }
     },
 )
+@postback_router.post(
+    "/.well-known/skadnetwork/report-attribution/",
+    include_in_schema=False,
+    dependencies=[Depends(_limit_ip)],
+)
+@postback_router.post(
+    "/.well-known/appattribution/report-attribution/",
+    include_in_schema=False,
+    dependencies=[Depends(_limit_ip)],
+)
 async def receive_postback(request: Request, session: Session) -> PostbackAck:
+    """Also at the paths Apple's devices post developer copies to, when the app's
+    ``NSAdvertisingAttributionReportEndpoint`` / ``AttributionCopyEndpoint`` is this host."""
     settings: Settings = request.app.state.settings
     body = await _body(request)
     try:

@@ -18,6 +18,7 @@ from referkit.privacy.endpoints import router as erasures_router
 from referkit.program.endpoints import router as programs_router
 from referkit.referral.endpoints import router as referrals_router
 from referkit.reward.endpoints import router as rewards_router
+from referkit.skan.endpoints import router as skan_router
 from referkit.stats.endpoints import router as stats_router
 from referkit.webhook.endpoints import hooks_router
 from referkit.webhook.endpoints import router as webhooks_router
@@ -40,3 +41,4 @@ for router in (customers_router, erasures_router):
     api_router.include_router(router)
 api_router.include_router(apps_router)
 api_router.include_router(portfolio_router)
+api_router.include_router(skan_router)

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from referkit.kit.crypto import KeyRing
 from referkit.kit.net import Network, parse_networks
+from referkit.skan.verify import load_key
 
 ENV_PREFIX = "REFERKIT_"
 _IGNORED_PREFIXES = ("REFERKIT_TEST_",)
@@ -94,6 +95,17 @@ class Settings(BaseSettings):
         description="Requests a minute one embed token may make (dashboard page and "
         "/api/v1/embed/me together).",
     )
+    skan_postback_rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        le=10_000_000,
+        description="Apple postbacks per client IP per minute at /api/skan/postback (0: no limit).",
+    )
+    skan_extra_public_keys: str = Field(
+        default="",
+        description="Comma-separated base64 DER (SPKI) P-256 public keys trusted besides Apple's "
+        "for SKAdNetwork and AdAttributionKit postback signatures (test or development keys).",
+    )
     redirect_rate_limit: int = Field(
         default=6000, ge=0, description="Redirects per client IP per minute (0: no limit)."
     )
@@ -166,6 +178,20 @@ class Settings(BaseSettings):
     dashboard_login_window_seconds: int = Field(
         default=900, ge=1, description="How long failed sign-ins count (and throttle)."
     )
+
+    @field_validator("skan_extra_public_keys")
+    @classmethod
+    def _skan_keys(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                load_key(item)
+            except ValueError as error:
+                raise ValueError(f"not a base64 DER EC public key: {item[:20]}…") from error
+        return value
+
+    @property
+    def skan_public_keys(self) -> list[str]:
+        return [part.strip() for part in self.skan_extra_public_keys.split(",") if part.strip()]
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -25,6 +25,7 @@ from referkit.models.reach_mark import ReachMark
 from referkit.models.referral import Referral
 from referkit.models.reward import Reward
 from referkit.models.rollup import Rollup
+from referkit.models.skan import SkanPostback, SkanSchema
 from referkit.models.webhook_attempt import WebhookAttempt
 from referkit.models.webhook_endpoint import WebhookEndpoint
 from referkit.models.webhook_message import WebhookMessage
@@ -54,6 +55,8 @@ __all__ = [
     "Referral",
     "Reward",
     "Rollup",
+    "SkanPostback",
+    "SkanSchema",
     "WebhookAttempt",
     "WebhookEndpoint",
     "WebhookMessage",

@@ -7,6 +7,8 @@ from fastapi import APIRouter
 from referkit.auth.endpoints import router as keys_router
 from referkit.embed.endpoints import router as embed_router
 from referkit.event.endpoints import router as events_router
+from referkit.integration import hooks as _forwarding  # noqa: F401  (registers the subscriber)
+from referkit.integration.endpoints import router as integrations_router
 from referkit.link.endpoints import router as links_router
 from referkit.member.endpoints import router as members_router
 from referkit.mobile.endpoints import portfolio_router
@@ -29,4 +31,5 @@ for router in (links_router, events_router, stats_router):
 api_router.include_router(rewards_router)
 api_router.include_router(embed_router)
 api_router.include_router(apps_router)
+api_router.include_router(integrations_router)
 api_router.include_router(portfolio_router)

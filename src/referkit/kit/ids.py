@@ -41,6 +41,9 @@ PREFIXES = frozenset(
         "wh",
         "msg",
         "att",
+        "intg",
+        "fwd",
+        "fat",
     }
 )
 ID_PATTERN = re.compile(r"^[a-z]{2,5}_[0-9a-hjkmnp-tv-z]{26}$")

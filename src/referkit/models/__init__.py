@@ -10,6 +10,7 @@ from referkit.models.coupon import Coupon
 from referkit.models.customer import Customer
 from referkit.models.event import Event
 from referkit.models.idempotency_key import IdempotencyKey
+from referkit.models.integration import Integration, IntegrationAttempt, IntegrationForward
 from referkit.models.ledger_entry import LedgerEntry
 from referkit.models.link import Link
 from referkit.models.member import Member
@@ -34,6 +35,9 @@ __all__ = [
     "Customer",
     "Event",
     "IdempotencyKey",
+    "Integration",
+    "IntegrationAttempt",
+    "IntegrationForward",
     "LedgerEntry",
     "Link",
     "Member",

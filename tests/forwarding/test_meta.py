@@ -104,7 +104,8 @@ async def test_attributed_purchase_is_retried_until_meta_takes_it(
         sealed = await session.scalar(
             select(Integration.credentials).where(Integration.app_id == app_id)
         )
-    assert sealed is not None and TOKEN not in sealed
+    assert sealed is not None
+    assert TOKEN not in sealed
 
 
 async def test_dry_run_is_the_request_later_sent_and_sends_nothing(
@@ -120,7 +121,8 @@ async def test_dry_run_is_the_request_later_sent_and_sends_nothing(
     )
     assert response.status_code == 200, response.text
     dry = response.json()
-    assert dry["would_send"] is True and dry["event_id"] == stored["id"]
+    assert dry["would_send"] is True
+    assert dry["event_id"] == stored["id"]
     assert TOKEN not in response.text
     assert networks.received == []  # a dry run sends nothing
 

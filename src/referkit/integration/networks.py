@@ -229,7 +229,8 @@ def google_datetime(occurred_at: str) -> str:
 def _google_action(config: dict[str, Any], action: str) -> str:
     if action.startswith("customers/"):
         return action
-    return f"customers/{config.get('customer_id', '')}/conversionActions/{action}"
+    customer = str(config.get("customer_id", "")).replace("-", "")
+    return f"customers/{customer}/conversionActions/{action}"
 
 
 def _google_ads(

@@ -40,6 +40,15 @@ class IntegrationRepository:
         )
         return list(rows)
 
+    async def with_credentials_after(self, after: str, limit: int) -> list[Integration]:
+        rows = await self.session.scalars(
+            select(Integration)
+            .where(Integration.id > after, Integration.credentials.is_not(None))
+            .order_by(Integration.id)
+            .limit(limit)
+        )
+        return list(rows)
+
     async def by_id(self, integration_id: str) -> Integration | None:
         return await self.session.get(Integration, integration_id)
 

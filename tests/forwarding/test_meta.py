@@ -13,6 +13,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from referkit.auth.principal import Mode
+from referkit.config import Settings
+from referkit.integration.service import ENCRYPTION_PURPOSE, BaseUrls, IntegrationService
 from referkit.models import Integration
 from referkit.worker.runner import Worker
 from tests.factories import Key, new_key
@@ -216,3 +218,34 @@ async def test_another_workspace_sees_404(
     ):
         response = await client.request(method, path, headers=other.headers)
         assert response.status_code == 404, (path, response.text)
+
+
+async def test_a_worker_dying_after_its_claim_loses_nothing(
+    app: FastAPI,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    key: Key,
+    worker: Worker,
+    clock: Clock,
+    networks: Networks,
+) -> None:
+    app_id = await _meta_app(client, key)
+    install_id = await attributed_install(client, key, app_id)
+    await purchase(client, key, app_id, install_id, "order-4004")
+    urls = BaseUrls(settings.meta_base_url, settings.google_ads_base_url, settings.tiktok_base_url)
+    async with app.state.sessions.transaction() as session:
+        box = settings.keyring.box(ENCRYPTION_PURPOSE)
+        (claimed,) = await IntegrationService(session, secrets=box).claim(
+            clock(), worker.lease, 10, urls
+        )
+    # The worker that claimed it is gone before sending: the lease keeps others off it…
+    assert await worker.run_once() == 0
+    clock.advance(seconds=worker.lease.total_seconds() + 1)
+    # …until it runs out; then it is sent, exactly as it would have been.
+    assert await worker.run_once() == 1
+    (got,) = await networks.wait_for(1)
+    assert claimed.request is not None
+    assert got.body == claimed.request.body
+    (forward,) = await log(client, key, app_id, "meta")
+    assert forward["status"] == "succeeded"
+    assert forward["attempt_count"] == 1

@@ -120,7 +120,7 @@ class Request:
     body: bytes | None
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
-    def _hide(self, text: str) -> str:
+    def hide(self, text: str) -> str:
         for secret in self.secrets:
             if secret:
                 text = text.replace(secret, REDACTED).replace(quote(secret, safe=""), REDACTED)
@@ -130,9 +130,9 @@ class Request:
         """The request as the log and the dry run show it: every credential value hidden."""
         return {
             "method": self.method,
-            "url": self._hide(self.url),
-            "headers": {k: self._hide(v) for k, v in self.headers.items()},
-            "body": self._hide(self.body.decode()) if self.body is not None else None,
+            "url": self.hide(self.url),
+            "headers": {k: self.hide(v) for k, v in self.headers.items()},
+            "body": self.hide(self.body.decode()) if self.body is not None else None,
         }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.db.locking import skip_locked
@@ -134,7 +134,7 @@ class IntegrationRepository:
         )
         return list(rows)
 
-    def _due(self, now: datetime):  # type: ignore[no-untyped-def]
+    def _due(self, now: datetime) -> Select[IntegrationForward, Integration]:
         return (
             select(IntegrationForward, Integration)
             .join(Integration, Integration.id == IntegrationForward.integration_id)

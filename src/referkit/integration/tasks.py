@@ -55,7 +55,7 @@ async def send(client: httpx.AsyncClient, batch: Batch, clock: Clock, limit: flo
         return Outcome(now, elapsed(), error=f"blocked: {exc}")
     except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
         # The message may quote the URL, which may carry a token: hide it.
-        return Outcome(now, elapsed(), error=request._hide(f"{type(exc).__name__}: {exc}")[:500])
+        return Outcome(now, elapsed(), error=request.hide(f"{type(exc).__name__}: {exc}")[:500])
     error = None
     status = response.status_code
     if response.is_redirect:
@@ -72,5 +72,5 @@ async def send(client: httpx.AsyncClient, batch: Batch, clock: Clock, limit: flo
         status_code=status,
         error=error,
         retry_after=retry_after_seconds(response.headers.get("retry-after"), now),
-        response_body=request._hide(text) or None,
+        response_body=request.hide(text) or None,
     )

@@ -154,6 +154,16 @@ class Settings(BaseSettings):
         description="A claimed message is redelivered after this if its worker died.",
     )
     worker_batch_size: int = Field(default=20, ge=1, le=1000)
+    # Ad-network forwarding: where each network's API lives (tests point them at loopback).
+    meta_base_url: str = Field(
+        default="https://graph.facebook.com", description="Meta Graph API (Conversions API)."
+    )
+    google_ads_base_url: str = Field(
+        default="https://googleads.googleapis.com", description="Google Ads API (REST)."
+    )
+    tiktok_base_url: str = Field(
+        default="https://business-api.tiktok.com", description="TikTok Business API (Events 2.0)."
+    )
 
     @field_validator("secret_key_previous")
     @classmethod

@@ -48,6 +48,9 @@ PREFIXES = frozenset(
         "inv",
         "skan",
         "skp",
+        "intg",
+        "fwd",
+        "fat",
     }
 )
 ID_PATTERN = re.compile(r"^[a-z]{2,5}_[0-9a-hjkmnp-tv-z]{26}$")

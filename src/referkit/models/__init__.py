@@ -17,6 +17,7 @@ from referkit.models.dashboard import (
 from referkit.models.erasure import Erasure
 from referkit.models.event import Event
 from referkit.models.idempotency_key import IdempotencyKey
+from referkit.models.integration import Integration, IntegrationAttempt, IntegrationForward
 from referkit.models.ledger_entry import LedgerEntry
 from referkit.models.link import Link
 from referkit.models.member import Member
@@ -47,6 +48,9 @@ __all__ = [
     "Erasure",
     "Event",
     "IdempotencyKey",
+    "Integration",
+    "IntegrationAttempt",
+    "IntegrationForward",
     "LedgerEntry",
     "Link",
     "Member",

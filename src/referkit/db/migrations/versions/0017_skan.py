@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import referkit.db.types
 
 revision: str = "0017_skan"
-down_revision: str | None = "0015_privacy"
+down_revision: str | None = "0016_integ"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -240,7 +240,8 @@ class Copier:
 
     def messages(self, total: int) -> None:
         """Webhook messages (and their attempts) in the template's proportion to referrals."""
-        template_rows = self.rows["webhook_messages"]
+        # Only settled messages: a copy of a pending one would be delivered during the timing.
+        template_rows = [m for m in self.rows["webhook_messages"] if m["status"] != "pending"]
         for n in range(total):
             row = template_rows[n % len(template_rows)]
             shift = timedelta(days=self.rng.randrange(SPREAD_DAYS))

@@ -20,7 +20,7 @@ from referkit.api import api_router, compat_routers
 from referkit.auth.cache import PrincipalCache
 from referkit.config import Settings, load_settings
 from referkit.dashboard.router import install_dashboard
-from referkit.db.engine import create_engine, refresh_planner_statistics
+from referkit.db.engine import create_engine
 from referkit.db.session import SessionFactory
 from referkit.embed.pages import router as embed_pages_router
 from referkit.errors import PROBLEM_CODES, NotFound, install_error_handlers
@@ -89,15 +89,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def _housekeeping(sessions: SessionFactory) -> None:
-    """Hourly: expired idempotency keys (kept 24 hours), reach marks of past hours, and
-    SQLite's planner statistics."""
+    """Hourly: expired idempotency keys (kept 24 hours) and reach marks of past hours."""
     while True:
         try:
             async with sessions.transaction() as session:
                 await IdempotencyService(session).purge_expired()
                 await LinkService(session).purge_reach_marks(utcnow())
-            async with sessions.transaction() as session:
-                await refresh_planner_statistics(session)
         except SQLAlchemyError:
             logger.warning("housekeeping failed; retrying in an hour", exc_info=True)
         await asyncio.sleep(3600)

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from referkit.db.sqlite_trips import OneTripConnection
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 WRITE_OPTIONS = {"referkit_write": True}
-# Rows ANALYZE samples per index: enough to tell a selective index from a broad one, and
-# milliseconds even on a large database.
-ANALYSIS_LIMIT = 1000
 
 
 def sqlite_pragmas(busy_timeout_ms: int) -> list[str]:
@@ -75,19 +72,6 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
-
-
-async def refresh_planner_statistics(session: AsyncSession) -> None:
-    """SQLite's query planner statistics (``sqlite_stat1``), sampled and so bounded in time.
-
-    Without them SQLite prefers the index with the most equality terms, e.g. the
-    (workspace_id, livemode, id) one for "a member's referrals, newest first", and walks a big
-    workspace's rows in id order instead of reading the member's few through ``member_id``.
-    PostgreSQL's autovacuum keeps its own statistics."""
-    if session.get_bind().dialect.name != "sqlite":
-        return
-    await session.execute(text(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}"))
-    await session.execute(text("ANALYZE"))
 
 
 def write_engine(engine: AsyncEngine) -> AsyncEngine:

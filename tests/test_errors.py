@@ -424,3 +424,18 @@ async def test_datetimes_at_the_edges_are_accepted(
 ) -> None:
     response = await client.get(f"/api/v1/referrals?{query}", headers=key.headers)
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/referrals?q=a&q=b", "/api/v1/events?type=signup&type=purchase"]
+)
+async def test_a_query_parameter_given_twice_is_refused(
+    client: httpx.AsyncClient, key: Key, path: str
+) -> None:
+    response = await client.get(path, headers=key.headers)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "validation_error"
+    assert problem["errors"][0]["in"] == "query"
+    assert problem["errors"][0]["field"] in ("q", "type")

@@ -42,6 +42,7 @@ from referkit.middleware import GuardMiddleware
 from referkit.mobile.endpoints import well_known_router
 from referkit.openapi import install_docs, operation_id_from_name
 from referkit.protection import BodyLimit, RateLimitHeaders, RequireHttps, Timeout
+from referkit.skan.endpoints import postback_router as skan_postback_router
 from referkit.worker.runner import running as worker_running
 
 logger = logging.getLogger("referkit")
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None) -> Referkit:
     for compat in compat_routers:
         app.include_router(compat)
     app.include_router(well_known_router)
+    app.include_router(skan_postback_router)
     app.add_route("/problems/{code}", problem_page, include_in_schema=False)
     install_docs(app)
     install_dashboard(app)

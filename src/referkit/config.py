@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from referkit.kit.crypto import KeyRing
 from referkit.kit.net import Network, parse_networks
+from referkit.skan.verify import load_key
 
 ENV_PREFIX = "REFERKIT_"
 _IGNORED_PREFIXES = ("REFERKIT_TEST_",)
@@ -94,6 +95,17 @@ class Settings(BaseSettings):
         description="Requests a minute one embed token may make (dashboard page and "
         "/api/v1/embed/me together).",
     )
+    skan_postback_rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        le=10_000_000,
+        description="Apple postbacks per client IP per minute at /api/skan/postback (0: no limit).",
+    )
+    skan_extra_public_keys: str = Field(
+        default="",
+        description="Comma-separated base64 DER (SPKI) P-256 public keys trusted besides Apple's "
+        "for SKAdNetwork and AdAttributionKit postback signatures (test or development keys).",
+    )
     redirect_rate_limit: int = Field(
         default=6000, ge=0, description="Redirects per client IP per minute (0: no limit)."
     )
@@ -142,6 +154,16 @@ class Settings(BaseSettings):
         description="A claimed message is redelivered after this if its worker died.",
     )
     worker_batch_size: int = Field(default=20, ge=1, le=1000)
+    # Ad-network forwarding: where each network's API lives (tests point them at loopback).
+    meta_base_url: str = Field(
+        default="https://graph.facebook.com", description="Meta Graph API (Conversions API)."
+    )
+    google_ads_base_url: str = Field(
+        default="https://googleads.googleapis.com", description="Google Ads API (REST)."
+    )
+    tiktok_base_url: str = Field(
+        default="https://business-api.tiktok.com", description="TikTok Business API (Events 2.0)."
+    )
 
     @field_validator("secret_key_previous")
     @classmethod
@@ -166,6 +188,20 @@ class Settings(BaseSettings):
     dashboard_login_window_seconds: int = Field(
         default=900, ge=1, description="How long failed sign-ins count (and throttle)."
     )
+
+    @field_validator("skan_extra_public_keys")
+    @classmethod
+    def _skan_keys(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                load_key(item)
+            except ValueError as error:
+                raise ValueError(f"not a base64 DER EC public key: {item[:20]}…") from error
+        return value
+
+    @property
+    def skan_public_keys(self) -> list[str]:
+        return [part.strip() for part in self.skan_extra_public_keys.split(",") if part.strip()]
 
     @field_validator("trusted_proxies")
     @classmethod

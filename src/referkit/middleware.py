@@ -1,10 +1,14 @@
 """Pure-ASGI middleware (no BaseHTTPMiddleware: it buffers bodies and breaks streaming).
 
 ``GuardMiddleware`` refuses URLs carrying NUL bytes before any route sees them (a database
-cannot store them, and they are never legitimate) and adds security headers to every response.
+cannot store them, and they are never legitimate), refuses a query parameter given twice on the
+API (every parameter of ``/api/v1`` takes one value; silently using the last of two would act on
+something the caller did not mean), and adds security headers to every response.
 """
 
 from __future__ import annotations
+
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -63,4 +67,34 @@ class GuardMiddleware:
             )
             await response(scope, receive, send_with_headers)
             return
+        repeated = _repeated_parameter(scope["path"], query)
+        if repeated is not None:
+            response = problem_response(
+                422,
+                "validation_error",
+                "Invalid request",
+                f"The query parameter {repeated!r} is given more than once; send it once.",
+                errors=[
+                    {
+                        "field": repeated,
+                        "in": "query",
+                        "message": "given more than once",
+                        "type": "value_error",
+                    }
+                ],
+            )
+            await response(scope, receive, send_with_headers)
+            return
         await self.app(scope, receive, send_with_headers)
+
+
+def _repeated_parameter(path: str, query: bytes) -> str | None:
+    """The first query parameter named twice on an ``/api/v1`` path, or None."""
+    if not query or not path.startswith("/api/v1/"):
+        return None
+    seen: set[str] = set()
+    for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if name in seen:
+            return name
+        seen.add(name)
+    return None

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from referkit.config import Settings
 from referkit.dashboard.service import Role
@@ -150,6 +150,28 @@ async def test_idle_session_expires(app: FastAPI, client: httpx.AsyncClient) -> 
     assert (await client.get("/dashboard")).status_code == 200
     await _age_sessions(app, user.workspace_id, last_seen_at=utcnow() - timedelta(hours=3))
     assert (await client.get("/dashboard")).status_code == 303
+
+
+async def test_activity_is_recorded_on_a_page_view(app: FastAPI, client: httpx.AsyncClient) -> None:
+    user = await new_user(app)
+    await sign_in(client, user)
+    seen = utcnow() - timedelta(minutes=5)  # past the minute resolution: this view writes
+    await _age_sessions(app, user.workspace_id, last_seen_at=seen)
+    for path in ("/dashboard", "/dashboard/programs", "/dashboard/settings"):
+        page = await client.get(path)
+        assert page.status_code == 200, page.text
+        assert user.email in page.text  # the viewer is still whole after the write
+        await _age_sessions(app, user.workspace_id, last_seen_at=seen)
+    page = await client.get("/dashboard/members")
+    assert page.status_code == 200
+    sessions: SessionFactory = app.state.sessions
+    async with sessions.transaction() as session:
+        rows = await session.execute(
+            select(DashboardSession.last_seen_at).where(
+                DashboardSession.workspace_id == user.workspace_id
+            )
+        )
+        assert rows.scalar_one() > seen + timedelta(minutes=4)
 
 
 async def test_absolute_expiry(app: FastAPI, client: httpx.AsyncClient) -> None:

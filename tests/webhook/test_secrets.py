@@ -119,7 +119,7 @@ async def test_rotating_the_secret_key_keeps_every_secret_readable(
             assert await raw_secrets(app, endpoint["id"]) == before  # nothing was changed
 
         counts = await reseal(rotating)
-        assert counts == {"webhook_endpoints": 1, "idempotent_responses": 1}
+        assert counts == {"webhook_endpoints": 1, "idempotent_responses": 1, "integrations": 0}
 
         # The old key can go: the new one alone reads every secret.
         async with running(lost) as (app, client):

@@ -16,6 +16,8 @@ from referkit.cli.common import console, ensure_schema, settings_or_exit, unit_o
 from referkit.config import Settings
 from referkit.idempotency.service import ENCRYPTION_PURPOSE as RESPONSE_PURPOSE
 from referkit.idempotency.service import IdempotencyService
+from referkit.integration.service import ENCRYPTION_PURPOSE as INTEGRATION_PURPOSE
+from referkit.integration.service import IntegrationService
 from referkit.kit.crypto import DecryptionError
 from referkit.webhook.service import ENCRYPTION_PURPOSE as WEBHOOK_PURPOSE
 from referkit.webhook.service import WebhookService
@@ -26,7 +28,8 @@ app = typer.Typer(
 
 
 async def reseal(settings: Settings) -> dict[str, int]:
-    """Re-encrypt webhook signing secrets and stored responses; counts per kind."""
+    """Re-encrypt webhook signing secrets, stored responses and integration credentials;
+    counts per kind."""
     await ensure_schema(settings)
     keyring = settings.keyring
     async with unit_of_work(settings) as session:
@@ -34,7 +37,14 @@ async def reseal(settings: Settings) -> dict[str, int]:
             session, secrets=keyring.box(WEBHOOK_PURPOSE)
         ).reseal_secrets()
         responses = await IdempotencyService(session, keyring.box(RESPONSE_PURPOSE)).reseal_all()
-    return {"webhook_endpoints": webhooks, "idempotent_responses": responses}
+        integrations = await IntegrationService(
+            session, secrets=keyring.box(INTEGRATION_PURPOSE)
+        ).reseal_credentials()
+    return {
+        "webhook_endpoints": webhooks,
+        "idempotent_responses": responses,
+        "integrations": integrations,
+    }
 
 
 @app.command()
@@ -47,8 +57,9 @@ def rotate() -> None:
         console.print(f"[red]Nothing was changed:[/red] {exc}")
         raise typer.Exit(1) from None
     console.print(
-        f"Re-encrypted the signing secrets of {counts['webhook_endpoints']} webhook endpoint(s) "
-        f"and {counts['idempotent_responses']} stored response(s) under the current key."
+        f"Re-encrypted the signing secrets of {counts['webhook_endpoints']} webhook endpoint(s), "
+        f"{counts['idempotent_responses']} stored response(s) and the credentials of "
+        f"{counts['integrations']} ad-network integration(s) under the current key."
     )
     if settings.secret_key_previous:
         console.print("REFERKIT_SECRET_KEY_PREVIOUS is no longer needed; remove it.")

@@ -14,7 +14,8 @@ from itertools import count
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 600, 200
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 12, 28
+# The left margin holds the widest axis label ("USD 2,000.00") at the chart's font size.
+LEFT, RIGHT, TOP, BOTTOM = 96, 12, 12, 28
 _ids = count(1)
 
 
@@ -67,12 +68,13 @@ def line_chart(
         f'<desc id="{chart_id}d">{escape(summary)}</desc>',
     ]
     base_y = HEIGHT - BOTTOM
-    for fraction in (0, 0.5, 1):
+    # No middle line when it would repeat a whole-number label (an axis topping at 1).
+    for fraction in (0, 0.5, 1) if top >= 2 else (0, 1):
         y = TOP + (HEIGHT - TOP - BOTTOM) * (1 - fraction)
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
         )
-        label = escape(fmt(int(top * fraction)))
+        label = escape(axis(int(top * fraction)))
         parts.append(
             f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>'
         )

@@ -10,6 +10,7 @@ header for scripts); the sign-in form, which has no session yet, uses a double-s
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -158,11 +159,17 @@ async def current_viewer(request: Request, session: Session) -> Viewer:
     if SessionService.needs_touch(viewer.session):
         if request.method in ("GET", "HEAD"):
             # A page runs in a read transaction; on SQLite it cannot turn into a write one
-            # safely, so activity is recorded in a short write transaction of its own.
+            # safely, so activity is recorded in a short write transaction of its own. The
+            # rollback expires the viewer's rows (reading them again would be I/O outside the
+            # async session), so the viewer is resolved again afterwards.
+            session_id = viewer.session.id
             await session.rollback()
             sessions: SessionFactory = request.app.state.sessions
             async with sessions.transaction() as writer:
-                await SessionService(writer, service.lifetimes).touch(viewer.session.id)
+                await SessionService(writer, service.lifetimes).touch(session_id)
+            viewer = await service.resolve(request.cookies.get(SESSION_COOKIE))
+            if viewer is None:
+                raise SignInRequired("Sign in to continue.")
         else:
             await service.touch(viewer.session.id)
     request.state.viewer = viewer
@@ -205,6 +212,15 @@ class DashboardRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
+            # Server time of the page (dependencies, queries and rendering), for browsers'
+            # developer tools and bench/dashboard.py.
+            started = time.perf_counter()
+            response = await answer(request)
+            elapsed = (time.perf_counter() - started) * 1000
+            response.headers["Server-Timing"] = f"app;dur={elapsed:.1f}"
+            return response
+
+        async def answer(request: Request) -> Response:
             try:
                 return await handler(request)
             except SignInRequired:

@@ -46,6 +46,11 @@ PREFIXES = frozenset(
         "usr",
         "sess",
         "inv",
+        "skan",
+        "skp",
+        "intg",
+        "fwd",
+        "fat",
     }
 )
 ID_PATTERN = re.compile(r"^[a-z]{2,5}_[0-9a-hjkmnp-tv-z]{26}$")

@@ -43,6 +43,7 @@ from referkit.mobile.schemas import (
 from referkit.mobile.service import AppService, WellKnownService
 from referkit.mobile.stats import AppStatsService
 from referkit.openapi import problems
+from referkit.skan.service import SkanService
 from referkit.stats.endpoints import IsoDate
 
 router = APIRouter(prefix="/apps", tags=["Apps"])
@@ -281,7 +282,9 @@ async def app_stats(
         GroupBy.day
     ),
 ) -> AppStats:
-    return await AppStatsService(session).stats(principal, app_id, from_, to, group_by)
+    stats = await AppStatsService(session).stats(principal, app_id, from_, to, group_by)
+    stats.skan = await SkanService(session).stats(stats.app_id, stats.from_, stats.to)
+    return stats
 
 
 @router.get("/{app_id}/events", summary="The app's events (cursor list)", responses=problems(404))
@@ -318,7 +321,11 @@ async def app_events(
 async def app_overview(
     app_id: str, principal: AnalyticsPrincipal, session: Session, from_: From = None, to: To = None
 ) -> Overview:
-    return await AppStatsService(session).overview(principal, app_id, from_, to)
+    overview = await AppStatsService(session).overview(principal, app_id, from_, to)
+    overview.skan = await SkanService(session).stats(
+        overview.app_id, overview.period.from_, overview.period.to
+    )
+    return overview
 
 
 @portfolio_router.get(

@@ -33,7 +33,7 @@ from referkit.mobile.attribution import (
     Prefetched,
     ip_hashes,
 )
-from referkit.mobile.hooks import attributed
+from referkit.mobile.hooks import app_event, attributed
 from referkit.mobile.repository import AppClickRepository, AppEventRepository, DeviceRepository
 from referkit.mobile.service import AppService, app_settings
 from referkit.models import App, AppClick
@@ -70,6 +70,16 @@ def deep_link(app: App, path: str | None, params: dict[str, str] | None) -> dict
         query = f"?{urlencode(params)}" if params else ""
         url = f"{app.deep_link_scheme}://{(path or '').lstrip('/')}{query}"
     return {"url": url, "path": path, "params": params or {}}
+
+
+def _identity(body: EventCreate) -> dict[str, str]:
+    """What the request says about the person and device, for forwarders to hash."""
+    found = {
+        "email": body.customer.email if body.customer else None,
+        "external_id": body.customer.external_id if body.customer else None,
+        "advertising_id": body.device.gaid if body.device else None,
+    }
+    return {k: str(v) for k, v in found.items() if v}
 
 
 class AppEventService:
@@ -155,6 +165,7 @@ class AppEventService:
         await self._count(event, body)
         if event.click_id is not None:
             await attributed(self.session, app, event)
+        await app_event(self.session, app, event, _identity(body))
         return event
 
     async def _install(

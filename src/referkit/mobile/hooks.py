@@ -27,10 +27,14 @@ class Attributed:
 
     app: App
     event: StoredEvent
+    # Who sent it, as the request said (never stored in clear): ``email``, ``external_id``,
+    # ``advertising_id``. Forwarders hash what networks want hashed.
+    identity: dict[str, str] | None = None
 
 
 Subscriber = Callable[[AsyncSession, Attributed], Awaitable[None]]
 _subscribers: list[Subscriber] = []
+_event_subscribers: list[Subscriber] = []
 
 
 def on_attributed(subscriber: Subscriber) -> Subscriber:
@@ -44,4 +48,19 @@ async def attributed(session: AsyncSession, app: App, event: StoredEvent) -> Non
     await WebhookService(session).emit(event.workspace_id, event.livemode, "event.attributed", data)
     what = Attributed(app=app, event=event)
     for subscriber in list(_subscribers):
+        await subscriber(session, what)
+
+
+def on_app_event(subscriber: Subscriber) -> Subscriber:
+    """Register ``subscriber`` for every app event, attributed or not (``event.click_id`` tells);
+    it runs in the event's transaction and must only write rows (no I/O)."""
+    _event_subscribers.append(subscriber)
+    return subscriber
+
+
+async def app_event(
+    session: AsyncSession, app: App, event: StoredEvent, identity: dict[str, str] | None = None
+) -> None:
+    what = Attributed(app=app, event=event, identity=identity)
+    for subscriber in list(_event_subscribers):
         await subscriber(session, what)

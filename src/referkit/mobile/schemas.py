@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from referkit.event.schemas import DeviceInput
 from referkit.kit.schemas import RequestModel, ResponseModel, UtcDatetime
 from referkit.link.schemas import HttpUrlText
+from referkit.skan.schemas import SkanStats
 from referkit.stats.schemas import Money
 
 _FINGERPRINT = r"^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$"
@@ -196,6 +197,9 @@ class AppStats(BaseModel):
     group_by: GroupBy
     totals: AppCounters
     data: list[AppStatsRow]
+    skan: SkanStats | None = Field(
+        default=None, description="SKAdNetwork / AdAttributionKit postbacks of the period."
+    )
 
 
 class TopLink(AppCounters):
@@ -227,6 +231,9 @@ class Overview(BaseModel):
     current: AppCounters
     previous: AppCounters
     top_links: list[TopLink]
+    skan: SkanStats | None = Field(
+        default=None, description="SKAdNetwork / AdAttributionKit postbacks of the period."
+    )
 
 
 class PortfolioApp(BaseModel):

@@ -17,6 +17,7 @@ from referkit.models.dashboard import (
 from referkit.models.erasure import Erasure
 from referkit.models.event import Event
 from referkit.models.idempotency_key import IdempotencyKey
+from referkit.models.integration import Integration, IntegrationAttempt, IntegrationForward
 from referkit.models.ledger_entry import LedgerEntry
 from referkit.models.link import Link
 from referkit.models.member import Member
@@ -25,6 +26,7 @@ from referkit.models.reach_mark import ReachMark
 from referkit.models.referral import Referral
 from referkit.models.reward import Reward
 from referkit.models.rollup import Rollup
+from referkit.models.skan import SkanPostback, SkanSchema
 from referkit.models.webhook_attempt import WebhookAttempt
 from referkit.models.webhook_endpoint import WebhookEndpoint
 from referkit.models.webhook_message import WebhookMessage
@@ -46,6 +48,9 @@ __all__ = [
     "Erasure",
     "Event",
     "IdempotencyKey",
+    "Integration",
+    "IntegrationAttempt",
+    "IntegrationForward",
     "LedgerEntry",
     "Link",
     "Member",
@@ -54,6 +59,8 @@ __all__ = [
     "Referral",
     "Reward",
     "Rollup",
+    "SkanPostback",
+    "SkanSchema",
     "WebhookAttempt",
     "WebhookEndpoint",
     "WebhookMessage",

@@ -89,9 +89,11 @@ class ReferralRepository:
         created_after: datetime | None = None,
         created_before: datetime | None = None,
     ) -> tuple[list[Referral], PageMeta]:
-        stmt = select(Referral).where(
-            Referral.workspace_id == workspace_id, Referral.livemode == livemode
-        )
+        # One member's referrals: read through ix_referrals_member_id and sort those few.
+        # Left as a bare column, the tenancy filter lets SQLite (which keeps no statistics)
+        # walk the whole workspace's (workspace_id, livemode, id) index newest first instead.
+        tenancy = Referral.workspace_id if member_id is None else Referral.workspace_id + ""
+        stmt = select(Referral).where(tenancy == workspace_id, Referral.livemode == livemode)
         if program_id is not None:
             stmt = stmt.where(Referral.program_id == program_id)
         if member_id is not None:

@@ -103,9 +103,12 @@ class RewardRepository:
     async def page(
         self, workspace_id: str, livemode: bool, params: PageParams, **filters: Any
     ) -> tuple[list[Reward], PageMeta]:
-        stmt = select(Reward).where(
-            Reward.workspace_id == workspace_id, Reward.livemode == livemode
-        )
+        # A member's or a referral's rewards: read through their own index and sort those few.
+        # Left as a bare column, the tenancy filter lets SQLite (which keeps no statistics)
+        # walk the whole workspace's (workspace_id, livemode, id) index newest first instead.
+        narrow = any(filters.get(name) is not None for name in ("member_id", "referral_id"))
+        tenancy = Reward.workspace_id + "" if narrow else Reward.workspace_id
+        stmt = select(Reward).where(tenancy == workspace_id, Reward.livemode == livemode)
         for name, value in filters.items():
             if value is not None:
                 stmt = stmt.where(getattr(Reward, name) == value)

@@ -253,9 +253,9 @@ class StatsService:
         start = datetime.combine(day_from, time(), tzinfo=UTC)
         end = datetime.combine(day_to + timedelta(days=1), time(), tzinfo=UTC)
         out: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for created_at, unit, amount in await self.stats.reward_amounts(program.id, start, end):
+        for day, unit, amount in await self.stats.reward_amounts(program.id, start, end):
             if unit:
-                out[created_at.astimezone(UTC).date()][unit] += amount
+                out[day][unit] += amount
         return out
 
     async def link_clicks_by_day(

@@ -462,13 +462,24 @@ class WebhookService:
 def _next_attempt(
     message: WebhookMessage, outcome: Outcome, now: datetime, rng: random.Random
 ) -> datetime | None:
-    """When to try again after a failed attempt, or None when the schedule is spent."""
-    index = message.attempt_count - 1
+    return next_attempt_at(message.attempt_count, message.first_attempt_at, outcome, now, rng)
+
+
+def next_attempt_at(
+    attempt_count: int,
+    first_attempt_at: datetime | None,
+    outcome: Outcome,
+    now: datetime,
+    rng: random.Random,
+) -> datetime | None:
+    """When to try again after failed attempt number ``attempt_count``, or None when the
+    schedule is spent (the policy ad-network forwards share)."""
+    index = attempt_count - 1
     if index >= len(RETRY_SCHEDULE):
         return None
     if outcome.retry_after is not None and outcome.status_code in (429, 503):
         wait = min(timedelta(seconds=max(1.0, outcome.retry_after)), MAX_RETRY_AFTER)
         return now + wait
-    first = message.first_attempt_at or now
+    first = first_attempt_at or now
     offset = RETRY_SCHEDULE[index] * (1 + rng.uniform(-JITTER, JITTER))
     return max(first + offset, now + timedelta(seconds=1))

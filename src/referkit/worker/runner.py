@@ -24,6 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from referkit.config import Settings
 from referkit.db.session import SessionFactory
+from referkit.integration import tasks as forwarding
+from referkit.integration.service import ENCRYPTION_PURPOSE as CREDENTIALS_PURPOSE
+from referkit.integration.service import BaseUrls, IntegrationService
 from referkit.kit.http import outbound_client
 from referkit.kit.time import utcnow
 from referkit.privacy.tasks import PurgeResult, purge_raw_detail
@@ -66,6 +69,37 @@ class Worker:
             await self.client.aclose()
 
     async def run_once(self) -> int:
+        """One round of webhook messages and one of ad-network forwards; what was handled."""
+        return await self.deliver_webhooks() + await self.forward_events()
+
+    async def forward_events(self) -> int:
+        """Claim due forwards (skipping what no network takes), send each batch, commit the
+        outcomes; the number of requests sent."""
+        async with self.sessions.transaction(write=False) as session:
+            if not await IntegrationService(session).any_due(self.clock()):
+                return 0
+        urls = BaseUrls(
+            meta=self.settings.meta_base_url,
+            google_ads=self.settings.google_ads_base_url,
+            tiktok=self.settings.tiktok_base_url,
+        )
+        async with self.sessions.transaction() as session:
+            secrets = self.settings.keyring.box(CREDENTIALS_PURPOSE)
+            batches = await IntegrationService(session, secrets=secrets).claim(
+                self.clock(), self.lease, self.settings.worker_batch_size, urls
+            )
+        if not batches:
+            return 0
+        outcomes = await asyncio.gather(
+            *(forwarding.send(self.client, b, self.clock, self.timeout) for b in batches)
+        )
+        async with self.sessions.transaction() as session:
+            service = IntegrationService(session)
+            for batch, outcome in zip(batches, outcomes, strict=True):
+                await service.record(batch, outcome, self.rng)
+        return len(batches)
+
+    async def deliver_webhooks(self) -> int:
         """Claim one batch, send it concurrently, commit the outcomes; the batch size."""
         # Look before taking the write lock: an idle worker then never blocks API writers on
         # SQLite, where a write transaction locks the whole database.

@@ -1,0 +1,1 @@
+"""Ad-network forwarding: Meta, Google Ads, TikTok and postback URLs (docs/integrations.md)."""

@@ -1,0 +1,1 @@
+"""SKAdNetwork / AdAttributionKit: conversion-value schemas, values and Apple postbacks."""

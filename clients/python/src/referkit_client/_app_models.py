@@ -1,5 +1,6 @@
-"""Models of mobile attribution: apps, client keys, installs and app analytics (re-exported by
-``referkit_client.models``, where callers import them)."""
+"""Models of mobile attribution: apps, client keys, installs, app analytics, ad-network
+integrations and SKAdNetwork (re-exported by ``referkit_client.models``, where callers import
+them)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,7 @@ class AppStats(Model):
     group_by: Literal["link", "network", "campaign", "day"]
     totals: AppCounters
     data: list[AppStatsRow]
+    skan: SkanStats | None = Field(default=None, description="The period's Apple postbacks.")
 
 
 class Period(Model):
@@ -114,6 +116,7 @@ class Overview(Model):
     current: AppCounters
     previous: AppCounters
     top_links: list[TopLink]
+    skan: SkanStats | None = Field(default=None, description="The period's Apple postbacks.")
 
 
 class PortfolioApp(Model):
@@ -129,6 +132,124 @@ class Portfolio(Model):
     data: list[PortfolioApp]
     totals: AppCounters
     previous_totals: AppCounters
+
+
+# Ad-network integrations -----------------------------------------------------------------------
+
+
+class Integration(Model):
+    network: Literal["meta", "google_ads", "tiktok", "postback"]
+    enabled: bool
+    send: Literal["attributed", "all"]
+    event_map: dict[str, str] = Field(default_factory=dict)
+    config: dict[str, str] = Field(default_factory=dict)
+    credentials_set: list[str] = Field(
+        default_factory=list, description="Which credentials are stored (never their values)."
+    )
+    updated_at: datetime | None = None
+
+
+class Integrations(Model):
+    data: list[Integration]
+
+
+class ForwardAttempt(Model):
+    id: str
+    attempt: int
+    attempted_at: datetime
+    outcome: str
+    request: dict[str, Any] = Field(description="Method, URL, headers and body; secrets hidden.")
+    status_code: int | None = None
+    duration_ms: int
+    error: str | None = None
+    response_body: str | None = None
+
+
+class Forward(Resource):
+    """One event forwarded to a network, with every attempt."""
+
+    id: str
+    network: Literal["meta", "google_ads", "tiktok", "postback"]
+    event_id: str
+    event_name: str
+    status: Literal["pending", "succeeded", "failed", "skipped"]
+    attempt_count: int
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    created_at: datetime
+    attempts: list[ForwardAttempt] = Field(default_factory=list)
+
+
+class DryRun(Model):
+    network: Literal["meta", "google_ads", "tiktok", "postback"]
+    event_id: str | None
+    would_send: bool
+    reason: str | None
+    request: dict[str, Any] | None = Field(description="Exactly what would be sent (no secrets).")
+
+
+# SKAdNetwork / AdAttributionKit ----------------------------------------------------------------
+
+
+class SkanSchema(Model):
+    """The app's conversion-value schema (its newest version)."""
+
+    app_id: str
+    version: int
+    currency: str
+    fine: list[dict[str, Any]] = Field(default_factory=list)
+    coarse: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    locks: list[dict[str, Any]] = Field(default_factory=list)
+    created_at: datetime
+
+
+class SkanValue(Model):
+    """What the app passes to ``updatePostbackConversionValue(_:coarseValue:lockWindow:)``."""
+
+    install_id: str
+    window: int | None
+    fine: int | None
+    coarse: Literal["low", "medium", "high"] | None
+    lock: bool
+    schema_version: int
+    events: int
+    revenue: int
+
+
+class PostbackAck(Model):
+    id: str
+    status: Literal["stored", "duplicate"]
+    verified: bool
+    verification: str
+    app_id: str | None = None
+
+
+class SkanValueCount(Model):
+    fine: int | None
+    coarse: str | None
+    postbacks: int
+    range: dict[str, Any] | None = None
+
+
+class SkanWindowStats(Model):
+    window: int
+    postbacks: int
+    values: list[SkanValueCount]
+
+
+class SkanCampaignStats(Model):
+    source_identifier: str | None
+    installs: int
+    windows: list[SkanWindowStats]
+
+
+class SkanStats(Model):
+    """Verified, winning postbacks only; ``unverified`` counts the ones kept but not counted."""
+
+    installs: int
+    postbacks: int
+    unverified: int
+    campaigns: list[SkanCampaignStats]
 
 
 # Requests --------------------------------------------------------------------------------------
@@ -166,3 +287,25 @@ class InstallCreate(Request):
     click_id: str | None = None
     occurred_at: datetime | None = None
     event_id: str | None = Field(default=None, description="Sending it twice answers the first.")
+
+
+class IntegrationUpdate(Request):
+    """One network's settings; omitted fields keep their stored value. ``credentials`` are
+    write-only (stored encrypted, never answered)."""
+
+    network: Literal["meta", "google_ads", "tiktok", "postback"]
+    enabled: bool | None = None
+    credentials: dict[str, str] | None = None
+    config: dict[str, str] | None = None
+    event_map: dict[str, str] | None = None
+    send: Literal["attributed", "all"] | None = None
+
+
+class SkanSchemaInput(Request):
+    """Fine values 0-63 (window 1), coarse low/medium/high per window, and lock rules; each
+    rule names an ``event``, optional counts and a revenue range (minor units)."""
+
+    currency: str | None = None
+    fine: list[dict[str, Any]] | None = None
+    coarse: dict[str, list[dict[str, Any]]] | None = None
+    locks: list[dict[str, Any]] | None = None

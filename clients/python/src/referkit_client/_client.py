@@ -16,6 +16,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import httpx
 
 from referkit_client import _app_operations as apps
+from referkit_client import _network_operations as networks
 from referkit_client import _operations as ops
 from referkit_client._core import DEFAULT_BASE_URL, USER_AGENT, Call, Retry, check
 from referkit_client.errors import APIConnectionError, APIStatusError
@@ -213,6 +214,15 @@ class Referkit(_Base):
     export_customer = _sync(apps.export_customer)
     delete_customer = _sync(apps.delete_customer)
     list_erasures = _sync(apps.list_erasures)
+    list_integrations = _sync(networks.list_integrations)
+    put_integrations = _sync(networks.put_integrations)
+    forwarding_log = _sync(networks.forwarding_log)
+    retry_forward = _sync(networks.retry_forward)
+    dry_run = _sync(networks.dry_run)
+    get_skan_schema = _sync(networks.get_skan_schema)
+    put_skan_schema = _sync(networks.put_skan_schema)
+    skan_value = _sync(networks.skan_value)
+    receive_postback = _sync(networks.receive_postback)
 
     # Iterators that follow meta.cursor ------------------------------------------------------
 
@@ -231,6 +241,7 @@ class Referkit(_Base):
     iter_app_events = _sync_pages(apps.app_events)
     iter_customers = _sync_pages(apps.list_customers)
     iter_erasures = _sync_pages(apps.list_erasures)
+    iter_forwarding_log = _sync_pages(networks.forwarding_log)
 
 
 class AsyncReferkit(_Base):
@@ -358,6 +369,15 @@ class AsyncReferkit(_Base):
     export_customer = _async(apps.export_customer)
     delete_customer = _async(apps.delete_customer)
     list_erasures = _async(apps.list_erasures)
+    list_integrations = _async(networks.list_integrations)
+    put_integrations = _async(networks.put_integrations)
+    forwarding_log = _async(networks.forwarding_log)
+    retry_forward = _async(networks.retry_forward)
+    dry_run = _async(networks.dry_run)
+    get_skan_schema = _async(networks.get_skan_schema)
+    put_skan_schema = _async(networks.put_skan_schema)
+    skan_value = _async(networks.skan_value)
+    receive_postback = _async(networks.receive_postback)
 
     # Iterators that follow meta.cursor ------------------------------------------------------
 
@@ -376,6 +396,7 @@ class AsyncReferkit(_Base):
     iter_app_events = _async_pages(apps.app_events)
     iter_customers = _async_pages(apps.list_customers)
     iter_erasures = _async_pages(apps.list_erasures)
+    iter_forwarding_log = _async_pages(networks.forwarding_log)
 
 
 OPERATIONS: tuple[str, ...] = (
@@ -463,5 +484,14 @@ OPERATIONS: tuple[str, ...] = (
     "export_customer",
     "delete_customer",
     "list_erasures",
+    "list_integrations",
+    "put_integrations",
+    "forwarding_log",
+    "retry_forward",
+    "dry_run",
+    "get_skan_schema",
+    "put_skan_schema",
+    "skan_value",
+    "receive_postback",
 )
 """Every operation's name (its OpenAPI operationId); both clients have a method for each."""

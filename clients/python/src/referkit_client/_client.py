@@ -15,6 +15,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 
+from referkit_client import _app_operations as apps
+from referkit_client import _network_operations as networks
 from referkit_client import _operations as ops
 from referkit_client._core import DEFAULT_BASE_URL, USER_AGENT, Call, Retry, check
 from referkit_client.errors import APIConnectionError, APIStatusError
@@ -134,6 +136,7 @@ class Referkit(_Base):
     update_workspace = _sync(ops.update_workspace)
     delete_test_data = _sync(ops.delete_test_data)
     list_keys = _sync(ops.list_keys)
+    get_key = _sync(ops.get_key)
     create_key = _sync(ops.create_key)
     update_key = _sync(ops.update_key)
     revoke_key = _sync(ops.revoke_key)
@@ -188,6 +191,38 @@ class Referkit(_Base):
     create_member_embed_token = _sync(ops.create_member_embed_token)
     create_program_embed_token = _sync(ops.create_program_embed_token)
     get_embed_me = _sync(ops.get_embed_me)
+    list_apps = _sync(apps.list_apps)
+    create_app = _sync(apps.create_app)
+    get_app = _sync(apps.get_app)
+    update_app = _sync(apps.update_app)
+    delete_app = _sync(apps.delete_app)
+    create_client_key = _sync(apps.create_client_key)
+    list_app_links = _sync(apps.list_app_links)
+    create_app_link = _sync(apps.create_app_link)
+    get_app_link = _sync(apps.get_app_link)
+    update_app_link = _sync(apps.update_app_link)
+    delete_app_link = _sync(apps.delete_app_link)
+    create_install = _sync(apps.create_install)
+    app_stats = _sync(apps.app_stats)
+    app_events = _sync(apps.app_events)
+    app_overview = _sync(apps.app_overview)
+    portfolio = _sync(apps.portfolio)
+    apple_app_site_association = _sync(apps.apple_app_site_association)
+    asset_links = _sync(apps.asset_links)
+    list_customers = _sync(apps.list_customers)
+    get_customer = _sync(apps.get_customer)
+    export_customer = _sync(apps.export_customer)
+    delete_customer = _sync(apps.delete_customer)
+    list_erasures = _sync(apps.list_erasures)
+    list_integrations = _sync(networks.list_integrations)
+    put_integrations = _sync(networks.put_integrations)
+    forwarding_log = _sync(networks.forwarding_log)
+    retry_forward = _sync(networks.retry_forward)
+    dry_run = _sync(networks.dry_run)
+    get_skan_schema = _sync(networks.get_skan_schema)
+    put_skan_schema = _sync(networks.put_skan_schema)
+    skan_value = _sync(networks.skan_value)
+    receive_postback = _sync(networks.receive_postback)
 
     # Iterators that follow meta.cursor ------------------------------------------------------
 
@@ -201,6 +236,12 @@ class Referkit(_Base):
     iter_webhooks = _sync_pages(ops.list_webhooks)
     iter_webhook_messages = _sync_pages(ops.list_webhook_messages)
     iter_member_ledger = _sync_pages(ops.member_ledger)
+    iter_apps = _sync_pages(apps.list_apps)
+    iter_app_links = _sync_pages(apps.list_app_links)
+    iter_app_events = _sync_pages(apps.app_events)
+    iter_customers = _sync_pages(apps.list_customers)
+    iter_erasures = _sync_pages(apps.list_erasures)
+    iter_forwarding_log = _sync_pages(networks.forwarding_log)
 
 
 class AsyncReferkit(_Base):
@@ -250,6 +291,7 @@ class AsyncReferkit(_Base):
     update_workspace = _async(ops.update_workspace)
     delete_test_data = _async(ops.delete_test_data)
     list_keys = _async(ops.list_keys)
+    get_key = _async(ops.get_key)
     create_key = _async(ops.create_key)
     update_key = _async(ops.update_key)
     revoke_key = _async(ops.revoke_key)
@@ -304,6 +346,38 @@ class AsyncReferkit(_Base):
     create_member_embed_token = _async(ops.create_member_embed_token)
     create_program_embed_token = _async(ops.create_program_embed_token)
     get_embed_me = _async(ops.get_embed_me)
+    list_apps = _async(apps.list_apps)
+    create_app = _async(apps.create_app)
+    get_app = _async(apps.get_app)
+    update_app = _async(apps.update_app)
+    delete_app = _async(apps.delete_app)
+    create_client_key = _async(apps.create_client_key)
+    list_app_links = _async(apps.list_app_links)
+    create_app_link = _async(apps.create_app_link)
+    get_app_link = _async(apps.get_app_link)
+    update_app_link = _async(apps.update_app_link)
+    delete_app_link = _async(apps.delete_app_link)
+    create_install = _async(apps.create_install)
+    app_stats = _async(apps.app_stats)
+    app_events = _async(apps.app_events)
+    app_overview = _async(apps.app_overview)
+    portfolio = _async(apps.portfolio)
+    apple_app_site_association = _async(apps.apple_app_site_association)
+    asset_links = _async(apps.asset_links)
+    list_customers = _async(apps.list_customers)
+    get_customer = _async(apps.get_customer)
+    export_customer = _async(apps.export_customer)
+    delete_customer = _async(apps.delete_customer)
+    list_erasures = _async(apps.list_erasures)
+    list_integrations = _async(networks.list_integrations)
+    put_integrations = _async(networks.put_integrations)
+    forwarding_log = _async(networks.forwarding_log)
+    retry_forward = _async(networks.retry_forward)
+    dry_run = _async(networks.dry_run)
+    get_skan_schema = _async(networks.get_skan_schema)
+    put_skan_schema = _async(networks.put_skan_schema)
+    skan_value = _async(networks.skan_value)
+    receive_postback = _async(networks.receive_postback)
 
     # Iterators that follow meta.cursor ------------------------------------------------------
 
@@ -317,6 +391,12 @@ class AsyncReferkit(_Base):
     iter_webhooks = _async_pages(ops.list_webhooks)
     iter_webhook_messages = _async_pages(ops.list_webhook_messages)
     iter_member_ledger = _async_pages(ops.member_ledger)
+    iter_apps = _async_pages(apps.list_apps)
+    iter_app_links = _async_pages(apps.list_app_links)
+    iter_app_events = _async_pages(apps.app_events)
+    iter_customers = _async_pages(apps.list_customers)
+    iter_erasures = _async_pages(apps.list_erasures)
+    iter_forwarding_log = _async_pages(networks.forwarding_log)
 
 
 OPERATIONS: tuple[str, ...] = (
@@ -326,6 +406,7 @@ OPERATIONS: tuple[str, ...] = (
     "update_workspace",
     "delete_test_data",
     "list_keys",
+    "get_key",
     "create_key",
     "update_key",
     "revoke_key",
@@ -380,5 +461,37 @@ OPERATIONS: tuple[str, ...] = (
     "create_member_embed_token",
     "create_program_embed_token",
     "get_embed_me",
+    "list_apps",
+    "create_app",
+    "get_app",
+    "update_app",
+    "delete_app",
+    "create_client_key",
+    "list_app_links",
+    "create_app_link",
+    "get_app_link",
+    "update_app_link",
+    "delete_app_link",
+    "create_install",
+    "app_stats",
+    "app_events",
+    "app_overview",
+    "portfolio",
+    "apple_app_site_association",
+    "asset_links",
+    "list_customers",
+    "get_customer",
+    "export_customer",
+    "delete_customer",
+    "list_erasures",
+    "list_integrations",
+    "put_integrations",
+    "forwarding_log",
+    "retry_forward",
+    "dry_run",
+    "get_skan_schema",
+    "put_skan_schema",
+    "skan_value",
+    "receive_postback",
 )
 """Every operation's name (its OpenAPI operationId); both clients have a method for each."""

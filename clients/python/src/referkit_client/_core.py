@@ -2,7 +2,8 @@
 
 An operation function (``_operations``) returns a ``Call``: the HTTP request to make and how to
 read its answer. ``Referkit`` and ``AsyncReferkit`` only send it, with the same retry policy
-(``Retry``): connection errors, 429 (after ``Retry-After``) and 5xx are retried with
+(``Retry``): connection errors, 408 (a body that arrived too late: nothing was stored), 429
+(after ``Retry-After``) and 5xx are retried with
 exponential backoff, and every POST carries one ``Idempotency-Key`` generated per call, so a
 retry of a write is answered with the first result instead of repeating it.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -35,6 +36,7 @@ class Call(Generic[T]):
     params: Mapping[str, Any] = field(default_factory=dict)
     json: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    content: str | bytes | None = None  # a body that is not JSON (with its Content-Type header)
 
     def request(
         self, client: httpx.Client | httpx.AsyncClient, idempotency_key: str | None
@@ -44,12 +46,16 @@ class Call(Generic[T]):
             headers["Idempotency-Key"] = idempotency_key
         params = {k: _query(v) for k, v in self.params.items() if v is not None}
         return client.build_request(
-            self.method, self.path, params=params, json=self.json, headers=headers
+            self.method,
+            self.path,
+            params=params,
+            json=self.json,
+            content=self.content,
+            headers=headers,
         )
 
     def with_params(self, **params: Any) -> Call[T]:
-        merged = {**self.params, **params}
-        return Call(self.method, self.path, self.parse, merged, self.json, self.headers)
+        return replace(self, params={**self.params, **params})
 
 
 def _query(value: Any) -> Any:
@@ -116,7 +122,9 @@ class Retry:
             return False
         if isinstance(error, httpx.TransportError):
             return True
-        return isinstance(error, APIStatusError) and (error.status == 429 or error.status >= 500)
+        return isinstance(error, APIStatusError) and (
+            error.status in (408, 429) or error.status >= 500
+        )
 
     def delay(self, attempt: int, error: Exception) -> float:
         if isinstance(error, RateLimitError) and error.retry_after is not None:

@@ -75,6 +75,11 @@ def list_keys(
     return _list("/api/v1/keys", ApiKey, limit, cursor, include_revoked=include_revoked)
 
 
+def get_key(key_id: str) -> Call[ApiKey]:
+    """Read a key (a live key reads test keys too); never its secret."""
+    return Call("GET", path("/api/v1/keys/{k}", k=key_id), parser(ApiKey))
+
+
 def create_key(key: KeyCreate | Body) -> Call[ApiKey]:
     return Call("POST", "/api/v1/keys", parser(ApiKey), json=body(key))
 

@@ -3,14 +3,18 @@
 ReferkitError
 ├── APIConnectionError          no answer (after retries)
 └── APIStatusError              an answer with a problem body
-    ├── AuthenticationError     401 (authentication_required, invalid_api_key)
-    ├── PermissionDeniedError   403 (insufficient_scope)
+    ├── AuthenticationError     401 (authentication_required, invalid_api_key, embed tokens,
+    │                                dashboard sign-in)
+    ├── PermissionDeniedError   403 (insufficient_scope, e.g. a client key outside its app;
+    │                                csrf_refused, read_only_role)
     ├── NotFoundError           404
     ├── ConflictError           409 (conflict, idempotency_key_reused, …)
     │   └── InvalidTransitionError   invalid_transition
     ├── ValidationError         422 (validation_error and business refusals such as
     │                                self_referral, fraud_blocked, program_inactive)
-    ├── RateLimitError          429 (rate_limited, ip_blocked) — ``retry_after`` seconds
+    ├── RateLimitError          429 (rate_limited, ip_blocked, sign_in_throttled) —
+    │                                ``retry_after`` seconds
+    ├── RequestBodyTimeoutError 408 (the body did not arrive in time; nothing stored: retried)
     └── ServerError             5xx
 """
 
@@ -134,6 +138,34 @@ class IpBlockedError(RateLimitError):
     """``ip_blocked``."""
 
 
+class RequestBodyTimeoutError(APIStatusError):
+    """``request_body_timeout``: nothing was stored, so the request is retried."""
+
+
+# Dashboard session codes: the API itself never answers them to a key, but the problem
+# catalogue is shared, so a client reading the dashboard's JSON gets them typed too.
+
+
+class SignInFailedError(AuthenticationError):
+    """``sign_in_failed``."""
+
+
+class SignInRequiredError(AuthenticationError):
+    """``sign_in_required``."""
+
+
+class SignInThrottledError(RateLimitError):
+    """``sign_in_throttled``."""
+
+
+class CsrfRefusedError(PermissionDeniedError):
+    """``csrf_refused``."""
+
+
+class ReadOnlyRoleError(PermissionDeniedError):
+    """``read_only_role``."""
+
+
 _BY_CODE: dict[str, type[APIStatusError]] = {
     "authentication_required": AuthenticationError,
     "invalid_api_key": InvalidApiKeyError,
@@ -160,8 +192,14 @@ _BY_CODE: dict[str, type[APIStatusError]] = {
     "idempotency_in_progress": ConflictError,
     "https_required": APIStatusError,
     "request_timeout": ServerError,
+    "request_body_timeout": RequestBodyTimeoutError,
     "service_unavailable": ServerError,
     "internal_error": ServerError,
+    "sign_in_failed": SignInFailedError,
+    "sign_in_throttled": SignInThrottledError,
+    "sign_in_required": SignInRequiredError,
+    "csrf_refused": CsrfRefusedError,
+    "read_only_role": ReadOnlyRoleError,
 }
 """Every problem ``code`` → its error class (the SDK's tests check none is missing)."""
 
@@ -169,6 +207,7 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: NotFoundError,
+    408: RequestBodyTimeoutError,
     409: ConflictError,
     422: ValidationError,
     429: RateLimitError,

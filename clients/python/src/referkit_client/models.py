@@ -8,46 +8,47 @@ shape; the server stays the judge of every rule.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-T = TypeVar("T")
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-
-class Request(BaseModel):
-    """Request bodies: unset fields are not sent; extra keys pass through to the server."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-# Envelopes -------------------------------------------------------------------------------------
-
-
-class PageMeta(Model):
-    has_more: bool = Field(alias="hasMore")
-    cursor: str | None = None
-    limit: int
-    offset: int | None = None
-    total: int | None = None
-
-
-class Page(Model, Generic[T]):
-    data: list[T]
-    meta: PageMeta
-
+from referkit_client._app_models import (
+    App,
+    AppCounters,
+    AppCreate,
+    AppStats,
+    AppStatsRow,
+    ClientKey,
+    DeepLink,
+    Device,
+    DryRun,
+    Forward,
+    ForwardAttempt,
+    Install,
+    InstallAttribution,
+    InstallCreate,
+    Integration,
+    Integrations,
+    IntegrationUpdate,
+    Kpi,
+    Money,
+    Overview,
+    Period,
+    Portfolio,
+    PortfolioApp,
+    PostbackAck,
+    SkanCampaignStats,
+    SkanSchema,
+    SkanSchemaInput,
+    SkanStats,
+    SkanValue,
+    SkanValueCount,
+    SkanWindowStats,
+    TopLink,
+)
+from referkit_client._base import Model, Page, PageMeta, Request, Resource
 
 # Resources -------------------------------------------------------------------------------------
-
-
-class Resource(Model):
-    """Any object the API answers; typed subclasses below name the common fields."""
-
-    id: str | None = None
 
 
 class Workspace(Resource):
@@ -57,9 +58,14 @@ class Workspace(Resource):
 class ApiKey(Resource):
     id: str
     name: str
-    scope: Literal["full", "read_only", "analytics"]
+    scope: Literal["full", "read_only", "analytics", "app_client"]
     mode: Literal["live", "test"]
     public_key: str
+    secret_hint: str | None = None
+    rate_limit_per_minute: int | None = None
+    app_id: str | None = Field(default=None, description="The app of a client key (pk_app_…).")
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
     secret: str | None = Field(default=None, description="Only on create and regenerate.")
 
 
@@ -136,7 +142,17 @@ class Link(Resource):
     id: str
     code: str
     short_url: str
-    destination_url: str
+    destination_url: str | None = Field(description="None: the program's landing URL.")
+    app_id: str | None = None
+    program_id: str | None = None
+    member_id: str | None = None
+    ios_url: str | None = None
+    android_url: str | None = None
+    deep_link_path: str | None = None
+    deep_link_params: dict[str, str] | None = None
+    network: str | None = None
+    campaign: str | None = None
+    clicks: int = 0
     created_at: datetime
 
 
@@ -174,6 +190,51 @@ class EmbedToken(Model):
     expires_at: datetime
     member_id: str
     program_id: str
+
+
+class Customer(Resource):
+    id: str
+    external_id: str | None
+    email: str | None
+    livemode: bool
+    created_at: datetime
+
+
+class ExportedClick(Resource):
+    id: str
+    link_id: str | None = None
+    program_id: str | None = None
+    member_id: str | None = None
+    code: str
+    visitor_id: str | None = None
+    platform: str
+    is_bot: bool
+    user_agent: str | None = None
+    referer: str | None = None
+    created_at: datetime
+
+
+class CustomerExport(Model):
+    """Everything stored about one person (GDPR access / portability); each event, referral
+    and click also carries its stored ``ip``, ``user_agent`` and ``visitor_id``."""
+
+    exported_at: datetime
+    customer: Customer
+    events: list[Event]
+    referrals: list[Referral] = Field(description="Referrals where they are the referee.")
+    rewards: list[Reward] = Field(description="Rewards they receive (as the referee).")
+    clicks: list[ExportedClick]
+
+
+class Erasure(Resource):
+    """Who erased whose data, when, and how much (never the data)."""
+
+    id: str
+    subject_type: Literal["customer", "member"]
+    subject_id: str
+    key_id: str | None
+    counts: dict[str, int]
+    created_at: datetime
 
 
 class Stats(Model):
@@ -223,8 +284,17 @@ class RewardCreate(Request):
 
 
 class LinkCreate(Request):
-    destination_url: str
+    destination_url: str | None = None
     code: str | None = None
+    app_id: str | None = None
+    program_id: str | None = None
+    member_id: str | None = None
+    ios_url: str | None = None
+    android_url: str | None = None
+    deep_link_path: str | None = None
+    deep_link_params: dict[str, str] | None = None
+    network: str | None = None
+    campaign: str | None = None
 
 
 class EventCreate(Request):
@@ -247,3 +317,72 @@ class KeyCreate(Request):
     name: str
     scope: Literal["full", "read_only", "analytics"] = "full"
     mode: Literal["live", "test"] = "live"
+
+
+__all__ = [
+    "ApiKey",
+    "App",
+    "AppCounters",
+    "AppCreate",
+    "AppStats",
+    "AppStatsRow",
+    "ClientKey",
+    "Customer",
+    "CustomerExport",
+    "DeepLink",
+    "Device",
+    "DryRun",
+    "EmbedToken",
+    "Erasure",
+    "Event",
+    "EventCreate",
+    "ExportedClick",
+    "Forward",
+    "ForwardAttempt",
+    "Hook",
+    "Install",
+    "InstallAttribution",
+    "InstallCreate",
+    "Integration",
+    "IntegrationUpdate",
+    "Integrations",
+    "KeyCreate",
+    "Kpi",
+    "Link",
+    "LinkCreate",
+    "Member",
+    "MemberCreate",
+    "Model",
+    "Money",
+    "Overview",
+    "Page",
+    "PageMeta",
+    "Period",
+    "Portfolio",
+    "PortfolioApp",
+    "PostbackAck",
+    "Program",
+    "ProgramCreate",
+    "Referee",
+    "RefereeInput",
+    "Referral",
+    "ReferralCreate",
+    "Request",
+    "Resource",
+    "Reward",
+    "RewardCreate",
+    "RewardRule",
+    "SkanCampaignStats",
+    "SkanSchema",
+    "SkanSchemaInput",
+    "SkanStats",
+    "SkanValue",
+    "SkanValueCount",
+    "SkanWindowStats",
+    "Stats",
+    "TopLink",
+    "WebhookCreate",
+    "WebhookEndpoint",
+    "WebhookMessage",
+    "Workspace",
+]

@@ -13,6 +13,8 @@ from itertools import count
 
 from markupsafe import Markup, escape
 
+from referkit.kit.money import decimals, to_major
+
 WIDTH, HEIGHT = 600, 200
 # The left margin holds the widest axis label ("USD 2,000.00") at the chart's font size.
 LEFT, RIGHT, TOP, BOTTOM = 96, 12, 12, 28
@@ -97,13 +99,14 @@ def money(amount: int, unit: str) -> str:
     if unit == "points" or not unit:
         return f"{amount:,}"
     sign = "-" if amount < 0 else ""
-    whole, cents = divmod(abs(amount), 100)
-    return f"{sign}{unit} {whole:,}.{cents:02d}"
+    digits = decimals(unit)
+    major = abs(amount) / 10**digits
+    return f"{sign}{unit} {major:,.{digits}f}"
 
 
 def short_amount(amount: int, unit: str) -> str:
     """An axis label: the amount without its unit (``250000`` USD → ``2.5k``)."""
-    value = amount if unit in ("points", "") else amount / 100
+    value = amount if unit in ("points", "") else to_major(amount, unit)
     for limit, suffix in ((1_000_000, "M"), (1_000, "k")):
         if abs(value) >= limit:
             return f"{value / limit:.3g}{suffix}"

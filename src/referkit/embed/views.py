@@ -9,31 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
+from referkit.kit.money import decimals
 from referkit.program.schemas import EmbedSettings, EmbedTheme
-
-# ISO 4217 currencies whose minor unit is not the cent (the rest have two decimals).
-_ZERO_DECIMAL = frozenset(
-    [
-        "BIF",
-        "CLP",
-        "DJF",
-        "GNF",
-        "ISK",
-        "JPY",
-        "KMF",
-        "KRW",
-        "PYG",
-        "RWF",
-        "UGX",
-        "UYI",
-        "VND",
-        "VUV",
-        "XAF",
-        "XOF",
-        "XPF",
-    ]
-)
-_THREE_DECIMAL = frozenset(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"])
 
 
 def mask_email(email: str | None) -> str:
@@ -48,7 +25,7 @@ def format_amount(amount: int, unit: str) -> str:
     """Minor units as text: ``2500, USD`` → ``25.00 USD``; points and other kinds as counts."""
     if len(unit) != 3 or not unit.isupper():
         return f"{amount:,} {unit}"
-    digits = 0 if unit in _ZERO_DECIMAL else 3 if unit in _THREE_DECIMAL else 2
+    digits = decimals(unit)
     major = amount / 10**digits
     return f"{major:,.{digits}f} {unit}"
 

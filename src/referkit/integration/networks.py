@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from referkit.kit.json import dumps
+from referkit.kit.money import to_major
 
 NETWORKS = ("meta", "google_ads", "tiktok", "postback")
 META_API_VERSION = "v21.0"
@@ -72,28 +73,6 @@ POSTBACK_MACROS = (
     "ip",
     "os",
 )
-# ISO 4217 currencies without minor units: an amount of 500 JPY is 500, not 5.00.
-_ZERO_DECIMAL = frozenset(
-    {
-        "BIF",
-        "CLP",
-        "DJF",
-        "GNF",
-        "ISK",
-        "JPY",
-        "KMF",
-        "KRW",
-        "PYG",
-        "RWF",
-        "UGX",
-        "UYI",
-        "VND",
-        "VUV",
-        "XAF",
-        "XOF",
-        "XPF",
-    }
-)
 
 
 def normalised_hash(value: str | None, *, kind: str) -> str | None:
@@ -109,7 +88,7 @@ def normalised_hash(value: str | None, *, kind: str) -> str | None:
 def major_units(amount: int | None, currency: str | None) -> float | None:
     if amount is None or currency is None:
         return None
-    return amount if currency.upper() in _ZERO_DECIMAL else round(amount / 100, 2)
+    return to_major(amount, currency)
 
 
 @dataclass(frozen=True)

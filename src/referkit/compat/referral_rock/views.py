@@ -12,15 +12,11 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from referkit.kit.money import decimals
 from referkit.member.schemas import Member
 from referkit.program.schemas import Program
 from referkit.referral.schemas import Referral
 from referkit.reward.schemas import Reward
-
-# Currencies whose minor unit is not 1/100 (ISO 4217); everything else has two decimals.
-_ZERO_DECIMALS = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG"})
-_ZERO_DECIMALS |= frozenset({"RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"})
-_THREE_DECIMALS = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 
 # Referral Rock's reward status words (GET api/rewards `status`: Pending, Processing, Issued);
 # Referkit's cancelled and reversed rewards have no Referral Rock word and keep their own.
@@ -35,9 +31,7 @@ REWARD_STATUS = {
 def _scale(currency: str | None) -> int:
     if currency is None:
         return 1  # points
-    if currency in _ZERO_DECIMALS:
-        return 1
-    return 1000 if currency in _THREE_DECIMALS else 100
+    return int(10 ** decimals(currency))
 
 
 def to_decimal(amount: int | None, currency: str | None) -> float | None:

@@ -53,8 +53,11 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src
 
+# pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in one process); whole files stay
+# together so each file's module-scoped servers and browsers start once.
+PYTEST_WORKERS ?= auto
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 ## The Python SDK (clients/python): lint, mypy --strict, its tests against the live app.
 sdk: $(VENV)/.installed-dev

@@ -19,7 +19,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from referkit.app import create_app
 from referkit.config import Settings
@@ -33,6 +35,25 @@ TEST_BASE_URL = "http://testserver"
 def pytest_sessionstart(session: pytest.Session) -> None:
     if os.environ.get("CI") and not PG_URL:
         raise pytest.UsageError("CI must set REFERKIT_TEST_DATABASE_URL (PostgreSQL).")
+    if PG_URL and os.environ.get("REFERKIT_TEST_DATABASE_SHARED_URL"):
+        asyncio.run(_create_worker_database(PG_URL))
+
+
+async def _create_worker_database(url: str) -> None:
+    """A pytest-xdist worker's own database (see tests/__init__.py), made once, kept after."""
+    name = make_url(url).database
+    admin = create_async_engine(
+        make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    try:
+        async with admin.connect() as conn:
+            found = await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not found:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
 
 
 def _backends() -> list[str]:

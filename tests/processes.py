@@ -58,6 +58,17 @@ def run_cli(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[s
     )
 
 
+def worker_index() -> int:
+    """0 outside pytest-xdist, else the worker's number (``gw3`` -> 3)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) if worker.startswith("gw") else 0
+
+
+def worker_port(base: int) -> int:
+    """A fixed port for one worker: ``base`` moved by 50 per xdist worker, so workers never meet."""
+    return base + 50 * worker_index()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

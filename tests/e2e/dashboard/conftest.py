@@ -1,9 +1,10 @@
 """A real ``referkit serve --demo`` (SQLite in a temp data dir, or a throwaway PostgreSQL
 database) and Debian's Chromium driven by Playwright.
 
-The server listens on ``REFERKIT_TEST_DASHBOARD_PORT`` (8151 by default). Screenshots go to
-``REFERKIT_TEST_SCREENSHOTS`` when it is set (``docs/images/dashboard`` regenerates the
-pictures of docs/dashboard.md), else to a temporary directory.
+The server listens on ``REFERKIT_TEST_DASHBOARD_PORT`` (8151 by default; plus 50 per
+pytest-xdist worker). Screenshots go to ``REFERKIT_TEST_SCREENSHOTS`` when it is set
+(``docs/images/dashboard`` regenerates the pictures of docs/dashboard.md), else to a temporary
+directory.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import postgres_database
-from tests.processes import PG_URL, cli_env, run_cli, serve
+from tests.processes import PG_URL, cli_env, run_cli, serve, worker_port
 
-PORT = int(os.environ.get("REFERKIT_TEST_DASHBOARD_PORT", "8151"))
+PORT = worker_port(int(os.environ.get("REFERKIT_TEST_DASHBOARD_PORT", "8151")))
 
 
 @dataclass(frozen=True)

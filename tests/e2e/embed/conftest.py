@@ -7,7 +7,7 @@
   on 127.0.0.2:<port+3> is a site the program does not allow;
 - Debian's Chromium driven by Playwright (the driver and browser are shared: tests/e2e/conftest.py).
 
-Ports start at ``REFERKIT_TEST_E2E_PORT`` (8130 by default).
+Ports start at ``REFERKIT_TEST_E2E_PORT`` (8130 by default; plus 50 per pytest-xdist worker).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import postgres_database
-from tests.processes import PG_URL, cli_env, run_cli, serve
+from tests.processes import PG_URL, cli_env, run_cli, serve, worker_port
 
-BASE_PORT = int(os.environ.get("REFERKIT_TEST_E2E_PORT", "8130"))
+BASE_PORT = worker_port(int(os.environ.get("REFERKIT_TEST_E2E_PORT", "8130")))
 SECRET_KEY = "e2e-embed-secret-key-" + "k" * 32
 HOST_IP = "127.0.0.2"
 ARTIFACTS = Path(os.environ.get("REFERKIT_TEST_ARTIFACTS", ".artifacts")) / "e2e-embed"

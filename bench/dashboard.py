@@ -52,6 +52,7 @@ from referkit.models import (
     WebhookAttempt,
     WebhookMessage,
 )
+from referkit.stats.reward_rollups import RewardRollupBuffer, creation_day
 from referkit.stats.rollups import RollupBuffer
 
 REFERRALS = int(os.environ.get("BENCH_REFERRALS", "100000"))
@@ -156,6 +157,7 @@ class Copier:
         self.now = datetime.now(UTC)
         self.out: dict[type[Any], list[dict[str, Any]]] = {}
         self.rollups = RollupBuffer()
+        self.reward_rollups = RewardRollupBuffer()
         self.serial = 0
 
     def copy_member(self, member: dict[str, Any]) -> None:
@@ -188,6 +190,7 @@ class Copier:
         entries = [e for e in self.rows["ledger_entries"] if e["reward_id"] in subst]
         self._emit(LedgerEntry, entries, subst, shift)
         self._count(subst, mine("clicks"), referrals, shift)
+        self._count_rewards(rewards, shift)
 
     def _emit(
         self,
@@ -236,6 +239,21 @@ class Copier:
                 program_id=row["program_id"],
                 member_id=subst.get(row["member_id"]),
                 **counts,
+            )
+
+    def _count_rewards(self, rewards: list[dict[str, Any]], shift: timedelta) -> None:
+        """The reward rollups the reward service keeps, for the copied rewards."""
+        for row in rewards:
+            unit = row["currency"] or ("points" if row["kind"] == "points" else row["kind"])
+            self.reward_rollups.move(
+                workspace_id=self.workspace_id,
+                livemode=row["livemode"],
+                program_id=row["program_id"],
+                day=creation_day(row["created_at"] - shift),
+                unit=unit,
+                amount=row["amount"] or 0,
+                before=None,
+                after=row["status"],
             )
 
     def messages(self, total: int) -> None:
@@ -312,6 +330,7 @@ async def _flush(engine: Any, copier: Copier, added: dict[str, int]) -> None:
                 await conn.execute(model.__table__.insert(), batch[start : start + 1000])
             added[model.__tablename__] = added.get(model.__tablename__, 0) + len(batch)
         await copier.rollups.write(conn)
+        await copier.reward_rollups.write(conn)
 
 
 def sign_in(http: httpx.Client, email: str, password: str) -> None:

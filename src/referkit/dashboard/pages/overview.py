@@ -19,7 +19,7 @@ from referkit.stats.schemas import Interval
 from referkit.stats.service import StatsService
 
 router = APIRouter(prefix=PREFIX, route_class=DashboardRoute, include_in_schema=False)
-RANGES = (7, 30, 90)
+RANGES = (7, 30, 90, 365)
 
 
 @dataclass
@@ -28,6 +28,7 @@ class Metric:
     current: list[int]
     previous: list[int]
     unit: str = ""
+    note: str = ""
 
     def fmt(self, value: int) -> str:
         return money(value, self.unit) if self.unit else f"{value:,}"
@@ -68,15 +69,22 @@ def _main_unit(per_day: dict[date, dict[str, int]]) -> str:
 
 
 async def _collect(
-    session: Session, viewer: CurrentViewer, program_ids: list[str], start: date, today: date
-) -> dict[str, dict[date, Any]]:
-    """Per-day counters, revenue and rewards of the programs, summed."""
+    session: Session,
+    viewer: CurrentViewer,
+    program_ids: list[str],
+    start: date,
+    current_from: date,
+    today: date,
+) -> dict[str, Any]:
+    """Per-day counters, revenue and rewards of the programs, summed, and the number of
+    rewards of the current period pending and issued per unit. All from rollups."""
     stats = StatsService(session)
     counts: dict[str, dict[date, Any]] = {
         key: defaultdict(int) for key in ("clicks", "referrals", "qualified")
     }
     revenue: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     rewards: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    statuses: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for program_id in program_ids:
         result = await stats.program(viewer.principal, program_id, start, today, Interval.day)
         for point in result.series:
@@ -85,11 +93,12 @@ async def _collect(
             counts["qualified"][point.start] += point.qualified_referrals
             for item in point.revenue:
                 revenue[point.start][item.currency] += item.amount
-        per_day = await stats.rewards_by_day(viewer.principal, program_id, start, today)
-        for day, units in per_day.items():
-            for unit, amount in units.items():
-                rewards[day][unit] += amount
-    return {**counts, "revenue": revenue, "rewards": rewards}
+        for row in await stats.rewards_by_day(viewer.principal, program_id, start, today):
+            rewards[row.day][row.unit] += row.amount
+            if row.day >= current_from:
+                statuses[row.unit]["pending"] += row.pending_count
+                statuses[row.unit]["issued"] += row.issued_count
+    return {**counts, "revenue": revenue, "rewards": rewards, "statuses": statuses}
 
 
 def _split(
@@ -112,7 +121,9 @@ async def overview(
     today = utcnow().date()
     current_days = [today - timedelta(days=days - 1 - i) for i in range(days)]
     previous_days = [d - timedelta(days=days) for d in current_days]
-    data = await _collect(session, viewer, [p.id for p in chosen], previous_days[0], today)
+    data = await _collect(
+        session, viewer, [p.id for p in chosen], previous_days[0], current_days[0], today
+    )
     metrics = []
     for key, name in (
         ("clicks", "Clicks"),
@@ -126,6 +137,11 @@ async def overview(
         metrics.append(
             Metric(name, *_split(per_day, previous_days, current_days), unit=unit or "-")
         )
+        if key == "rewards" and unit:
+            counts = data["statuses"].get(unit, {})
+            metrics[
+                -1
+            ].note = f"{counts.get('pending', 0):,} pending · {counts.get('issued', 0):,} issued"
     for metric in metrics:
         if metric.unit == "-":
             metric.unit = ""

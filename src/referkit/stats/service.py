@@ -233,6 +233,22 @@ class StatsService:
             ],
         )
 
+    async def program_days(
+        self, principal: Principal, program_id: str, day_from: date, day_to: date
+    ) -> list[dict[str, Any]]:
+        """The program's rollup rows per day and currency in [day_from, day_to], as stored
+        (``day`` a date; counts in the ``currency == ""`` row, revenue in one row per
+        currency): what ``program`` sums into buckets, for readers that chart a long range
+        and need no response models."""
+        program = await ProgramService(self.session).get(principal, program_id)
+        _check_range(day_from, day_to)
+        rows = await self.stats.by_day(
+            "program", program.id, day_from.isoformat(), day_to.isoformat()
+        )
+        for row in rows:
+            row["day"] = date.fromisoformat(row["day"])
+        return rows
+
     async def leaderboard(
         self, principal: Principal, program_id: str, period: Period, limit: int
     ) -> Leaderboard:

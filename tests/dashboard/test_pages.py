@@ -8,12 +8,9 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
 
 from referkit.dashboard.service import Role
-from referkit.db.session import SessionFactory
 from referkit.kit.time import utcnow
-from referkit.models import Reward
 from tests.dashboard.conftest import Seeded
 from tests.dashboard.helpers import User, new_user, post_form, sign_in
 from tests.factories import create_member, create_program, new_key
@@ -407,8 +404,32 @@ async def test_refused_forms_show_the_reason(browser: httpx.AsyncClient, seeded:
 
 
 async def test_reward_chart_sums_by_day_without_cancelled(
-    app: FastAPI, client: httpx.AsyncClient, browser: httpx.AsyncClient, seeded: Seeded, admin: User
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    seeded: Seeded,
+    admin: User,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # A goodwill credit made 10 days ago (the reward service's clock set back while making it).
+    earlier = utcnow() - timedelta(days=10)
+    monkeypatch.setattr("referkit.reward.service.utcnow", lambda: earlier)
+    credit = await client.post(
+        "/api/v1/rewards",
+        json={
+            "member_id": seeded.member["id"],
+            "kind": "credit",
+            "amount": 500,
+            "currency": "USD",
+        },
+        headers=admin.key.headers,
+    )
+    assert credit.status_code == 201, credit.text
+    monkeypatch.undo()
+    week = (await browser.get("/dashboard?days=7")).text
+    assert "USD 30.00" in week  # this week: the referrer's and the friend's rewards
+    assert "USD 5.00" in week  # the week before: the credit
+    assert "2 pending · 0 issued" in week
+    assert "USD 35.00" in (await browser.get("/dashboard?days=30")).text
     rewards = (
         await client.get(
             "/api/v1/rewards",
@@ -416,23 +437,11 @@ async def test_reward_chart_sums_by_day_without_cancelled(
             headers=admin.key.headers,
         )
     ).json()["data"]
-    friend = next(r for r in rewards if r["recipient"] == "referee")
-    sessions: SessionFactory = app.state.sessions
-    async with sessions.transaction() as session:  # the friend's reward was made 10 days ago
-        await session.execute(
-            update(Reward)
-            .where(Reward.id == friend["id"])
-            .values(created_at=utcnow() - timedelta(days=10))
-        )
-    week = (await browser.get("/dashboard?days=7")).text
-    assert "USD 20.00" in week  # this week: the referrer's reward
-    assert "USD 10.00" in week  # the week before: the friend's
-    assert "USD 30.00" in (await browser.get("/dashboard?days=30")).text
-    referrer = next(r for r in rewards if r["recipient"] == "referrer")
+    referrer = next(r for r in rewards if r["recipient"] == "referrer" and r["amount"] == 2000)
     cancelled = await client.post(
         f"/api/v1/rewards/{referrer['id']}/cancel", json={}, headers=admin.key.headers
     )
     assert cancelled.status_code == 200, cancelled.text
     month = (await browser.get("/dashboard?days=30")).text
-    assert "USD 10.00" in month
-    assert "USD 30.00" not in month
+    assert "USD 15.00" in month
+    assert "USD 35.00" not in month

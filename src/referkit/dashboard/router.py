@@ -6,7 +6,10 @@ from fastapi import APIRouter, FastAPI
 from starlette.staticfiles import StaticFiles
 
 from referkit.dashboard.pages import (
+    app_detail,
+    apps,
     auth,
+    integrations,
     keys,
     links,
     members,
@@ -15,6 +18,7 @@ from referkit.dashboard.pages import (
     referrals,
     rewards,
     settings,
+    skan,
     webhooks,
 )
 from referkit.dashboard.web import PREFIX, STATIC
@@ -28,6 +32,10 @@ for module in (
     referrals,
     rewards,
     links,
+    apps,  # before app_detail: /apps/new is not an app id
+    app_detail,
+    integrations,
+    skan,
     webhooks,
     keys,
     settings,

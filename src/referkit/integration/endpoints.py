@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
+from referkit.config import Settings
 from referkit.integration.schemas import (
     DryRun,
     DryRunRequest,
@@ -31,7 +32,9 @@ from referkit.openapi import problems
 router = APIRouter(prefix="/apps/{app_id}/integrations", tags=["Integrations"])
 
 
-def _service(request: Request, session: Any) -> IntegrationService:
+def integration_service(request: Request, session: Any) -> IntegrationService:
+    """The service with this installation's sealing key, SSRF policy and resolver (the
+    dashboard builds it the same way)."""
     state = request.app.state
     return IntegrationService(
         session,
@@ -39,6 +42,11 @@ def _service(request: Request, session: Any) -> IntegrationService:
         allow_private=state.settings.webhook_allow_private_targets,
         resolver=state.resolver,
     )
+
+
+def base_urls(settings: Settings) -> BaseUrls:
+    """Where each network's requests go (settings, so tests use loopback receivers)."""
+    return BaseUrls(settings.meta_base_url, settings.google_ads_base_url, settings.tiktok_base_url)
 
 
 def _out(service: IntegrationService, rows: list[IntegrationRow]) -> Integrations:
@@ -79,7 +87,7 @@ async def list_integrations(
     app_id: str, request: Request, principal: ReadPrincipal, session: Session
 ) -> Integrations:
     app = await AppService(session).get(principal, app_id)
-    service = _service(request, session)
+    service = integration_service(request, session)
     return _out(service, await service.all(app))
 
 
@@ -92,7 +100,7 @@ async def put_integrations(
     session: Session,
 ) -> Integrations:
     app = await AppService(session).get(principal, app_id)
-    service = _service(request, session)
+    service = integration_service(request, session)
     return _out(service, await service.update(app, body))
 
 
@@ -106,7 +114,7 @@ async def forwarding_log(
     page: Annotated[PageParams, Depends(page_params)],
 ) -> Page[Forward]:
     app = await AppService(session).get(principal, app_id)
-    logs, meta = await _service(request, session).log(app, network.value, page)
+    logs, meta = await integration_service(request, session).log(app, network.value, page)
     return Page[Forward](data=[forward_out(log) for log in logs], meta=meta)
 
 
@@ -124,7 +132,9 @@ async def retry_forward(
     session: Session,
 ) -> Forward:
     app = await AppService(session).get(principal, app_id)
-    return forward_out(await _service(request, session).retry(app, network.value, forward_id))
+    return forward_out(
+        await integration_service(request, session).retry(app, network.value, forward_id)
+    )
 
 
 @router.post(
@@ -142,8 +152,8 @@ async def dry_run(
 ) -> DryRun:
     app = await AppService(session).get(principal, app_id)
     settings = request.app.state.settings
-    urls = BaseUrls(settings.meta_base_url, settings.google_ads_base_url, settings.tiktok_base_url)
-    result = await _service(request, session).dry_run(
+    urls = base_urls(settings)
+    result = await integration_service(request, session).dry_run(
         principal, app, network.value, body.event_id if body else None, urls
     )
     return DryRun(

@@ -25,6 +25,7 @@ from referkit.models.program import Program
 from referkit.models.reach_mark import ReachMark
 from referkit.models.referral import Referral
 from referkit.models.reward import Reward
+from referkit.models.reward_rollup import RewardRollup
 from referkit.models.rollup import Rollup
 from referkit.models.skan import SkanPostback, SkanSchema
 from referkit.models.webhook_attempt import WebhookAttempt
@@ -58,6 +59,7 @@ __all__ = [
     "ReachMark",
     "Referral",
     "Reward",
+    "RewardRollup",
     "Rollup",
     "SkanPostback",
     "SkanSchema",

@@ -32,6 +32,7 @@ from referkit.reward import rules
 from referkit.reward.repository import RewardRepository
 from referkit.reward.schemas import MilestoneProgress, RewardCreate
 from referkit.reward.schemas import Reward as RewardView
+from referkit.stats.reward_rollups import RewardRollupBuffer, creation_day, record_rewards
 from referkit.webhook.service import WebhookService
 
 FRAUD_HOLD = "fraud_review"
@@ -189,7 +190,7 @@ class RewardService:
             return None  # a concurrent trigger created it first
         if reward.kind == "coupon" and reward.coupon_pool:
             await self._assign_coupon(reward, now)
-        await self._entry(reward, "created", pending=reward.amount or 0, issued=0)
+        await self._entry(reward, "created", pending=reward.amount or 0, issued=0, before=None)
         await self._emit(reward, "reward.created")
         return reward
 
@@ -259,7 +260,7 @@ class RewardService:
         )
         reward.dedupe_key = f"manual:{reward.id}"
         await self.rewards.add(reward)
-        await self._entry(reward, "created", pending=reward.amount or 0, issued=0)
+        await self._entry(reward, "created", pending=reward.amount or 0, issued=0, before=None)
         await self._emit(reward, "reward.created")
         return reward
 
@@ -310,7 +311,7 @@ class RewardService:
         if note is not None:
             reward.note = note
         value = reward.amount or 0
-        await self._entry(reward, "issued", pending=-value, issued=value)
+        await self._entry(reward, "issued", pending=-value, issued=value, before="pending")
         await self._emit(reward, "reward.issued")
 
     async def cancel(self, principal: Principal, reward_id: str, note: str | None) -> Reward:
@@ -330,15 +331,18 @@ class RewardService:
         reward.status = "cancelled"
         reward.cancelled_at = reward.updated_at = utcnow()
         reward.note = note if note is not None else reward.note
-        await self._entry(reward, "cancelled", pending=-(reward.amount or 0), issued=0)
+        await self._entry(
+            reward, "cancelled", pending=-(reward.amount or 0), issued=0, before="pending"
+        )
         await self._emit(reward, "reward.cancelled")
 
     async def _reverse(self, reward: Reward) -> None:
         value = reward.amount or 0
-        pending, issued = (-value, 0) if reward.status == "pending" else (0, -value)
+        before = reward.status
+        pending, issued = (-value, 0) if before == "pending" else (0, -value)
         reward.status = "reversed"
         reward.reversed_at = reward.updated_at = utcnow()
-        await self._entry(reward, "reversed", pending=pending, issued=issued)
+        await self._entry(reward, "reversed", pending=pending, issued=issued, before=before)
         await self._emit(reward, "reward.reversed")
 
     async def any_due(self) -> bool:
@@ -456,7 +460,11 @@ class RewardService:
 
     # Helpers ----------------------------------------------------------------------------------
 
-    async def _entry(self, reward: Reward, kind: str, *, pending: int, issued: int) -> None:
+    async def _entry(
+        self, reward: Reward, kind: str, *, pending: int, issued: int, before: str | None
+    ) -> None:
+        """The ledger entry of a change to ``reward`` (now in its new status, ``before`` the
+        old one) and, in the same transaction, the move in its program's reward rollups."""
         await self.rewards.add_entry(
             LedgerEntry(
                 id=new_id("led"),
@@ -473,6 +481,18 @@ class RewardService:
                 created_at=utcnow(),
             )
         )
+        counts = RewardRollupBuffer()
+        counts.move(
+            workspace_id=reward.workspace_id,
+            livemode=reward.livemode,
+            program_id=reward.program_id,
+            day=creation_day(reward.created_at),
+            unit=_unit(reward),
+            amount=reward.amount or 0,
+            before=before,
+            after=reward.status,
+        )
+        await record_rewards(self.session, counts)
 
     async def _emit(self, reward: Reward, event_type: str) -> None:
         data = RewardView.model_validate(reward).model_dump(mode="json")

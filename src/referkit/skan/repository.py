@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.models import App, Event, SkanPostback, SkanSchema
 
 
@@ -63,6 +64,11 @@ class SkanPostbackRepository:
     async def add(self, row: SkanPostback) -> None:
         self.session.add(row)
         await self.session.flush()
+
+    async def page(self, app_id: str, params: PageParams) -> tuple[list[SkanPostback], PageMeta]:
+        """The app's postbacks, newest first (ids are time-sortable)."""
+        stmt = select(SkanPostback).where(SkanPostback.app_id == app_id)
+        return await paginate(self.session, stmt, SkanPostback.id, params)
 
     async def of_app(self, app_id: str, start: datetime, end: datetime) -> list[SkanPostback]:
         result = await self.session.scalars(

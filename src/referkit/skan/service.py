@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referkit.auth.principal import Principal
 from referkit.errors import NotFound, Unprocessable
 from referkit.kit.ids import looks_like_id, new_id
+from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.time import as_utc, utcnow
 from referkit.mobile.service import AppService
 from referkit.models import SkanPostback, SkanSchema
@@ -202,6 +203,13 @@ class SkanService:
                     _definition(schema), sequence + 1, row.fine_value, row.coarse_value
                 )
         return row
+
+    async def list_postbacks(
+        self, principal: Principal, app_id: str, params: PageParams
+    ) -> tuple[list[SkanPostback], PageMeta]:
+        """The app's postbacks as received, verified or not, newest first."""
+        app = await self.apps.get(principal, app_id)
+        return await self.postbacks.page(app.id, params)
 
     # --- stats ------------------------------------------------------------------------------
 

@@ -3,13 +3,13 @@ counted)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referkit.models import Reward, Rollup
+from referkit.models import RewardRollup, Rollup
+from referkit.stats.reward_rollups import REWARD_COUNTERS
 from referkit.stats.rollups import COUNTERS
 
 Row = dict[str, Any]
@@ -73,35 +73,23 @@ class StatsRepository:
         )
         return [dict(row) for row in (await self.session.execute(stmt)).mappings()]
 
-    async def reward_amounts(
-        self, program_id: str, start: datetime, end: datetime
-    ) -> list[tuple[date, str, int]]:
-        """(UTC day, unit, amount) sums of the program's rewards created in [start, end), less
-        the cancelled ones. Summed by the database per day: rollups count no rewards yet, and
-        a year of a busy program is too many rows to read one by one."""
-        day = self._utc_day(Reward.created_at)
+    async def reward_days(
+        self, workspace_id: str, program_id: str, day_from: str, day_to: str
+    ) -> list[Row]:
+        """The program's reward rollup rows of the days in [day_from, day_to], one per day and
+        unit: a primary-key range, O(days) whatever the number of rewards."""
         stmt = (
-            select(day, Reward.currency, Reward.kind, func.sum(Reward.amount))
+            select(
+                RewardRollup.day,
+                RewardRollup.unit,
+                *(getattr(RewardRollup, name) for name in REWARD_COUNTERS),
+            )
             .where(
-                Reward.program_id == program_id,
-                Reward.created_at >= start,
-                Reward.created_at < end,
-                Reward.status != "cancelled",
-                Reward.amount.is_not(None),
+                RewardRollup.workspace_id == workspace_id,
+                RewardRollup.program_id == program_id,
+                RewardRollup.day >= day_from,
+                RewardRollup.day <= day_to,
             )
-            .group_by(day, Reward.currency, Reward.kind)
+            .order_by(RewardRollup.day, RewardRollup.unit)
         )
-        return [
-            (
-                date.fromisoformat(str(row[0])),
-                row[1] or ("points" if row[2] == "points" else ""),
-                int(row[3] or 0),
-            )
-            for row in await self.session.execute(stmt)
-        ]
-
-    def _utc_day(self, column: Any) -> Any:
-        """``YYYY-MM-DD`` of a UTC timestamp column (SQLite stores UTC text)."""
-        if self.session.get_bind().dialect.name == "sqlite":
-            return func.substr(column, 1, 10)
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+        return [dict(row) for row in (await self.session.execute(stmt)).mappings()]

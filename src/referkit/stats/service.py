@@ -6,7 +6,8 @@ Program warnings read the program's held rewards only (an indexed, small set).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from referkit.models import Member
 from referkit.program.service import ProgramService
 from referkit.reward.service import PoolCount, RewardService
 from referkit.stats.repository import StatsRepository
+from referkit.stats.reward_rollups import REWARD_COUNTERS
 from referkit.stats.rollups import ALL_TIME, MEMBER_ALL, MEMBER_MONTH
 from referkit.stats.schemas import (
     Counters,
@@ -37,6 +39,27 @@ from referkit.stats.schemas import (
 
 MAX_DAYS = 3660
 DEFAULT_DAYS = 30
+
+
+@dataclass(frozen=True)
+class RewardDay:
+    """One creation day and unit of a program's rewards, by status (count and amount)."""
+
+    day: date
+    unit: str
+    pending_count: int
+    pending_amount: int
+    issued_count: int
+    issued_amount: int
+    cancelled_count: int
+    cancelled_amount: int
+    reversed_count: int
+    reversed_amount: int
+
+    @property
+    def amount(self) -> int:
+        """Value created that day and not cancelled (reversed rewards were paid out once)."""
+        return self.pending_amount + self.issued_amount + self.reversed_amount
 
 
 def _range_error(message: str) -> Unprocessable:
@@ -210,6 +233,22 @@ class StatsService:
             ],
         )
 
+    async def program_days(
+        self, principal: Principal, program_id: str, day_from: date, day_to: date
+    ) -> list[dict[str, Any]]:
+        """The program's rollup rows per day and currency in [day_from, day_to], as stored
+        (``day`` a date; counts in the ``currency == ""`` row, revenue in one row per
+        currency): what ``program`` sums into buckets, for readers that chart a long range
+        and need no response models."""
+        program = await ProgramService(self.session).get(principal, program_id)
+        _check_range(day_from, day_to)
+        rows = await self.stats.by_day(
+            "program", program.id, day_from.isoformat(), day_to.isoformat()
+        )
+        for row in rows:
+            row["day"] = date.fromisoformat(row["day"])
+        return rows
+
     async def leaderboard(
         self, principal: Principal, program_id: str, period: Period, limit: int
     ) -> Leaderboard:
@@ -245,18 +284,24 @@ class StatsService:
 
     async def rewards_by_day(
         self, principal: Principal, program_id: str, day_from: date, day_to: date
-    ) -> dict[date, dict[str, int]]:
-        """Reward value created per day and unit (currency or ``points``), cancellations
-        excluded: the dashboard's rewards chart."""
+    ) -> list[RewardDay]:
+        """Per creation day and unit (a currency or ``points``), the program's rewards by what
+        became of them: the dashboard's rewards chart and counters. Read from the reward
+        rollups, so the cost follows the days asked for, not the rewards stored."""
         program = await ProgramService(self.session).get(principal, program_id)
         _check_range(day_from, day_to)
-        start = datetime.combine(day_from, time(), tzinfo=UTC)
-        end = datetime.combine(day_to + timedelta(days=1), time(), tzinfo=UTC)
-        out: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for day, unit, amount in await self.stats.reward_amounts(program.id, start, end):
-            if unit:
-                out[day][unit] += amount
-        return out
+        rows = await self.stats.reward_days(
+            program.workspace_id, program.id, day_from.isoformat(), day_to.isoformat()
+        )
+        return [
+            RewardDay(
+                day=date.fromisoformat(row["day"]),
+                unit=row["unit"],
+                **{name: int(row[name]) for name in REWARD_COUNTERS},
+            )
+            for row in rows
+            if row["unit"] == "points" or (len(row["unit"]) == 3 and row["unit"].isupper())
+        ]
 
     async def link_clicks_by_day(
         self, principal: Principal, link_id: str, day_from: date, day_to: date

@@ -22,6 +22,7 @@ from referkit.models import (
     Program,
     Referral,
     Reward,
+    RewardRollup,
     Rollup,
     WebhookEndpoint,
     Workspace,
@@ -39,6 +40,7 @@ TABLES: tuple[type[Any], ...] = (
     Coupon,
     WebhookEndpoint,
     Rollup,
+    RewardRollup,
 )
 BY_NAME: dict[str, type[Any]] = {model.__tablename__: model for model in TABLES}
 

@@ -5,18 +5,14 @@ alone, handle API keys, and check that a viewer and a forged form are refused.""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.dashboard.conftest import Demo
+from tests.e2e.dashboard.conftest import PERSON_UA, Demo, check_accessibility, sign_in
 from tests.processes import run_cli
 
-SERIOUS = {"serious", "critical"}
 PAGES = [
     ("overview", "/dashboard"),
     ("programs", "/dashboard/programs"),
@@ -25,44 +21,11 @@ PAGES = [
     ("referrals", "/dashboard/referrals"),
     ("rewards", "/dashboard/rewards"),
     ("links", "/dashboard/links"),
+    ("apps", "/dashboard/apps"),
     ("webhooks", "/dashboard/webhooks"),
     ("api", "/dashboard/api"),
     ("settings", "/dashboard/settings"),
 ]
-PERSON_UA = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
-_axe = Axe()
-
-
-def check_accessibility(page: Page) -> None:
-    results = _axe.run(page)
-    serious = [v for v in results.response["violations"] if v.get("impact") in SERIOUS]
-    assert not serious, "\n".join(
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in serious
-    )
-
-
-def sign_in(page: Page, base_url: str, email: str, password: str) -> None:
-    page.goto(f"{base_url}/dashboard/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-
-
-@pytest.fixture
-def page(browser: Browser, demo: Demo) -> Iterator[Page]:
-    context = browser.new_context(base_url=demo.base_url)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    sign_in(tab, demo.base_url, demo.email, demo.password)
-    yield tab
-    context.close()
-    assert not [e for e in errors if "Content Security Policy" in e], errors
 
 
 def test_every_page_renders_and_is_accessible(page: Page, screenshots: Path) -> None:

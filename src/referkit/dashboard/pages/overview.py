@@ -15,11 +15,16 @@ from referkit.dashboard.charts import line_chart, money, short_amount
 from referkit.dashboard.pages.common import programs_of
 from referkit.dashboard.web import PREFIX, CurrentViewer, DashboardRoute, Session, render
 from referkit.kit.time import utcnow
-from referkit.stats.schemas import Interval
 from referkit.stats.service import StatsService
 
 router = APIRouter(prefix=PREFIX, route_class=DashboardRoute, include_in_schema=False)
-RANGES = (7, 30, 90)
+RANGES = (7, 30, 90, 365)
+WEEKLY_FROM = 120
+"""Ranges of this many days or more are charted per week (the KPI totals stay exact)."""
+
+
+def _weekly(values: list[int]) -> list[int]:
+    return [sum(values[i : i + 7]) for i in range(0, len(values), 7)]
 
 
 @dataclass
@@ -28,6 +33,7 @@ class Metric:
     current: list[int]
     previous: list[int]
     unit: str = ""
+    note: str = ""
 
     def fmt(self, value: int) -> str:
         return money(value, self.unit) if self.unit else f"{value:,}"
@@ -49,11 +55,17 @@ class Metric:
         return f"{percent:+d}%"
 
     def chart(self, days: list[date]) -> Markup:
+        title, current, previous = self.name, self.current, self.previous
+        if len(days) >= WEEKLY_FROM:  # a long range reads better (and draws faster) by week
+            title = f"{self.name} per week"
+            current, previous = _weekly(current), _weekly(previous)
+            # Points are evenly spaced; only the first and last day label the axis.
+            days = [*days[::7][: len(current) - 1], days[-1]]
         return line_chart(
-            self.name,
+            title,
             days,
-            self.current,
-            self.previous,
+            current,
+            previous,
             self.fmt,
             lambda value: short_amount(value, self.unit) if self.unit else str(value),
         )
@@ -68,28 +80,36 @@ def _main_unit(per_day: dict[date, dict[str, int]]) -> str:
 
 
 async def _collect(
-    session: Session, viewer: CurrentViewer, program_ids: list[str], start: date, today: date
-) -> dict[str, dict[date, Any]]:
-    """Per-day counters, revenue and rewards of the programs, summed."""
+    session: Session,
+    viewer: CurrentViewer,
+    program_ids: list[str],
+    start: date,
+    current_from: date,
+    today: date,
+) -> dict[str, Any]:
+    """Per-day counters, revenue and rewards of the programs, summed, and the number of
+    rewards of the current period pending and issued per unit. All from rollups."""
     stats = StatsService(session)
     counts: dict[str, dict[date, Any]] = {
         key: defaultdict(int) for key in ("clicks", "referrals", "qualified")
     }
     revenue: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     rewards: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    statuses: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for program_id in program_ids:
-        result = await stats.program(viewer.principal, program_id, start, today, Interval.day)
-        for point in result.series:
-            counts["clicks"][point.start] += point.clicks
-            counts["referrals"][point.start] += point.referrals
-            counts["qualified"][point.start] += point.qualified_referrals
-            for item in point.revenue:
-                revenue[point.start][item.currency] += item.amount
-        per_day = await stats.rewards_by_day(viewer.principal, program_id, start, today)
-        for day, units in per_day.items():
-            for unit, amount in units.items():
-                rewards[day][unit] += amount
-    return {**counts, "revenue": revenue, "rewards": rewards}
+        for day_row in await stats.program_days(viewer.principal, program_id, start, today):
+            day = day_row["day"]
+            counts["clicks"][day] += int(day_row["clicks"])
+            counts["referrals"][day] += int(day_row["referrals"])
+            counts["qualified"][day] += int(day_row["qualified"])
+            if day_row["currency"]:
+                revenue[day][day_row["currency"]] += int(day_row["revenue"])
+        for row in await stats.rewards_by_day(viewer.principal, program_id, start, today):
+            rewards[row.day][row.unit] += row.amount
+            if row.day >= current_from:
+                statuses[row.unit]["pending"] += row.pending_count
+                statuses[row.unit]["issued"] += row.issued_count
+    return {**counts, "revenue": revenue, "rewards": rewards, "statuses": statuses}
 
 
 def _split(
@@ -112,7 +132,9 @@ async def overview(
     today = utcnow().date()
     current_days = [today - timedelta(days=days - 1 - i) for i in range(days)]
     previous_days = [d - timedelta(days=days) for d in current_days]
-    data = await _collect(session, viewer, [p.id for p in chosen], previous_days[0], today)
+    data = await _collect(
+        session, viewer, [p.id for p in chosen], previous_days[0], current_days[0], today
+    )
     metrics = []
     for key, name in (
         ("clicks", "Clicks"),
@@ -126,6 +148,11 @@ async def overview(
         metrics.append(
             Metric(name, *_split(per_day, previous_days, current_days), unit=unit or "-")
         )
+        if key == "rewards" and unit:
+            counts = data["statuses"].get(unit, {})
+            metrics[
+                -1
+            ].note = f"{counts.get('pending', 0):,} pending · {counts.get('issued', 0):,} issued"
     for metric in metrics:
         if metric.unit == "-":
             metric.unit = ""

@@ -1,0 +1,100 @@
+"""Reward rollup deltas: per program, creation day and unit, how many rewards (and how much)
+are pending, issued, cancelled or reversed.
+
+The reward service adds a delta with every ledger entry it writes (a reward created, issued,
+cancelled or reversed), so the counters change in the same transaction as the reward. Inside an
+event batch the writer puts one ``RewardRollupBuffer`` in ``session.info``
+(``REWARD_BUFFER_KEY``) and upserts it once, after the other rollups, in key order; outside a
+batch ``record_rewards`` upserts at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from referkit.db.upsert import add_counters
+from referkit.models import RewardRollup
+
+STATUSES = ("pending", "issued", "cancelled", "reversed")
+REWARD_COUNTERS = [f"{status}_{what}" for status in STATUSES for what in ("count", "amount")]
+REWARD_KEY = ["workspace_id", "program_id", "day", "unit"]
+REWARD_BUFFER_KEY = "referkit.reward_rollup_buffer"
+_TABLE = cast(Table, RewardRollup.__table__)
+
+
+def creation_day(created_at: datetime) -> date:
+    """The UTC day a reward counts on."""
+    if created_at.tzinfo is not None:
+        created_at = created_at.astimezone(UTC)
+    return created_at.date()
+
+
+@dataclass
+class RewardRollupBuffer:
+    rows: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def move(
+        self,
+        *,
+        workspace_id: str,
+        livemode: bool,
+        program_id: str,
+        day: date,
+        unit: str,
+        amount: int,
+        before: str | None,
+        after: str,
+    ) -> None:
+        """One reward of ``amount`` went from status ``before`` (None: it is new) to ``after``."""
+        key = (workspace_id, program_id, day.isoformat(), unit[:20])
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = {
+                "workspace_id": workspace_id,
+                "program_id": program_id,
+                "day": key[2],
+                "unit": key[3],
+                "livemode": livemode,
+                **dict.fromkeys(REWARD_COUNTERS, 0),
+            }
+        if before is not None:
+            row[f"{before}_count"] -= 1
+            row[f"{before}_amount"] -= amount
+        row[f"{after}_count"] += 1
+        row[f"{after}_amount"] += amount
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def merge(self, other: RewardRollupBuffer) -> None:
+        for key, row in other.rows.items():
+            mine = self.rows.get(key)
+            if mine is None:
+                self.rows[key] = dict(row)
+            else:
+                for name in REWARD_COUNTERS:
+                    mine[name] += row[name]
+
+    def sorted_rows(self) -> list[dict[str, Any]]:
+        """Sorted: concurrent transactions take row locks in one order (no deadlock)."""
+        return [self.rows[key] for key in sorted(self.rows)]
+
+    async def write(self, bind: AsyncSession | AsyncConnection) -> None:
+        rows = self.sorted_rows()
+        if rows:
+            await add_counters(bind, _TABLE, rows, key=REWARD_KEY, counters=REWARD_COUNTERS)
+        self.rows.clear()
+
+
+async def record_rewards(session: AsyncSession, buffer: RewardRollupBuffer) -> None:
+    """Write ``buffer`` now, or hand it to the batch this session belongs to."""
+    batch: RewardRollupBuffer | None = session.info.get(REWARD_BUFFER_KEY)
+    if batch is not None:
+        batch.merge(buffer)
+        return
+    await buffer.write(session)

@@ -32,6 +32,7 @@ from referkit.kit.ids import new_ids
 from referkit.kit.time import utcnow
 from referkit.models import Event
 from referkit.stats.app_rollups import APP_BUFFER_KEY, AppRollupBuffer
+from referkit.stats.dimensions import DIMENSION_BUFFER_KEY, DimensionBuffer
 from referkit.stats.rollups import BUFFER_KEY, RollupBuffer
 
 
@@ -140,6 +141,7 @@ class EventWriter:
                 await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
             rollups = session.info[BUFFER_KEY] = RollupBuffer()
             app_rollups = session.info[APP_BUFFER_KEY] = AppRollupBuffer()
+            groups = session.info[DIMENSION_BUFFER_KEY] = DimensionBuffer()
             batch = BatchState(signing_key=self.signing_key)
             repository = EventRepository(session)
             wanted: dict[tuple[str, bool], list[str]] = defaultdict(list)
@@ -162,4 +164,6 @@ class EventWriter:
             await rollups.write(session)
             del session.info[APP_BUFFER_KEY]
             await app_rollups.write(session)
+            del session.info[DIMENSION_BUFFER_KEY]
+            await groups.write(session)
         return results

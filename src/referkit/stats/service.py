@@ -46,7 +46,7 @@ def _range_error(message: str) -> Unprocessable:
     )
 
 
-def _check_range(day_from: date | None, day_to: date | None) -> None:
+def check_range(day_from: date | None, day_to: date | None) -> None:
     if day_from is not None and day_to is not None:
         if day_from > day_to:
             raise _range_error("from must not be after to")
@@ -153,7 +153,7 @@ class StatsService:
         self, member: Member, day_from: date | None, day_to: date | None
     ) -> MemberStats:
         """``member``'s stats, for a member row the caller already checked is theirs."""
-        _check_range(day_from, day_to)
+        check_range(day_from, day_to)
         rows = await self.stats.by_day(
             "member",
             member.id,
@@ -186,7 +186,7 @@ class StatsService:
         program = await ProgramService(self.session).get(principal, program_id)
         day_to = day_to or utcnow().date()
         day_from = day_from or day_to - timedelta(days=DEFAULT_DAYS - 1)
-        _check_range(day_from, day_to)
+        check_range(day_from, day_to)
         rows = await self.stats.by_day(
             "program", program.id, day_from.isoformat(), day_to.isoformat()
         )
@@ -249,7 +249,7 @@ class StatsService:
         """Reward value created per day and unit (currency or ``points``), cancellations
         excluded: the dashboard's rewards chart."""
         program = await ProgramService(self.session).get(principal, program_id)
-        _check_range(day_from, day_to)
+        check_range(day_from, day_to)
         start = datetime.combine(day_from, time(), tzinfo=UTC)
         end = datetime.combine(day_to + timedelta(days=1), time(), tzinfo=UTC)
         out: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -263,7 +263,7 @@ class StatsService:
     ) -> dict[date, int]:
         """Human clicks per day on one of the caller's links."""
         link = await LinkService(self.session).get(principal, link_id)
-        _check_range(day_from, day_to)
+        check_range(day_from, day_to)
         rows = await self.stats.by_day("link", link.id, day_from.isoformat(), day_to.isoformat())
         out: dict[date, int] = defaultdict(int)
         for row in rows:

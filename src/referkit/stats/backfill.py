@@ -65,8 +65,9 @@ def _chunks(conn: Connection, stmt: Any, column: Any) -> Iterator[list[dict[str,
         last = rows[-1][column.key]
 
 
-def _clicks(conn: Connection, progress: Callable[[int], None]) -> None:
+def _clicks(conn: Connection, progress: Callable[[int], None], only: Any) -> None:
     stmt = select(_CLICKS).where(
+        only(_CLICKS.c.workspace_id),
         Click.device.is_(None),
         Click.is_bot.is_(False),
         Click.is_orphan.is_(False),
@@ -138,7 +139,7 @@ def _groups(conn: Connection, click_ids: set[str]) -> dict[str, Groups]:
 _UNKNOWN: Groups = {name: "" for name, _ in CLICK_DIMENSIONS}
 
 
-def _referrals(conn: Connection, progress: Callable[[int], None]) -> None:
+def _referrals(conn: Connection, progress: Callable[[int], None], only: Any) -> None:
     stmt = select(
         Referral.id,
         Referral.workspace_id,
@@ -146,7 +147,7 @@ def _referrals(conn: Connection, progress: Callable[[int], None]) -> None:
         Referral.program_id,
         Referral.attribution,
         Referral.created_at,
-    )
+    ).where(only(Referral.workspace_id))
     for rows in _chunks(conn, stmt, Referral.id):
         clicks = {(r["attribution"] or {}).get("click_id") for r in rows}
         groups = _groups(conn, {click for click in clicks if click is not None})
@@ -166,7 +167,7 @@ def _referrals(conn: Connection, progress: Callable[[int], None]) -> None:
         progress(len(rows))
 
 
-def _events(conn: Connection, progress: Callable[[int], None]) -> None:
+def _events(conn: Connection, progress: Callable[[int], None], only: Any) -> None:
     stmt = select(
         Event.id,
         Event.workspace_id,
@@ -179,6 +180,7 @@ def _events(conn: Connection, progress: Callable[[int], None]) -> None:
         Event.currency,
         Event.occurred_at,
     ).where(
+        only(Event.workspace_id),
         Event.type.in_(("purchase", "refund")),
         (Event.link_id.is_not(None)) | (Event.program_id.is_not(None)),
     )
@@ -204,13 +206,22 @@ def _events(conn: Connection, progress: Callable[[int], None]) -> None:
         progress(len(rows))
 
 
-def backfill(conn: Connection, progress: Callable[[str, int], None] | None = None) -> None:
-    """Count every stored click, referral and purchase in the dimension rollups (once: clicks
-    already given their groups are skipped, so run it on rollups that count nothing else)."""
+def backfill(
+    conn: Connection,
+    progress: Callable[[str, int], None] | None = None,
+    *,
+    workspace_id: str | None = None,
+) -> None:
+    """Count every stored click, referral and purchase (of one workspace, when given) in the
+    dimension rollups. Run it once, on rollups that count none of them yet: clicks already
+    given their groups are skipped, referrals and purchases are not."""
 
     def step(name: str) -> Callable[[int], None]:
         return lambda n: progress(name, n) if progress is not None else None
 
-    _clicks(conn, step("clicks"))
-    _referrals(conn, step("referrals"))
-    _events(conn, step("events"))
+    def only(column: Any) -> Any:
+        return column.is_not(None) if workspace_id is None else column == workspace_id
+
+    _clicks(conn, step("clicks"), only)
+    _referrals(conn, step("referrals"), only)
+    _events(conn, step("events"), only)

@@ -24,6 +24,7 @@ OBJECT_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("PATCH", "/api/v1/programs/{program_id}", {"name": "Hijacked", "status": "paused"}),
     ("DELETE", "/api/v1/programs/{program_id}", None),
     ("GET", "/api/v1/programs/{program_id}/members", None),
+    ("GET", "/api/v1/programs/{program_id}/breakdown?group_by=country", None),
     ("POST", "/api/v1/programs/{program_id}/members", {"email": "intruder@example.com"}),
     ("GET", "/api/v1/members/{member_id}", None),
     ("PATCH", "/api/v1/members/{member_id}", {"name": "Hijacked", "status": "disabled"}),

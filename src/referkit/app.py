@@ -36,6 +36,7 @@ from referkit.kit.ratelimit import RateLimiter
 from referkit.kit.time import utcnow
 from referkit.link.cache import LinkCache
 from referkit.link.detect import warm_up as warm_up_bot_detection
+from referkit.link.dimensions import warm_up as warm_up_dimensions
 from referkit.link.redirect import Redirects
 from referkit.link.service import LinkService
 from referkit.middleware import GuardMiddleware
@@ -72,6 +73,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.ingest = ingest = Ingest(settings, sessions)
     ingest.start()
     warm_up_bot_detection()
+    warm_up_dimensions()
     freeze_startup_objects()
     purge = asyncio.create_task(_housekeeping(sessions))
     try:

@@ -1,5 +1,6 @@
-"""The PostgreSQL click writer computes reach and rollups in SQL; the portable writer computes
-them in Python with ``RollupBuffer``. Fed the same clicks, they must store the same things."""
+"""The PostgreSQL click writer computes reach, rollups and dimension rollups in SQL; the
+portable writer computes them in Python with ``RollupBuffer`` and ``click_deltas``. Fed the same
+clicks, they must store the same things."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from referkit.db.pg_direct import DirectConnections
 from referkit.kit.ids import new_id
 from referkit.kit.time import utcnow
 from referkit.link.clicks import ClickJob, ClickWriter, PostgresClickWriter, reach_key
-from referkit.models import Click, Link, Rollup
+from referkit.models import Click, DimensionRollup, Link, Rollup
 from tests.factories import Key, create_member, create_program
 
 
@@ -33,6 +34,17 @@ async def _target(app: FastAPI, client: httpx.AsyncClient, key: Key) -> dict[str
         "program_id": program["id"],
         "member_id": member["id"],
     }
+
+
+_GROUP_COLUMNS = (
+    "country",
+    "device",
+    "os",
+    "browser",
+    "referrer_host",
+    "utm_source",
+    "utm_campaign",
+)
 
 
 def _jobs(target: dict[str, Any]) -> list[ClickJob]:
@@ -61,6 +73,17 @@ def _jobs(target: dict[str, Any]) -> list[ClickJob]:
             "destination_url": "https://example.com/",
             "created_at": at,
         }
+        row.update(dict.fromkeys(_GROUP_COLUMNS))
+        if not bot:
+            row.update(
+                country={"a": "US", "b": "GB"}[visitor],
+                device="mobile" if visitor == "a" else "desktop",
+                os="iOS" if visitor == "a" else "Windows",
+                browser="Mobile Safari" if visitor == "a" else "Chrome",
+                referrer_host="t.co" if visitor == "a" else "",
+                utm_source="",
+                utm_campaign="spring",
+            )
         mark = None if bot else reach_key(visitor, target["link_id"], at)
         jobs.append(ClickJob(row=row, reach_key=mark))
     orphan = {**jobs[0].row, "id": new_id("clk"), "is_orphan": True, "workspace_id": None}
@@ -69,7 +92,7 @@ def _jobs(target: dict[str, Any]) -> list[ClickJob]:
     return jobs
 
 
-async def _stored(app: FastAPI, target: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+async def _stored(app: FastAPI, target: dict[str, Any]) -> tuple[list[Any], list[Any], list[Any]]:
     ids = {target["program_id"]: "P", target["member_id"]: "M", target["link_id"]: "L"}
     async with app.state.sessions(write=False) as session:
         rollups = await session.scalars(
@@ -82,7 +105,17 @@ async def _stored(app: FastAPI, target: dict[str, Any]) -> tuple[list[Any], list
             select(Click).where(Click.link_id == target["link_id"]).order_by(Click.id)
         )
         flags = [(c.visitor_hash, c.is_bot, c.is_unique) for c in clicks]
-    return counted, flags
+        groups = await session.scalars(
+            select(DimensionRollup).where(
+                DimensionRollup.workspace_id == target["workspace_id"],
+                DimensionRollup.scope_id.in_([target["program_id"], target["link_id"]]),
+            )
+        )
+        grouped = sorted(
+            (g.scope, ids[g.scope_id], g.dimension, g.day, g.value, g.clicks, g.reach)
+            for g in groups
+        )
+    return counted, flags, grouped
 
 
 async def test_rollups_match_on_both_writers(
@@ -103,8 +136,14 @@ async def test_rollups_match_on_both_writers(
     await ClickWriter(engine)(_jobs(portable))
     expected, native_rows = await _stored(app, portable), await _stored(app, native)
     assert native_rows == expected
-    counted, flags = expected
+    counted, flags, grouped = expected
     assert ("link", "L", utcnow().date().isoformat(), 6, 2, 2) in counted
+    today = utcnow().date().isoformat()
+    # Twice each writer: visitor a clicked twice today (reach 1), b once; the bot not at all.
+    assert ("link", "L", "country", today, "US", 4, 1) in grouped
+    assert ("program", "P", "device", today, "desktop", 2, 1) in grouped
+    assert ("link", "L", "referrer", today, "", 2, 1) in grouped
+    assert len(grouped) == 2 * (12 + 7)  # today: 2 groups but one utm each; yesterday: 1
     assert sum(unique for _, _, unique in flags) == 3  # a and b today, a yesterday
 
 

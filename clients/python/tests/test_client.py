@@ -100,6 +100,15 @@ async def test_the_referral_path_with_typed_models(rk: AsyncReferkit) -> None:
     assert [(r.amount, r.currency) for r in rewards] == [(2000, "USD")]
     issued = await rk.issue_reward(rewards[0].id)
     assert issued.status == "issued"
+    breakdown = await rk.get_program_breakdown(program.id, group_by="country")
+    assert breakdown.group_by == "country"
+    assert breakdown.totals.signups == 1  # the referral, by code: its country is unknown
+    assert [(g.value, g.signups) for g in breakdown.groups] == [(None, 1)]
+    links = await rk.list_links(member_id=member.id)
+    stats = await rk.get_link_stats(links.data[0].id, group_by="device")
+    assert stats.link_id == links.data[0].id
+    assert stats.totals.clicks == 0  # nobody clicked: the referral came with the code
+    assert stats.groups == []
 
 
 async def test_embed_token_reads_the_dashboard(rk: AsyncReferkit) -> None:

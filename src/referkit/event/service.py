@@ -37,6 +37,7 @@ from referkit.referral.schemas import RefereeInput, ReferralCreate, ReferralUpda
 from referkit.referral.service import ReferralService
 from referkit.referral.states import ReferralStatus
 from referkit.reward.service import Purchase, RewardService
+from referkit.stats.dimensions import DimensionBuffer, groups_of_click, record_dimensions
 from referkit.stats.rollups import RollupBuffer, record
 from referkit.webhook.service import WebhookService
 
@@ -297,7 +298,35 @@ class EventService:
             )
         self._count(event, body, counts)
         await record(self.session, counts)
+        await self._count_groups(event, body)
         return event
+
+    async def _count_groups(self, event: EventRecord, body: EventCreate) -> None:
+        """A purchase's conversion and revenue (a refund's negative revenue) in the breakdowns
+        of its link and program, under the groups of the click it was attributed to. Signups
+        are counted when their referral is created (``ReferralService``)."""
+        purchase = body.type is EventType.purchase
+        refund = body.type is EventType.refund and bool(event.amount and event.currency)
+        if not (purchase or refund) or (event.link_id is None and event.program_id is None):
+            return
+        groups = await groups_of_click(
+            self.session, event.workspace_id, event.livemode, event.click_id
+        )
+        buffer = DimensionBuffer()
+        scope: dict[str, Any] = {
+            "workspace_id": event.workspace_id,
+            "livemode": event.livemode,
+            "day": event.occurred_at.date(),
+            "program_id": event.program_id,
+            "link_id": event.link_id,
+            "groups": groups,
+        }
+        if purchase:
+            buffer.add(**scope, conversions=1)
+        if event.amount and event.currency:
+            sign = 1 if purchase else -1
+            buffer.add(**scope, currency=event.currency, revenue=sign * event.amount)
+        await record_dimensions(self.session, buffer)
 
     async def _signup(
         self,

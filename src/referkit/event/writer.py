@@ -32,6 +32,7 @@ from referkit.kit.ids import new_ids
 from referkit.kit.time import utcnow
 from referkit.models import Event
 from referkit.stats.app_rollups import APP_BUFFER_KEY, AppRollupBuffer
+from referkit.stats.dimensions import DIMENSION_BUFFER_KEY, DimensionBuffer
 from referkit.stats.reward_rollups import REWARD_BUFFER_KEY, RewardRollupBuffer
 from referkit.stats.rollups import BUFFER_KEY, RollupBuffer
 
@@ -142,6 +143,7 @@ class EventWriter:
             rollups = session.info[BUFFER_KEY] = RollupBuffer()
             app_rollups = session.info[APP_BUFFER_KEY] = AppRollupBuffer()
             reward_rollups = session.info[REWARD_BUFFER_KEY] = RewardRollupBuffer()
+            groups = session.info[DIMENSION_BUFFER_KEY] = DimensionBuffer()
             batch = BatchState(signing_key=self.signing_key)
             repository = EventRepository(session)
             wanted: dict[tuple[str, bool], list[str]] = defaultdict(list)
@@ -166,4 +168,6 @@ class EventWriter:
             await app_rollups.write(session)
             del session.info[REWARD_BUFFER_KEY]
             await reward_rollups.write(session)
+            del session.info[DIMENSION_BUFFER_KEY]
+            await groups.write(session)
         return results

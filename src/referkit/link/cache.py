@@ -84,6 +84,14 @@ def _app_destinations(row: dict[str, Any]) -> dict[str, tuple[str, str] | None]:
     }
 
 
+def _utm_groups(row: dict[str, Any]) -> dict[str, Any]:
+    utm = row["utm"] or {}
+    return {
+        "utm_source": str(utm.get("source") or ""),
+        "utm_campaign": str(utm.get("campaign") or ""),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """What ``/r/{code}`` needs about a link."""
@@ -98,6 +106,10 @@ class Target:
     destinations: dict[str, tuple[str, str] | None] = field(repr=False)
     app: AppRoute | None = None
     """Set for a link of an app: the redirect then also records the click's app details."""
+    utm_source: str = ""
+    utm_campaign: str = ""
+    """The link's own ``utm`` source and campaign: its clicks' groups unless the request names
+    others."""
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Target:
@@ -112,6 +124,7 @@ class Target:
                 archived=row["archived_at"] is not None,
                 destinations=_app_destinations(row),
                 app=AppRoute.from_row(row),
+                **_utm_groups(row),
             )
         fallback = row["destination_url"] or row["landing_url"]
         web = _split_destination(fallback, row["utm"])
@@ -128,6 +141,7 @@ class Target:
                 "ios": _split_destination(row["ios_url"], row["utm"]) or web,
                 "android": _split_destination(row["android_url"], row["utm"]) or web,
             },
+            **_utm_groups(row),
         )
 
     def location(self, platform: str, click_id: str, now: datetime) -> str | None:

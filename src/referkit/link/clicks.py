@@ -29,6 +29,13 @@ from referkit.db.sqlite_writer import SqliteWriter
 from referkit.link.repository import insert_clicks, new_reach_marks
 from referkit.models import AppClick, Click, ReachMark
 from referkit.stats.app_rollups import APP_UPSERT, app_click_deltas
+from referkit.stats.dimensions import (
+    CLICK_DIMENSIONS,
+    DIMENSION_UPSERT,
+    click_deltas,
+)
+from referkit.stats.dimensions import COUNTERS as DIMENSION_COUNTERS
+from referkit.stats.dimensions import KEY as DIMENSION_KEY
 from referkit.stats.rollups import (
     ALL_TIME,
     COUNTERS,
@@ -68,6 +75,13 @@ class ClickJob:
 def app_rows(jobs: Sequence[ClickJob]) -> list[dict[str, Any]]:
     """The batch's ``app_clicks`` rows; usually none, and then nothing more is written."""
     return [job.app for job in jobs if job.app is not None]
+
+
+def job_apps(jobs: Sequence[ClickJob]) -> list[dict[str, Any] | None] | None:
+    """Each job's app row in job order, or None when the batch has no app click."""
+    if all(job.app is None for job in jobs):
+        return None
+    return [job.app for job in jobs]
 
 
 class SeenMarks:
@@ -162,6 +176,7 @@ class ClickWriter:
             rows, rollups = _decide(jobs, fresh)
             await insert_clicks(conn, rows)
             await rollups.write(conn)
+            await click_deltas(rows, job_apps(jobs)).write(conn)
             apps = app_rows(jobs)
             if apps:
                 await APP_CLICKS.insert(conn, apps)
@@ -173,8 +188,9 @@ class ClickWriter:
 def _pg_batch_sql() -> str:
     """One statement for a whole batch on PostgreSQL (one round trip, committed on its own):
     the new reach marks, the clicks with ``is_unique`` decided from them (the first click of a
-    batch per new mark), and the rollup deltas — the same buckets ``RollupBuffer`` writes
-    (``test_rollups_match_on_both_writers`` holds the two to each other)."""
+    batch per new mark), the rollup deltas — the same buckets ``RollupBuffer`` writes
+    (``test_rollups_match_on_both_writers`` holds the two to each other) — and the dimension
+    rollup deltas ``click_deltas`` would write (``test_dimension_rollups_match_on_all_writers``)."""
     names = CLICKS.columns
     arrays = CLICKS.pg_unnest_args
     reach_param = len(names) + 1
@@ -194,6 +210,10 @@ def _pg_batch_sql() -> str:
     selected = ", ".join("d.unique_" if name == "is_unique" else f'd."{name}"' for name in names)
     updates = ", ".join(
         f"{name} = rollups.{name} + excluded.{name}" for name in ("clicks", "bot_clicks", "reach")
+    )
+    groups = ", ".join(f"('{name}', d.{column})" for name, column in CLICK_DIMENSIONS)
+    dimension_updates = ", ".join(
+        f"{name} = dimension_rollups.{name} + excluded.{name}" for name in ("clicks", "reach")
     )
     return f"""
 WITH batch AS (
@@ -221,6 +241,21 @@ WITH batch AS (
     GROUP BY s.scope, s.scope_id, s.bucket, d.workspace_id, d.livemode, d.program_id
     ORDER BY s.scope, s.scope_id, s.bucket
     ON CONFLICT ({", ".join(KEY)}) DO UPDATE SET {updates}
+), grouped AS (
+    INSERT INTO dimension_rollups ({", ".join(DIMENSION_KEY)}, livemode,
+                                   {", ".join(DIMENSION_COUNTERS)})
+    SELECT d.workspace_id, s.scope, s.scope_id, g.dimension, {day}, coalesce(g.value, ''), '',
+           d.livemode, count(*), count(*) FILTER (WHERE d.unique_), 0, 0, 0
+    FROM decided d
+    CROSS JOIN LATERAL (VALUES ('link', d.link_id), ('program', d.program_id))
+        AS s(scope, scope_id)
+    CROSS JOIN LATERAL (VALUES {groups}) AS g(dimension, value)
+    WHERE NOT d.is_bot AND NOT d.is_orphan AND d.workspace_id IS NOT NULL
+        AND s.scope_id IS NOT NULL
+    GROUP BY d.workspace_id, s.scope, s.scope_id, g.dimension, {day}, coalesce(g.value, ''),
+             d.livemode
+    ORDER BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT ({", ".join(DIMENSION_KEY)}) DO UPDATE SET {dimension_updates}
 )
 SELECT key FROM marks"""  # noqa: S608
 
@@ -256,6 +291,14 @@ class PostgresClickWriter:
                     deltas = app_click_deltas(apps).sorted_rows()
                     if deltas:
                         await conn.execute(APP_UPSERT.pg_sql, *APP_UPSERT.pg_arrays(deltas))
+                    fresh = {record[0] for record in found}
+                    groups = click_deltas(
+                        _decide(jobs, fresh)[0], job_apps(jobs), only_apps=True
+                    ).sorted_rows()
+                    if groups:
+                        await conn.execute(
+                            DIMENSION_UPSERT.pg_sql, *DIMENSION_UPSERT.pg_arrays(groups)
+                        )
         self.seen.add({record[0] for record in found})
         return [job.row["id"] for job in jobs]
 
@@ -274,6 +317,7 @@ class SqliteClickWriter:
     async def __call__(self, jobs: Sequence[ClickJob]) -> Sequence[str | BaseException]:
         marks = _candidates(jobs, self.seen)
         apps = app_rows(jobs)
+        per_job = job_apps(jobs)
 
         def work(conn: sqlite3.Connection) -> set[str]:
             fresh = {
@@ -284,6 +328,8 @@ class SqliteClickWriter:
             rows, rollups = _decide(jobs, fresh)
             conn.executemany(CLICKS.sqlite_sql, CLICKS.sqlite_values(rows))
             conn.executemany(UPSERT.sqlite_sql, UPSERT.sqlite_values(rollups.sorted_rows()))
+            groups = click_deltas(rows, per_job).sorted_rows()
+            conn.executemany(DIMENSION_UPSERT.sqlite_sql, DIMENSION_UPSERT.sqlite_values(groups))
             if apps:
                 conn.executemany(APP_CLICKS.sqlite_sql, APP_CLICKS.sqlite_values(apps))
                 deltas = app_click_deltas(apps).sorted_rows()

@@ -31,6 +31,7 @@ from referkit.link.app_route import AppRoute, app_click_row, preview_page
 from referkit.link.cache import Target
 from referkit.link.clicks import ClickJob, reach_key
 from referkit.link.detect import is_bot, platform_of
+from referkit.link.dimensions import NO_DIMENSIONS, dimensions_of
 from referkit.middleware import RAW_SECURITY_HEADERS
 
 logger = logging.getLogger("referkit.redirect")
@@ -204,6 +205,27 @@ class Redirects:
                 "destination_url": location,
                 "created_at": now,
             }
+            (
+                row["country"],
+                row["device"],
+                row["os"],
+                row["browser"],
+                row["referrer_host"],
+                row["utm_source"],
+                row["utm_campaign"],
+            ) = (
+                # Cached per user agent and address: a repeat costs a few dict probes.
+                dimensions_of(
+                    ip=ip,
+                    user_agent=user_agent,
+                    referer=referer,
+                    query_string=scope.get("query_string", b""),
+                    utm_source=target.utm_source,
+                    utm_campaign=target.utm_campaign,
+                )
+                if live and not bot and target is not None
+                else NO_DIMENSIONS
+            )
             job = ClickJob(
                 row=row,
                 reach_key=reach_key(vhash, target.id, now) if live and target and not bot else None,

@@ -14,6 +14,7 @@ from referkit.models.dashboard import (
     DashboardSession,
     DashboardUser,
 )
+from referkit.models.dimension_rollup import DimensionRollup
 from referkit.models.erasure import Erasure
 from referkit.models.event import Event
 from referkit.models.idempotency_key import IdempotencyKey
@@ -46,6 +47,7 @@ __all__ = [
     "DashboardMembership",
     "DashboardSession",
     "DashboardUser",
+    "DimensionRollup",
     "Erasure",
     "Event",
     "IdempotencyKey",

@@ -43,3 +43,13 @@ class Click(Base):
     referer: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     destination_url: Mapped[str | None] = mapped_column(String(4096), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # What breakdowns group the click by (``link/dimensions.py``), decided at the redirect and
+    # kept for the signups and purchases later attributed to the click; ``""`` is unknown.
+    # NULL on bot and orphan clicks, which no breakdown counts.
+    country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    device: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    os: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    browser: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    referrer_host: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    utm_source: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    utm_campaign: Mapped[str | None] = mapped_column(String(100), nullable=True)

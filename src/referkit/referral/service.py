@@ -35,6 +35,7 @@ from referkit.referral.schemas import (
 )
 from referkit.referral.states import ReferralStatus, plan
 from referkit.reward.service import Purchase, RewardService
+from referkit.stats.dimensions import DimensionBuffer, groups_of_click, record_dimensions
 from referkit.stats.rollups import RollupBuffer, record
 from referkit.webhook.service import WebhookService
 
@@ -264,6 +265,7 @@ class ReferralService:
             referrals=1,
         )
         await record(self.session, counts)
+        await self._count_signup(referral, now)
         await self._emit(referral, "referral.created")
         await RewardService(self.session).on_referral_created(program, referral)
         return referral
@@ -403,6 +405,28 @@ class ReferralService:
             await rewards.on_referral_qualified(program, referral, purchase)
         elif step in (ReferralStatus.approved, ReferralStatus.denied):
             await rewards.on_referral_status(referral, step.value)
+
+    async def _count_signup(self, referral: Referral, now: datetime) -> None:
+        """The signup in the breakdowns of the referral's link and program, under the groups
+        of the click it was attributed to (unknown groups when attributed by code)."""
+        link_id = referral.attribution.get("link_id")
+        groups = await groups_of_click(
+            self.session,
+            referral.workspace_id,
+            referral.livemode,
+            referral.attribution.get("click_id"),
+        )
+        buffer = DimensionBuffer()
+        buffer.add(
+            workspace_id=referral.workspace_id,
+            livemode=referral.livemode,
+            day=now.date(),
+            program_id=referral.program_id,
+            link_id=link_id,
+            groups=groups,
+            signups=1,
+        )
+        await record_dimensions(self.session, buffer)
 
     async def _emit(self, referral: Referral, event_type: str) -> None:
         data = referral_view(referral).model_dump(mode="json")

@@ -9,7 +9,16 @@ from pydantic import BeforeValidator
 
 from referkit.auth.dependencies import AnalyticsPrincipal, Session
 from referkit.openapi import problems
-from referkit.stats.schemas import Interval, Leaderboard, MemberStats, Period, ProgramStats
+from referkit.stats.breakdown import BreakdownService
+from referkit.stats.schemas import (
+    Breakdown,
+    GroupBy,
+    Interval,
+    Leaderboard,
+    MemberStats,
+    Period,
+    ProgramStats,
+)
 from referkit.stats.service import StatsService
 
 router = APIRouter(tags=["Stats"])
@@ -75,3 +84,57 @@ async def get_program_leaderboard(
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> Leaderboard:
     return await StatsService(session).leaderboard(principal, program_id, period, limit)
+
+
+_GROUP_BY = (
+    "`country` (ISO 3166-1 alpha-2, from the visitor's address), `device` (`desktop`, "
+    "`mobile`, `tablet`), `os`, `browser` (from the user agent), `referrer` (the referring "
+    "host), `utm_source`, `utm_campaign` (the request's, else the link's), and for apps "
+    "`network` and `campaign`."
+)
+_BREAKDOWN = (
+    " Bots are excluded; signups are referrals created, conversions purchases, revenue "
+    "purchases minus refunds, each counted under the groups of the click it was attributed "
+    "to. Defaults to the last 30 days; read from per-day dimension rollups."
+)
+Limit = Annotated[
+    int, Query(ge=1, le=1000, description="Most groups answered (most clicks first).")
+]
+
+
+@router.get(
+    "/links/{link_id}/stats",
+    summary="A link's clicks, reach, signups, conversions and revenue, optionally per group",
+    description="Totals over `from`..`to`; with `group_by`, per group: " + _GROUP_BY + _BREAKDOWN,
+    responses=problems(404, 422),
+)
+async def get_link_stats(
+    link_id: str,
+    principal: AnalyticsPrincipal,
+    session: Session,
+    from_: From = None,
+    to: To = None,
+    group_by: Annotated[GroupBy | None, Query(description=_GROUP_BY)] = None,
+    limit: Limit = 100,
+) -> Breakdown:
+    return await BreakdownService(session).link(principal, link_id, group_by, from_, to, limit)
+
+
+@router.get(
+    "/programs/{program_id}/breakdown",
+    summary="A program's clicks, reach, signups, conversions and revenue per group",
+    description="Per group of `group_by`: " + _GROUP_BY + _BREAKDOWN,
+    responses=problems(404, 422),
+)
+async def get_program_breakdown(
+    program_id: str,
+    principal: AnalyticsPrincipal,
+    session: Session,
+    group_by: Annotated[GroupBy, Query(description=_GROUP_BY)],
+    from_: From = None,
+    to: To = None,
+    limit: Limit = 100,
+) -> Breakdown:
+    return await BreakdownService(session).program(
+        principal, program_id, group_by, from_, to, limit
+    )

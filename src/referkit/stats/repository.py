@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referkit.models import RewardRollup, Rollup
+from referkit.models import DimensionRollup, RewardRollup, Rollup
+from referkit.stats.dimensions import COUNTERS as DIMENSION_COUNTERS
 from referkit.stats.reward_rollups import REWARD_COUNTERS
 from referkit.stats.rollups import COUNTERS
 
@@ -91,5 +92,41 @@ class StatsRepository:
                 RewardRollup.day <= day_to,
             )
             .order_by(RewardRollup.day, RewardRollup.unit)
+        )
+        return [dict(row) for row in (await self.session.execute(stmt)).mappings()]
+
+
+class DimensionRepository:
+    """Reads of ``dimension_rollups``: one scope, one dimension, a day range (the key's
+    prefix), so a read costs days * groups rows."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def groups(
+        self,
+        workspace_id: str,
+        scope: str,
+        scope_id: str,
+        dimension: str,
+        day_from: str,
+        day_to: str,
+    ) -> list[Row]:
+        """Per group value and currency sums over the days."""
+        sums = [
+            func.coalesce(func.sum(getattr(DimensionRollup, name)), 0).label(name)
+            for name in DIMENSION_COUNTERS
+        ]
+        stmt = (
+            select(DimensionRollup.value, DimensionRollup.currency, *sums)
+            .where(
+                DimensionRollup.workspace_id == workspace_id,
+                DimensionRollup.scope == scope,
+                DimensionRollup.scope_id == scope_id,
+                DimensionRollup.dimension == dimension,
+                DimensionRollup.day >= day_from,
+                DimensionRollup.day <= day_to,
+            )
+            .group_by(DimensionRollup.value, DimensionRollup.currency)
         )
         return [dict(row) for row in (await self.session.execute(stmt)).mappings()]

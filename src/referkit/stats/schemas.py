@@ -117,3 +117,51 @@ class Leaderboard(BaseModel):
     from_: date | None = Field(alias="from", serialization_alias="from")
     to: date | None
     data: list[LeaderboardEntry]
+
+
+class GroupBy(StrEnum):
+    country = "country"
+    device = "device"
+    os = "os"
+    browser = "browser"
+    referrer = "referrer"
+    utm_source = "utm_source"
+    utm_campaign = "utm_campaign"
+    network = "network"
+    campaign = "campaign"
+
+
+APP_GROUPS = frozenset({GroupBy.network, GroupBy.campaign})
+"""Only for links and programs of an app."""
+
+
+class GroupCounters(BaseModel):
+    clicks: int = Field(description="Human clicks (bots excluded).", examples=[120])
+    reach: int = Field(description="Unique visitors: one per link per hour.", examples=[80])
+    signups: int = Field(description="Referrals created.", examples=[12])
+    conversions: int = Field(description="Purchases.", examples=[5])
+    revenue: list[Money] = Field(description="Purchases minus refunds, per currency.")
+
+
+class BreakdownGroup(GroupCounters):
+    value: str | None = Field(
+        description="The group: an ISO 3166-1 alpha-2 country, `desktop|mobile|tablet`, an OS "
+        "or browser family, a referring host, a utm value, an ad network or campaign; null "
+        "when unknown (no referrer: a direct visit).",
+        examples=["US"],
+    )
+
+
+class Breakdown(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    link_id: str | None = Field(default=None, description="Set on a link's stats.")
+    program_id: str | None = Field(default=None, description="Set on a program's breakdown.")
+    from_: date = Field(alias="from", serialization_alias="from")
+    to: date
+    group_by: GroupBy | None = Field(description="Null when no grouping was asked for.")
+    totals: GroupCounters
+    groups: list[BreakdownGroup] = Field(
+        description="Most clicks first (then conversions, then signups); at most `limit`."
+    )
+    more: bool = Field(description="Whether groups beyond `limit` were left out.")

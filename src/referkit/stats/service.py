@@ -69,7 +69,7 @@ def _range_error(message: str) -> Unprocessable:
     )
 
 
-def _check_range(day_from: date | None, day_to: date | None) -> None:
+def check_range(day_from: date | None, day_to: date | None) -> None:
     if day_from is not None and day_to is not None:
         if day_from > day_to:
             raise _range_error("from must not be after to")
@@ -176,7 +176,7 @@ class StatsService:
         self, member: Member, day_from: date | None, day_to: date | None
     ) -> MemberStats:
         """``member``'s stats, for a member row the caller already checked is theirs."""
-        _check_range(day_from, day_to)
+        check_range(day_from, day_to)
         rows = await self.stats.by_day(
             "member",
             member.id,
@@ -209,7 +209,7 @@ class StatsService:
         program = await ProgramService(self.session).get(principal, program_id)
         day_to = day_to or utcnow().date()
         day_from = day_from or day_to - timedelta(days=DEFAULT_DAYS - 1)
-        _check_range(day_from, day_to)
+        check_range(day_from, day_to)
         rows = await self.stats.by_day(
             "program", program.id, day_from.isoformat(), day_to.isoformat()
         )
@@ -241,7 +241,7 @@ class StatsService:
         currency): what ``program`` sums into buckets, for readers that chart a long range
         and need no response models."""
         program = await ProgramService(self.session).get(principal, program_id)
-        _check_range(day_from, day_to)
+        check_range(day_from, day_to)
         rows = await self.stats.by_day(
             "program", program.id, day_from.isoformat(), day_to.isoformat()
         )
@@ -289,7 +289,7 @@ class StatsService:
         became of them: the dashboard's rewards chart and counters. Read from the reward
         rollups, so the cost follows the days asked for, not the rewards stored."""
         program = await ProgramService(self.session).get(principal, program_id)
-        _check_range(day_from, day_to)
+        check_range(day_from, day_to)
         rows = await self.stats.reward_days(
             program.workspace_id, program.id, day_from.isoformat(), day_to.isoformat()
         )
@@ -308,7 +308,7 @@ class StatsService:
     ) -> dict[date, int]:
         """Human clicks per day on one of the caller's links."""
         link = await LinkService(self.session).get(principal, link_id)
-        _check_range(day_from, day_to)
+        check_range(day_from, day_to)
         rows = await self.stats.by_day("link", link.id, day_from.isoformat(), day_to.isoformat())
         out: dict[date, int] = defaultdict(int)
         for row in rows:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from referkit.db.types import UTCDateTime
 from referkit.models import (
     Coupon,
+    DimensionRollup,
     LedgerEntry,
     Link,
     Member,
@@ -41,6 +42,7 @@ TABLES: tuple[type[Any], ...] = (
     WebhookEndpoint,
     Rollup,
     RewardRollup,
+    DimensionRollup,
 )
 BY_NAME: dict[str, type[Any]] = {model.__tablename__: model for model in TABLES}
 

@@ -2,11 +2,11 @@
 
 The file is one header line — ``{"format": "referkit-export", "version": 1, "workspace": …}``
 — then one ``{"table": …, "row": …}`` line per row: programs, members, links, referrals,
-rewards with their ledger entries and coupon codes, webhook endpoints (without secrets) and
-the stats rollups. Import inserts the rows whose key is not stored yet, so ids are kept,
-stats read the same, and importing a file twice changes nothing. API keys are not moved:
-create new ones in the new installation; webhook endpoints get new signing secrets there
-(rotate and copy them to your receivers).
+rewards with their ledger entries and coupon codes, webhook endpoints (without secrets), the
+stats rollups and the breakdowns' dimension rollups. Import inserts the rows whose key is not
+stored yet, so ids are kept, stats read the same, and importing a file twice changes nothing.
+API keys are not moved: create new ones in the new installation; webhook endpoints get new
+signing secrets there (rotate and copy them to your receivers).
 """
 
 from __future__ import annotations

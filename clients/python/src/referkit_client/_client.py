@@ -176,6 +176,8 @@ class Referkit(_Base):
     list_events = _sync(ops.list_events)
     get_program_stats = _sync(ops.get_program_stats)
     get_program_leaderboard = _sync(ops.get_program_leaderboard)
+    get_link_stats = _sync(ops.get_link_stats)
+    get_program_breakdown = _sync(ops.get_program_breakdown)
     list_webhooks = _sync(ops.list_webhooks)
     create_webhook = _sync(ops.create_webhook)
     get_webhook = _sync(ops.get_webhook)
@@ -331,6 +333,8 @@ class AsyncReferkit(_Base):
     list_events = _async(ops.list_events)
     get_program_stats = _async(ops.get_program_stats)
     get_program_leaderboard = _async(ops.get_program_leaderboard)
+    get_link_stats = _async(ops.get_link_stats)
+    get_program_breakdown = _async(ops.get_program_breakdown)
     list_webhooks = _async(ops.list_webhooks)
     create_webhook = _async(ops.create_webhook)
     get_webhook = _async(ops.get_webhook)
@@ -446,6 +450,8 @@ OPERATIONS: tuple[str, ...] = (
     "list_events",
     "get_program_stats",
     "get_program_leaderboard",
+    "get_link_stats",
+    "get_program_breakdown",
     "list_webhooks",
     "create_webhook",
     "get_webhook",

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from referkit_client._core import Call, body, no_content, parser, path, raw_bytes
 from referkit_client.models import (
     ApiKey,
+    Breakdown,
     EmbedToken,
     Event,
     EventCreate,
@@ -366,6 +367,35 @@ def get_program_leaderboard(
 ) -> Call[Resource]:
     p = path("/api/v1/programs/{p}/leaderboard", p=program_id)
     return Call("GET", p, parser(Resource), {"period": period, "limit": limit})
+
+
+def get_link_stats(
+    link_id: str,
+    *,
+    group_by: str | None = None,
+    from_: Day = None,
+    to: Day = None,
+    limit: int | None = None,
+) -> Call[Breakdown]:
+    """Totals of one link, and per group with ``group_by`` (``country``, ``device``, ``os``,
+    ``browser``, ``referrer``, ``utm_source``, ``utm_campaign``; ``network``, ``campaign``)."""
+    p = path("/api/v1/links/{p}/stats", p=link_id)
+    params = {"group_by": group_by, "from": from_, "to": to, "limit": limit}
+    return Call("GET", p, parser(Breakdown), params)
+
+
+def get_program_breakdown(
+    program_id: str,
+    *,
+    group_by: str,
+    from_: Day = None,
+    to: Day = None,
+    limit: int | None = None,
+) -> Call[Breakdown]:
+    """A program's clicks, reach, signups, conversions and revenue per group of ``group_by``."""
+    p = path("/api/v1/programs/{p}/breakdown", p=program_id)
+    params = {"group_by": group_by, "from": from_, "to": to, "limit": limit}
+    return Call("GET", p, parser(Breakdown), params)
 
 
 # Webhooks ----------------------------------------------------------------------------------------

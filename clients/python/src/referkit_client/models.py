@@ -244,6 +244,33 @@ class Stats(Model):
     qualified_referrals: int = 0
 
 
+class GroupCounters(Model):
+    """Human clicks, unique visitors, referrals created, purchases, and revenue per currency."""
+
+    clicks: int = 0
+    reach: int = 0
+    signups: int = 0
+    conversions: int = 0
+    revenue: list[Money] = Field(default_factory=list)
+
+
+class BreakdownGroup(GroupCounters):
+    value: str | None = Field(description="The group; None when unknown (a direct visit).")
+
+
+class Breakdown(Model):
+    """A link's stats or a program's breakdown: totals, and one entry per group."""
+
+    link_id: str | None = None
+    program_id: str | None = None
+    from_: str = Field(alias="from")
+    to: str
+    group_by: str | None
+    totals: GroupCounters
+    groups: list[BreakdownGroup]
+    more: bool = False
+
+
 # Requests --------------------------------------------------------------------------------------
 
 
@@ -326,6 +353,8 @@ __all__ = [
     "AppCreate",
     "AppStats",
     "AppStatsRow",
+    "Breakdown",
+    "BreakdownGroup",
     "ClientKey",
     "Customer",
     "CustomerExport",
@@ -339,6 +368,7 @@ __all__ = [
     "ExportedClick",
     "Forward",
     "ForwardAttempt",
+    "GroupCounters",
     "Hook",
     "Install",
     "InstallAttribution",

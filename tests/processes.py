@@ -58,11 +58,20 @@ def run_cli(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[s
     )
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def free_port(ports_variable: str = "REFERKIT_TEST_PORTS") -> int:
+    """A free local port: within the range ``first-last`` that ``ports_variable`` names when it
+    is set (machines shared by several people give each a range), else any."""
+    first, _, last = os.environ.get(ports_variable, "").partition("-")
+    candidates = range(int(first), int(last or first) + 1) if first else [0]
+    for candidate in candidates:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port: int = sock.getsockname()[1]
+            return port
+    raise RuntimeError(f"no free port in {ports_variable}={os.environ[ports_variable]}")
 
 
 @dataclass

@@ -63,6 +63,8 @@ pool_mode = transaction
 default_pool_size = {pool_size}
 max_client_conn = 500
 server_lifetime = 600
+log_connections = 0
+log_disconnections = 0
 logfile = {directory / "pgbouncer.log"}
 pidfile = {directory / "pgbouncer.pid"}
 """

@@ -135,6 +135,33 @@ def serve(
         server.stop()
 
 
+@contextmanager
+def worker(env: Mapping[str, str], log_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``referkit worker`` until the block ends (SIGTERM: it finishes its batch and exits)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "referkit", "worker"],
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise AssertionError(
+                    f"the worker did not exit on SIGTERM:\n{log.read_text()}"
+                ) from None
+
+
 def _wait_ready(server: Server) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:

@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -48,19 +49,26 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of one process (0 if it is gone)."""
+    """User + system CPU of one process and of its children it has reaped (0 if it is gone):
+    PostgreSQL's postmaster reaps every backend that ends, so nothing is lost when connections
+    come and go during a measurement."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return sum(int(value) for value in fields[11:15]) / TICKS
 
 
 def _pids_of(user: str) -> list[int]:
     uid = pwd.getpwnam(user).pw_uid
-    return [
-        int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and p.stat().st_uid == uid
-    ]
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and entry.stat().st_uid == uid:
+                pids.append(int(entry.name))
+        except OSError:
+            continue  # ended while we looked
+    return pids
 
 
 def _tree(pid: int) -> list[int]:
@@ -78,16 +86,25 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy (every process, ours or not)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(v) for v in Path("/proc/stat").read_text().split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / TICKS
+
+
 class CpuMeter:
-    """CPU seconds spent by the API processes and by PostgreSQL over a block."""
+    """CPU seconds spent by the API processes, by PostgreSQL (every database on the server,
+    ours and anyone else's) and by the whole machine over a block."""
 
     def __init__(self, api_pid: int) -> None:
         self.api_pid = api_pid
 
-    def sample(self) -> tuple[float, float]:
+    def sample(self) -> tuple[float, float, float]:
         api = sum(_cpu_seconds(p) for p in _tree(self.api_pid))
         database = sum(_cpu_seconds(p) for p in _pids_of("postgres"))
-        return api, database
+        return api, database, _machine_busy()
 
 
 @contextmanager
@@ -124,17 +141,25 @@ def api_processes(env: dict[str, str], workers: int) -> Iterator[tuple[str, int]
             process.wait()
 
 
-def measured(url: str, meter: CpuMeter, script: str | None) -> tuple[WrkResult, float, float]:
-    """Warm-up, then REPETITIONS runs: the median rate, and the API and database CPU
-    (in cores, i.e. CPU seconds per wall second) over the measured runs."""
+@dataclass(frozen=True)
+class Figure:
+    result: WrkResult
+    api: float  # cores (CPU seconds per wall second) used by the API processes
+    database: float  # … by PostgreSQL (and PgBouncer, which runs as the same user)
+    machine: float  # … by the whole machine, wrk and everybody else included
+
+
+def measured(url: str, meter: CpuMeter, script: str | None) -> Figure:
+    """Warm-up, then REPETITIONS runs: the median rate, and the cores used meanwhile."""
     wrk(url, CONNECTIONS, WARMUP, script)
-    api0, db0 = meter.sample()
+    before = meter.sample()
     started = time.monotonic()
     runs = [wrk(url, CONNECTIONS, DURATION, script) for _ in range(REPETITIONS)]
     wall = time.monotonic() - started
-    api1, db1 = meter.sample()
+    after = meter.sample()
     runs.sort(key=lambda r: r.rps)
-    return runs[len(runs) // 2], (api1 - api0) / wall, (db1 - db0) / wall
+    api, database, machine = ((a - b) / wall for a, b in zip(after, before, strict=True))
+    return Figure(runs[len(runs) // 2], api, database, machine)
 
 
 async def _bytes_per_row(url: str, table: str) -> tuple[int, float]:
@@ -154,7 +179,7 @@ def run(env: dict[str, str], direct_url: str) -> None:
     subprocess.run(
         [sys.executable, "-m", "referkit", "db", "upgrade"], env=env, check=True, timeout=300
     )
-    figures: dict[tuple[str, int], tuple[WrkResult, float, float]] = {}
+    figures: dict[tuple[str, int], Figure] = {}
     for workers in (1, 2):
         with api_processes(env, workers) as (base, pid):
             rows = seed(base, env)
@@ -164,15 +189,16 @@ def run(env: dict[str, str], direct_url: str) -> None:
             figures["event", workers] = measured(f"{base}/api/v1/events", meter, LUA)
     for path in ("redirect", "event"):
         for workers in (1, 2):
-            result, api, database = figures[path, workers]
+            figure = figures[path, workers]
             print(
-                f"{path:9} {workers} process(es) {result.rps:8.0f} req/s"
-                f"  p99 {result.p99_ms:6.1f} ms"
-                f"  CPU: API {api:4.2f} cores, PostgreSQL {database:4.2f} cores"
-                f"  non-2xx/3xx {result.non_2xx_3xx}"
+                f"{path:9} {workers} process(es) {figure.result.rps:8.0f} req/s"
+                f"  p99 {figure.result.p99_ms:6.1f} ms  cores used: API {figure.api:4.2f},"
+                f" PostgreSQL {figure.database:4.2f}, whole machine {figure.machine:4.2f}"
+                f"  non-2xx/3xx {figure.result.non_2xx_3xx}"
             )
-        ratio = figures[path, 2][0].rps / figures[path, 1][0].rps
+        ratio = figures[path, 2].result.rps / figures[path, 1].result.rps
         print(f"RATIO {path}: 2 processes / 1 process  {ratio:.2f}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     for table in ("events", "clicks"):
         rows, per_row = asyncio.run(_bytes_per_row(direct_url, table))
         print(f"{table}: {rows} rows, {per_row:.0f} bytes each on disk with their indexes")

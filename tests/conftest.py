@@ -1,6 +1,10 @@
 """Shared fixtures: every test that uses ``app`` or ``client`` runs on SQLite and, when
 ``REFERKIT_TEST_DATABASE_URL`` is set, again on PostgreSQL (CI always sets it).
 
+The PostgreSQL pass goes through a PgBouncer of the suite's own in transaction pooling mode
+(``tests/pgbouncer.py``) whenever Debian's ``pgbouncer`` is installed, and always in CI; the
+settings then say so (``database_pgbouncer``). Only the schema reset goes straight to PostgreSQL.
+
 The database is migrated once per session. Tests do not share state because each one works in
 its own freshly created workspace, and every query is scoped to a workspace — the same
 isolation production relies on.
@@ -10,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ from sqlalchemy.pool import NullPool
 from referkit.app import create_app
 from referkit.config import Settings
 from referkit.db import migrate
+from tests import pgbouncer
 from tests.factories import Key, new_key
 
 PG_URL = os.environ.get("REFERKIT_TEST_DATABASE_URL")
@@ -70,16 +75,43 @@ async def reset_postgres(url: str) -> None:
         await engine.dispose()
 
 
+# The URLs that reach PostgreSQL through the suite's PgBouncer (see ``behind_pgbouncer``).
+_BOUNCED: set[str] = set()
+
+
+def behind_pgbouncer(url: str) -> bool:
+    """Whether ``url`` goes through the suite's PgBouncer: settings built on it must then say
+    ``database_pgbouncer=True``, and engines built on it need ``pgbouncer=True``."""
+    return url in _BOUNCED
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The PostgreSQL database of the session: through PgBouncer when it is installed (and
+    always in CI), straight to ``REFERKIT_TEST_DATABASE_URL`` otherwise."""
+    assert PG_URL is not None
+    if pgbouncer.executable() is None:
+        if pgbouncer.required():
+            raise pytest.UsageError("CI runs the PostgreSQL pass through pgbouncer: install it.")
+        yield PG_URL
+        return
+    with pgbouncer.pgbouncer(PG_URL) as url:
+        _BOUNCED.add(url)
+        try:
+            yield url
+        finally:
+            _BOUNCED.discard(url)
+
+
 @pytest.fixture(scope="session", params=_backends())
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated database for the whole session (one per backend)."""
     if request.param == "postgresql":
-        assert PG_URL is not None
-        url = PG_URL
-        asyncio.run(reset_postgres(url))
+        url: str = request.getfixturevalue("postgres_url")
+        asyncio.run(reset_postgres(PG_URL or url))  # DROP SCHEMA goes straight to the server
     else:
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'referkit.db'}"
-    asyncio.run(migrate.upgrade(url))
+    asyncio.run(migrate.upgrade(url, pgbouncer=behind_pgbouncer(url)))
     return url
 
 
@@ -87,6 +119,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
+        database_pgbouncer=behind_pgbouncer(database_url),
         data_dir=tmp_path,
         base_url=TEST_BASE_URL,
         secret_key="test-secret-key-" + "x" * 32,

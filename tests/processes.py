@@ -69,11 +69,20 @@ def worker_port(base: int) -> int:
     return base + 50 * worker_index()
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def free_port(ports_variable: str = "REFERKIT_TEST_PORTS") -> int:
+    """A free local port: within the range ``first-last`` that ``ports_variable`` names when it
+    is set (machines shared by several people give each a range), else any."""
+    first, _, last = os.environ.get(ports_variable, "").partition("-")
+    candidates = range(int(first), int(last or first) + 1) if first else [0]
+    for candidate in candidates:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port: int = sock.getsockname()[1]
+            return port
+    raise RuntimeError(f"no free port in {ports_variable}={os.environ[ports_variable]}")
 
 
 @dataclass
@@ -135,6 +144,33 @@ def serve(
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def worker(env: Mapping[str, str], log_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``referkit worker`` until the block ends (SIGTERM: it finishes its batch and exits)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "referkit", "worker"],
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise AssertionError(
+                    f"the worker did not exit on SIGTERM:\n{log.read_text()}"
+                ) from None
 
 
 def _wait_ready(server: Server) -> None:

@@ -53,7 +53,12 @@ logger = logging.getLogger("referkit")
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     settings.keyring  # noqa: B018  (development: generate the key file now, fail fast)
-    engine = create_engine(settings.db_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
+    engine = create_engine(
+        settings.db_url,
+        pool_size=settings.db_pool_size,
+        echo=settings.db_echo,
+        pgbouncer=settings.database_pgbouncer,
+    )
     sessions = SessionFactory(engine, base_url=settings.base_url, keyring=settings.keyring)
     app.state.sessions = sessions
     app.state.limiter = RateLimiter(

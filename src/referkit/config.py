@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy async URL; defaults to a SQLite file in the data directory.",
     )
+    database_pgbouncer: bool = Field(
+        default=False,
+        description="The PostgreSQL URL points at PgBouncer in transaction pooling mode: keep "
+        "no prepared statement or other session state across transactions.",
+    )
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str | None = Field(default=None, min_length=32)
     secret_key_previous: str = Field(

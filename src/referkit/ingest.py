@@ -24,7 +24,7 @@ class Ingest:
         path = sqlite_path(sessions.engine.url)
         self.sqlite = SqliteWriter(path) if path else None
         self.postgres = (
-            DirectConnections(sessions.engine)
+            DirectConnections(sessions.engine, pgbouncer=settings.database_pgbouncer)
             if sessions.engine.dialect.driver == "asyncpg"
             else None
         )

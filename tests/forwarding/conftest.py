@@ -17,6 +17,7 @@ from sqlalchemy import update
 from referkit.config import Settings
 from referkit.models import IntegrationForward, WebhookMessage
 from referkit.worker.runner import Worker
+from tests.conftest import behind_pgbouncer
 from tests.factories import Key
 from tests.forwarding.receiver import Networks, networks_running
 from tests.mobile.factories import ANDROID_UA, click, click_id_of, create_app_link
@@ -39,6 +40,7 @@ def networks() -> Iterator[Networks]:
 def settings(database_url: str, tmp_path: Path, networks: Networks) -> Settings:
     return Settings(
         database_url=database_url,
+        database_pgbouncer=behind_pgbouncer(database_url),
         data_dir=tmp_path,
         base_url="http://testserver",
         secret_key="test-secret-key-" + "x" * 32,

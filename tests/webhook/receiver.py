@@ -40,6 +40,9 @@ class Received:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    # Many senders at once (several worker processes): a backlog of 5 would refuse some.
+    request_queue_size = 128
+
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # a sender killed mid-request resets its connection; that is the test's point
 

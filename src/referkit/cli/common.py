@@ -29,9 +29,14 @@ def settings_or_exit() -> Settings:
 async def ensure_schema(settings: Settings) -> None:
     """Upgrade an embedded SQLite database; require PostgreSQL to be migrated explicitly."""
     if settings.is_sqlite:
-        await migrate.upgrade(settings.db_url, keyring=settings.keyring)
+        await migrate.upgrade(
+            settings.db_url, keyring=settings.keyring, pgbouncer=settings.database_pgbouncer
+        )
         return
-    current, head = await migrate.current(settings.db_url), migrate.head_revision()
+    current, head = (
+        await migrate.current(settings.db_url, pgbouncer=settings.database_pgbouncer),
+        migrate.head_revision(),
+    )
     if current != head:
         console.print(
             f"[red]The database is at {current or 'an empty schema'}, head is {head}.[/red] "
@@ -42,7 +47,7 @@ async def ensure_schema(settings: Settings) -> None:
 
 @asynccontextmanager
 async def unit_of_work(settings: Settings) -> AsyncIterator[AsyncSession]:
-    engine = create_engine(settings.db_url, pool_size=2)
+    engine = create_engine(settings.db_url, pool_size=2, pgbouncer=settings.database_pgbouncer)
     try:
         async with SessionFactory(engine, keyring=settings.keyring).transaction() as session:
             yield session

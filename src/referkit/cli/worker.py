@@ -22,7 +22,7 @@ from referkit.worker.runner import Worker
 
 async def _run(settings: Settings, once: bool) -> int:
     await ensure_schema(settings)
-    engine = create_engine(settings.db_url, pool_size=4)
+    engine = create_engine(settings.db_url, pool_size=4, pgbouncer=settings.database_pgbouncer)
     worker = Worker(
         SessionFactory(engine, base_url=settings.base_url, keyring=settings.keyring), settings
     )

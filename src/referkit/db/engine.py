@@ -5,6 +5,15 @@ SQLite runs in WAL mode with a busy timeout. We take over transaction control fr
 requests can open their transaction with ``BEGIN IMMEDIATE``: a writer then queues on the
 database lock up front (honouring the busy timeout) instead of failing when a read transaction
 tries to upgrade to a write. Engines are built in the app lifespan or the CLI, never at import.
+
+PostgreSQL behind PgBouncer in transaction pooling mode (``REFERKIT_DATABASE_PGBOUNCER``): each
+transaction may run on another server connection, so nothing may outlive a transaction on the
+server. asyncpg's named prepared statements do: a cached statement is missing on the next server
+connection, and two clients' ``__asyncpg_stmt_N__`` collide on a shared one. With both caches off
+(``pgbouncer_connect_args``) every statement is the unnamed one, parsed and run in one exchange
+that PgBouncer keeps on one server connection, and replaced by the next: nothing leaks either.
+PgBouncer 1.21+ can track named statements itself (``max_prepared_statements``); Debian 12 ships
+1.18, and the unnamed statements work with every version.
 """
 
 from __future__ import annotations
@@ -33,7 +42,17 @@ def sqlite_pragmas(busy_timeout_ms: int) -> list[str]:
     ]
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def pgbouncer_connect_args(pgbouncer: bool) -> dict[str, Any]:
+    """asyncpg connection arguments for a server reached through PgBouncer in transaction
+    mode: no prepared statement kept by SQLAlchemy's adapter nor by asyncpg (see above)."""
+    if not pgbouncer:
+        return {}
+    return {"prepared_statement_cache_size": 0, "statement_cache_size": 0}
+
+
+def create_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, pgbouncer: bool = False
+) -> AsyncEngine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url, echo=echo)
     return create_async_engine(
@@ -43,6 +62,7 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        connect_args=pgbouncer_connect_args(pgbouncer),
     )
 
 

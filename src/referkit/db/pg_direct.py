@@ -8,6 +8,9 @@ server, so the next batch connects afresh.
 Every connection taken is either handed back idle or closed, whatever the exception (a value
 the encoder refused, a constraint, a cancelled task): a connection lost track of stays open on
 the server until the process exits, and enough of them exhaust its ``max_connections``.
+
+Behind PgBouncer (``pgbouncer=True``) asyncpg keeps no named prepared statement: each batch's
+statement is the unnamed one, parsed and run in one exchange (see ``db.engine``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from contextlib import asynccontextmanager
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from referkit.db.engine import pgbouncer_connect_args
+
 _BROKEN = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 
@@ -26,8 +31,14 @@ def _reusable(conn: asyncpg.Connection) -> bool:
 
 
 class DirectConnections:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, pgbouncer: bool = False) -> None:
         self.dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        # Only asyncpg's own cache applies here (the other is SQLAlchemy's adapter's).
+        self._connect_args = {
+            name: value
+            for name, value in pgbouncer_connect_args(pgbouncer).items()
+            if name == "statement_cache_size"
+        }
         self._idle: list[asyncpg.Connection] = []
         self._open: set[asyncpg.Connection] = set()
 
@@ -37,7 +48,7 @@ class DirectConnections:
         if conn is None or conn.is_closed():
             if conn is not None:
                 self._open.discard(conn)
-            conn = await asyncpg.connect(self.dsn)
+            conn = await asyncpg.connect(self.dsn, **self._connect_args)
             self._open.add(conn)
         try:
             yield conn

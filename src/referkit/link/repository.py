@@ -107,8 +107,10 @@ async def redirect_target(conn: AsyncConnection, code_key: str) -> dict[str, Any
             Link.og,
             App.platforms.label("app_platforms"),
         )
-        .outerjoin(Program, Program.id == Link.program_id)
-        .outerjoin(App, App.id == Link.app_id)
+        .outerjoin(
+            Program, (Program.workspace_id == Link.workspace_id) & (Program.id == Link.program_id)
+        )
+        .outerjoin(App, (App.workspace_id == Link.workspace_id) & (App.id == Link.app_id))
         .where(Link.code_key == code_key)
     )
     row = (await conn.execute(stmt)).mappings().first()

@@ -45,11 +45,15 @@ class RewardRepository:
         )
         return int(count or 0)
 
-    async def qualified_referrals(self, member_id: str) -> int:
+    async def qualified_referrals(self, workspace_id: str, member_id: str) -> int:
         count = await self.session.scalar(
             select(func.count())
             .select_from(Referral)
-            .where(Referral.member_id == member_id, Referral.qualified_at.is_not(None))
+            .where(
+                Referral.workspace_id == workspace_id,
+                Referral.member_id == member_id,
+                Referral.qualified_at.is_not(None),
+            )
         )
         return int(count or 0)
 
@@ -122,7 +126,7 @@ class RewardRepository:
         self.session.add(entry)
         await self.session.flush()
 
-    async def balances(self, member_id: str) -> list[tuple[str, int, int]]:
+    async def balances(self, workspace_id: str, member_id: str) -> list[tuple[str, int, int]]:
         """(unit, pending, issued) sums of the member's referrer ledger, per unit."""
         rows = await self.session.execute(
             select(
@@ -130,17 +134,23 @@ class RewardRepository:
                 func.coalesce(func.sum(LedgerEntry.pending_delta), 0),
                 func.coalesce(func.sum(LedgerEntry.issued_delta), 0),
             )
-            .where(LedgerEntry.member_id == member_id, LedgerEntry.recipient == "referrer")
+            .where(
+                LedgerEntry.workspace_id == workspace_id,
+                LedgerEntry.member_id == member_id,
+                LedgerEntry.recipient == "referrer",
+            )
             .group_by(LedgerEntry.unit)
             .order_by(LedgerEntry.unit)
         )
         return [(str(unit), int(pending), int(issued)) for unit, pending, issued in rows.all()]
 
     async def ledger_page(
-        self, member_id: str, params: PageParams
+        self, workspace_id: str, member_id: str, params: PageParams
     ) -> tuple[list[LedgerEntry], PageMeta]:
         stmt = select(LedgerEntry).where(
-            LedgerEntry.member_id == member_id, LedgerEntry.recipient == "referrer"
+            LedgerEntry.workspace_id == workspace_id,
+            LedgerEntry.member_id == member_id,
+            LedgerEntry.recipient == "referrer",
         )
         return await paginate(self.session, stmt, LedgerEntry.id, params)
 
@@ -185,7 +195,7 @@ class RewardRepository:
         self.session.add_all(coupons)
         await self.session.flush()
 
-    async def pools(self, program_id: str) -> list[tuple[str, int, int]]:
+    async def pools(self, workspace_id: str, program_id: str) -> list[tuple[str, int, int]]:
         """(pool, total codes, free codes)."""
         rows = await self.session.execute(
             select(
@@ -193,13 +203,15 @@ class RewardRepository:
                 func.count(),
                 func.count().filter(Coupon.reward_id.is_(None)),
             )
-            .where(Coupon.program_id == program_id)
+            .where(Coupon.workspace_id == workspace_id, Coupon.program_id == program_id)
             .group_by(Coupon.pool)
             .order_by(Coupon.pool)
         )
         return [(str(pool), int(total), int(free)) for pool, total, free in rows.all()]
 
-    async def held_by_pool(self, program_id: str, held_reason: str) -> list[tuple[str, int]]:
+    async def held_by_pool(
+        self, workspace_id: str, program_id: str, held_reason: str
+    ) -> list[tuple[str, int]]:
         """(pool, pending rewards held for ``held_reason``) per coupon pool, by pool name.
 
         Bounded by ``ix_rewards_program_id_held_reason``: reads only the held rewards.
@@ -207,6 +219,7 @@ class RewardRepository:
         rows = await self.session.execute(
             select(Reward.coupon_pool, func.count())
             .where(
+                Reward.workspace_id == workspace_id,
                 Reward.program_id == program_id,
                 Reward.held_reason == held_reason,
                 Reward.status == "pending",

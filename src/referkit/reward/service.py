@@ -77,7 +77,7 @@ class RewardService:
         self, program: Program, referral: Referral, purchase: Purchase | None
     ) -> list[Reward]:
         created = await self._fire(program, referral, "referral_qualified", purchase)
-        count = await self.rewards.qualified_referrals(referral.member_id)
+        count = await self.rewards.qualified_referrals(referral.workspace_id, referral.member_id)
         for rule in program.reward_rules:
             if rule["trigger"] == "milestone" and rule.get("milestone_count") == count:
                 reward = await self._create(program, referral, rule, None)
@@ -351,7 +351,9 @@ class RewardService:
         programs: dict[str, Program | None] = {}
         for reward in await self.rewards.due(now, limit):
             if reward.program_id not in programs:
-                programs[reward.program_id] = await self.session.get(Program, reward.program_id)
+                programs[reward.program_id] = await self.session.get(
+                    Program, (reward.workspace_id, reward.program_id)
+                )
             program = programs[reward.program_id]
             if program is None or not program.auto_issue:
                 continue
@@ -386,29 +388,42 @@ class RewardService:
             ]
         )
         available = next(
-            (free for name, _, free in await self.rewards.pools(program.id) if name == pool), 0
+            (
+                free
+                for name, _, free in await self.rewards.pools(program.workspace_id, program.id)
+                if name == pool
+            ),
+            0,
         )
         return len(fresh), len(codes) - len(fresh), available
 
     async def pools(self, principal: Principal, program_id: str) -> list[PoolCount]:
         """The program's pools with codes, and those that rewards are waiting on."""
         program = await ProgramService(self.session).get(principal, program_id)
-        codes = {name: (total, free) for name, total, free in await self.rewards.pools(program.id)}
-        waiting = dict(await self.rewards.held_by_pool(program.id, EMPTY_POOL))
+        codes = {
+            name: (total, free)
+            for name, total, free in await self.rewards.pools(program.workspace_id, program.id)
+        }
+        waiting = dict(
+            await self.rewards.held_by_pool(program.workspace_id, program.id, EMPTY_POOL)
+        )
         return [
             PoolCount(name, *codes.get(name, (0, 0)), waiting=waiting.get(name, 0))
             for name in sorted(codes.keys() | waiting.keys())
         ]
 
-    async def waiting_for_codes(self, program_id: str) -> list[PoolCount]:
+    async def waiting_for_codes(self, workspace_id: str, program_id: str) -> list[PoolCount]:
         """Pools that pending rewards wait on (``coupon_pool_empty``), with their free codes.
 
         ``program_id`` must already be the caller's (checked by the caller's service).
         """
-        waiting = await self.rewards.held_by_pool(program_id, EMPTY_POOL)
+        waiting = await self.rewards.held_by_pool(workspace_id, program_id, EMPTY_POOL)
         if not waiting:
             return []
-        codes = {name: (total, free) for name, total, free in await self.rewards.pools(program_id)}
+        codes = {
+            name: (total, free)
+            for name, total, free in await self.rewards.pools(workspace_id, program_id)
+        }
         return [PoolCount(name, *codes.get(name, (0, 0)), waiting=count) for name, count in waiting]
 
     async def milestones(self, program: Program, member_id: str) -> list[MilestoneProgress]:
@@ -425,7 +440,7 @@ class RewardService:
         ]
         if not targets:
             return []
-        count = await self.rewards.qualified_referrals(member_id)
+        count = await self.rewards.qualified_referrals(program.workspace_id, member_id)
         return [
             MilestoneProgress(
                 rule_id=rule["id"],
@@ -446,13 +461,13 @@ class RewardService:
 
     async def member_balances(self, member: Member) -> list[tuple[str, int, int]]:
         """(unit, pending, issued) per unit of a member row the caller already checked."""
-        return await self.rewards.balances(member.id)
+        return await self.rewards.balances(member.workspace_id, member.id)
 
     async def ledger(
         self, principal: Principal, member_id: str, params: PageParams
     ) -> tuple[list[LedgerEntry], PageMeta]:
         member = await MemberService(self.session).get(principal, member_id)
-        return await self.rewards.ledger_page(member.id, params)
+        return await self.rewards.ledger_page(member.workspace_id, member.id, params)
 
     # Helpers ----------------------------------------------------------------------------------
 

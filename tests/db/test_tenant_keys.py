@@ -9,7 +9,9 @@ which table is which, with the reason for every exception.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, MetaData, UniqueConstraint, inspect
@@ -251,3 +253,16 @@ def test_the_check_catches_reference_and_unclassified_tables() -> None:
         "api_keys: reference table has a foreign key fk_z to distributed apps",
         "stray: not classified in referkit.db.tenancy",
     ]
+
+
+def test_the_citus_commands_in_the_docs_follow_the_lists() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "scaling-citus.md").read_text()
+    reference = re.findall(r"create_reference_table\('(\w+)'\)", doc)
+    distributed = re.findall(r"create_distributed_table\('(\w+)', 'workspace_id'", doc)
+    assert reference == list(tenancy.REFERENCE_TABLES)
+    assert distributed == [*tenancy.DISTRIBUTED_TABLES, *tenancy.OWNED_ELSEWHERE]
+    # Parents before children: each foreign key's parent is distributed earlier.
+    shapes = shapes_of_metadata(Base.metadata)
+    for position, name in enumerate(distributed):
+        for _, _, referred, _ in shapes[name].foreign_keys:
+            assert referred in reference or referred in distributed[:position], (name, referred)

@@ -28,6 +28,7 @@ from sqlalchemy import event
 from referkit.db import tenancy
 from tests.factories import Key, create_member, create_program, create_referral
 from tests.mobile.factories import IPHONE_UA, create_app, create_app_link
+from tests.reward.test_engine import EXAMPLE_RULES
 
 TENANT_TABLES = set(tenancy.DISTRIBUTED_TABLES) | set(tenancy.OWNED_ELSEWHERE)
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0"
@@ -152,8 +153,10 @@ async def _flows(client: httpx.AsyncClient, key: Key) -> None:
         assert response.status_code < 400, (method, url, response.text)
         return response.json() if response.content else {}
 
-    program = await create_program(client, key)
+    program = await create_program(client, key, reward_rules=EXAMPLE_RULES)
     pid = program["id"]
+    await ok("POST", f"/api/v1/programs/{pid}/coupon-pools/WELCOME/codes", json={"codes": ["W1"]})
+    await ok("GET", f"/api/v1/programs/{pid}/coupon-pools")
     await ok("PATCH", f"/api/v1/programs/{pid}", json={"name": "Renamed"})
     await ok("GET", f"/api/v1/programs/{pid}")
     await ok("GET", "/api/v1/programs")
@@ -184,6 +187,8 @@ async def _flows(client: httpx.AsyncClient, key: Key) -> None:
     )
     referral = await create_referral(client, key, member["referral_code"])
     await ok("GET", f"/api/v1/referrals/{referral['id']}")
+    for status in ("qualified", "approved"):  # fires the program's reward rules
+        await ok("PATCH", f"/api/v1/referrals/{referral['id']}", json={"status": status})
     await ok("GET", "/api/v1/referrals")
     await ok("GET", "/api/v1/events")
     reward = await ok(
@@ -203,6 +208,10 @@ async def _flows(client: httpx.AsyncClient, key: Key) -> None:
     customer_id = signup["customer"]["id"] if signup.get("customer") else None
     if customer_id:
         await ok("GET", f"/api/v1/customers/{customer_id}")
+        await ok("GET", f"/api/v1/customers/{customer_id}/export")
+        await ok("DELETE", f"/api/v1/customers/{customer_id}")
+    await ok("GET", "/api/v1/erasures")
+    await ok("GET", "/api/v1/workspace")
     await ok("GET", f"/api/v1/webhooks/{endpoint['id']}")
     await ok("GET", f"/api/v1/webhooks/{endpoint['id']}/messages")
     await ok("PATCH", f"/api/v1/webhooks/{endpoint['id']}", json={"description": "ours"})
@@ -222,6 +231,7 @@ async def _flows(client: httpx.AsyncClient, key: Key) -> None:
     skan = await client.get(f"/api/v1/apps/{aid}/skan", headers=h)
     assert skan.status_code == 404  # no schema yet: still looked up in its workspace
     await ok("DELETE", f"/api/v1/links/{link['id']}")
+    await ok("DELETE", f"/api/v1/members/{mid}")
     await ok("DELETE", f"/api/v1/webhooks/{endpoint['id']}")
 
 

@@ -25,18 +25,25 @@ class RewardRepository:
         )
         return result
 
-    async def by_dedupe_key(self, program_id: str, key: str) -> Reward | None:
+    async def by_dedupe_key(self, workspace_id: str, program_id: str, key: str) -> Reward | None:
         result: Reward | None = await self.session.scalar(
-            select(Reward).where(Reward.program_id == program_id, Reward.dedupe_key == key)
+            select(Reward).where(
+                Reward.workspace_id == workspace_id,
+                Reward.program_id == program_id,
+                Reward.dedupe_key == key,
+            )
         )
         return result
 
-    async def count_for_rule(self, rule_id: str, member_id: str, recipient: str) -> int:
+    async def count_for_rule(
+        self, workspace_id: str, rule_id: str, member_id: str, recipient: str
+    ) -> int:
         """Rewards a rule has given for this member's referrals, cancelled/reversed excluded."""
         count = await self.session.scalar(
             select(func.count())
             .select_from(Reward)
             .where(
+                Reward.workspace_id == workspace_id,
                 Reward.rule_id == rule_id,
                 Reward.member_id == member_id,
                 Reward.recipient == recipient,
@@ -57,8 +64,12 @@ class RewardRepository:
         )
         return int(count or 0)
 
-    async def for_referral(self, referral_id: str) -> list[Reward]:
-        rows = await self.session.scalars(select(Reward).where(Reward.referral_id == referral_id))
+    async def for_referral(self, workspace_id: str, referral_id: str) -> list[Reward]:
+        rows = await self.session.scalars(
+            select(Reward).where(
+                Reward.workspace_id == workspace_id, Reward.referral_id == referral_id
+            )
+        )
         return list(rows.all())
 
     async def for_source_event(
@@ -157,12 +168,17 @@ class RewardRepository:
     # Coupons ----------------------------------------------------------------------------------
 
     async def take_coupon(
-        self, program_id: str, pool: str, reward_id: str, now: datetime
+        self, workspace_id: str, program_id: str, pool: str, reward_id: str, now: datetime
     ) -> str | None:
         """Atomically give the oldest free code of the pool to the reward."""
         stmt = (
             select(Coupon.id, Coupon.code)
-            .where(Coupon.program_id == program_id, Coupon.pool == pool, Coupon.reward_id.is_(None))
+            .where(
+                Coupon.workspace_id == workspace_id,
+                Coupon.program_id == program_id,
+                Coupon.pool == pool,
+                Coupon.reward_id.is_(None),
+            )
             .order_by(Coupon.id)
             .limit(1)
         )
@@ -172,20 +188,29 @@ class RewardRepository:
                 return None
             taken = await self.session.execute(
                 update(Coupon)
-                .where(Coupon.id == row.id, Coupon.reward_id.is_(None))
+                .where(
+                    Coupon.workspace_id == workspace_id,
+                    Coupon.id == row.id,
+                    Coupon.reward_id.is_(None),
+                )
                 .values(reward_id=reward_id, taken_at=now)
             )
             if getattr(taken, "rowcount", 0) == 1:
                 return str(row.code)
         return None
 
-    async def existing_codes(self, program_id: str, pool: str, codes: list[str]) -> set[str]:
+    async def existing_codes(
+        self, workspace_id: str, program_id: str, pool: str, codes: list[str]
+    ) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(codes), 500):
             chunk = codes[start : start + 500]
             rows = await self.session.scalars(
                 select(Coupon.code).where(
-                    Coupon.program_id == program_id, Coupon.pool == pool, Coupon.code.in_(chunk)
+                    Coupon.workspace_id == workspace_id,
+                    Coupon.program_id == program_id,
+                    Coupon.pool == pool,
+                    Coupon.code.in_(chunk),
                 )
             )
             found.update(rows.all())

@@ -87,7 +87,7 @@ class RewardService:
 
     async def on_referral_status(self, referral: Referral, status: str) -> None:
         """Approval releases fraud holds; denial cancels what was not issued yet."""
-        for reward in await self.rewards.for_referral(referral.id):
+        for reward in await self.rewards.for_referral(referral.workspace_id, referral.id):
             if reward.status != "pending":
                 continue
             if status == "approved" and reward.held_reason == FRAUD_HOLD:
@@ -102,7 +102,7 @@ class RewardService:
     async def on_referral_removed(self, referral: Referral) -> None:
         """A referral is being deleted: refuse if a reward was paid for it (the money is out;
         deny the referral instead, or reverse through a refund), cancel what is pending."""
-        rewards = await self.rewards.for_referral(referral.id)
+        rewards = await self.rewards.for_referral(referral.workspace_id, referral.id)
         paid = [r.id for r in rewards if r.status == "issued"]
         if paid:
             raise Conflict(
@@ -147,11 +147,11 @@ class RewardService:
         purchase: Purchase | None,
     ) -> Reward | None:
         key = rules.dedupe_key(rule, referral.id, referral.member_id)
-        if await self.rewards.by_dedupe_key(program.id, key) is not None:
+        if await self.rewards.by_dedupe_key(program.workspace_id, program.id, key) is not None:
             return None
         cap = rule.get("max_per_member")
         if cap is not None and await self.rewards.count_for_rule(
-            rule["id"], referral.member_id, rule["recipient"]
+            referral.workspace_id, rule["id"], referral.member_id, rule["recipient"]
         ) >= int(cap):
             return None
         now = utcnow()
@@ -195,7 +195,9 @@ class RewardService:
 
     async def _assign_coupon(self, reward: Reward, now: datetime) -> bool:
         assert reward.coupon_pool is not None
-        code = await self.rewards.take_coupon(reward.program_id, reward.coupon_pool, reward.id, now)
+        code = await self.rewards.take_coupon(
+            reward.workspace_id, reward.program_id, reward.coupon_pool, reward.id, now
+        )
         if code is None:
             reward.held_reason = reward.held_reason or EMPTY_POOL
             return False
@@ -370,7 +372,7 @@ class RewardService:
     ) -> tuple[int, int, int]:
         program = await ProgramService(self.session).get(principal, program_id)
         unique: list[str] = list(dict.fromkeys(codes))
-        existing = await self.rewards.existing_codes(program.id, pool, unique)
+        existing = await self.rewards.existing_codes(program.workspace_id, program.id, pool, unique)
         fresh = [code for code in unique if code not in existing]
         now = utcnow()
         await self.rewards.add_coupons(

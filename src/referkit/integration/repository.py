@@ -157,7 +157,11 @@ class IntegrationRepository:
     def _due(self, now: datetime) -> Select[IntegrationForward, Integration]:
         return (
             select(IntegrationForward, Integration)
-            .join(Integration, Integration.id == IntegrationForward.integration_id)
+            .join(
+                Integration,
+                (Integration.workspace_id == IntegrationForward.workspace_id)
+                & (Integration.id == IntegrationForward.integration_id),
+            )
             .where(
                 IntegrationForward.status == "pending",
                 IntegrationForward.next_attempt_at <= now,

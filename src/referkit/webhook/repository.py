@@ -149,7 +149,11 @@ class WebhookRepository:
 
     @staticmethod
     def _due(stmt: SelectT, now: datetime) -> SelectT:
-        return stmt.join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id).where(
+        # Joined on the workspace too: co-located on a cluster sharded by workspace.
+        same_endpoint = (WebhookEndpoint.workspace_id == WebhookMessage.workspace_id) & (
+            WebhookEndpoint.id == WebhookMessage.endpoint_id
+        )
+        return stmt.join(WebhookEndpoint, same_endpoint).where(
             WebhookMessage.status == "pending",
             WebhookMessage.next_attempt_at <= now,
             WebhookEndpoint.enabled.is_(True),

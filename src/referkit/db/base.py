@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import MetaData, String
+from sqlalchemy import ForeignKeyConstraint, MetaData, PrimaryKeyConstraint, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from referkit.db.types import UTCDateTime
@@ -32,3 +32,27 @@ class TimestampMixin:
 
 def id_column() -> Mapped[str]:
     return mapped_column(String(40), primary_key=True)
+
+
+def tenant_key(*columns: str) -> PrimaryKeyConstraint:
+    """The primary key of a tenant table: ``workspace_id`` first, then what identifies the row
+    inside its workspace (see ``referkit.db.tenancy``). Mapped identities follow it, so
+    ``session.get(Model, (workspace_id, id))``."""
+    return PrimaryKeyConstraint("workspace_id", *columns)
+
+
+def tenant_fk(
+    column: str, parent: str, *, name: str, ondelete: str = "CASCADE"
+) -> ForeignKeyConstraint:
+    """A foreign key between two tenant tables, carrying ``workspace_id`` on both sides."""
+    return ForeignKeyConstraint(
+        ["workspace_id", column],
+        [f"{parent}.workspace_id", f"{parent}.id"],
+        name=name,
+        ondelete=ondelete,
+    )
+
+
+def tenant_id_column() -> Mapped[str]:
+    """``id`` of a tenant table: unique on its own, keyed with ``workspace_id`` (``tenant_key``)."""
+    return mapped_column(String(40))

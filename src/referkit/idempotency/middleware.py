@@ -123,7 +123,9 @@ class IdempotencyMiddleware:
             )
         ).hexdigest()
         async with sessions.transaction() as session:
-            claim = await IdempotencyService(session).claim(principal.key_id, key, fingerprint)
+            claim = await IdempotencyService(session).claim(
+                principal.workspace_id, principal.key_id, key, fingerprint
+            )
         if claim.result is ClaimResult.mismatch:
             response = problem_response(
                 422,
@@ -147,7 +149,7 @@ class IdempotencyMiddleware:
         if claim.result is ClaimResult.replay:
             await _replay_stored(scope, receive, send, claim.record)
             return
-        await self._run_and_store(scope, replay_receive, send, sessions, claim.record.id)
+        await self._run_and_store(scope, replay_receive, send, sessions, claim.record)
 
     async def _run_and_store(
         self,
@@ -155,7 +157,7 @@ class IdempotencyMiddleware:
         receive: Receive,
         send: Send,
         sessions: SessionFactory,
-        record_id: str,
+        record: IdempotencyKey,
     ) -> None:
         status = 500
         content_type: str | None = None
@@ -180,9 +182,11 @@ class IdempotencyMiddleware:
             async with sessions.transaction() as session:
                 service = IdempotencyService(session, _box(scope))
                 if completed:
-                    await service.complete(record_id, status, content_type, b"".join(chunks))
+                    await service.complete(
+                        record.workspace_id, record.id, status, content_type, b"".join(chunks)
+                    )
                 else:
-                    await service.release(record_id)
+                    await service.release(record.workspace_id, record.id)
 
 
 async def _gates(scope: Scope, principal: Principal) -> None:

@@ -12,16 +12,18 @@ class IdempotencyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def find(self, api_key_id: str, key: str) -> IdempotencyKey | None:
+    async def find(self, workspace_id: str, api_key_id: str, key: str) -> IdempotencyKey | None:
         result: IdempotencyKey | None = await self.session.scalar(
             select(IdempotencyKey).where(
-                IdempotencyKey.api_key_id == api_key_id, IdempotencyKey.key == key
+                IdempotencyKey.workspace_id == workspace_id,
+                IdempotencyKey.api_key_id == api_key_id,
+                IdempotencyKey.key == key,
             )
         )
         return result
 
-    async def get(self, record_id: str) -> IdempotencyKey | None:
-        return await self.session.get(IdempotencyKey, record_id)
+    async def get(self, workspace_id: str, record_id: str) -> IdempotencyKey | None:
+        return await self.session.get(IdempotencyKey, (workspace_id, record_id))
 
     async def add(self, record: IdempotencyKey) -> None:
         self.session.add(record)

@@ -66,9 +66,9 @@ class IdempotencyService:
             raise RuntimeError("this IdempotencyService was built without a SecretBox")
         return self._box
 
-    async def claim(self, api_key_id: str, key: str, fingerprint: str) -> Claim:
+    async def claim(self, workspace_id: str, api_key_id: str, key: str, fingerprint: str) -> Claim:
         now = utcnow()
-        existing = await self.records.find(api_key_id, key)
+        existing = await self.records.find(workspace_id, api_key_id, key)
         if existing is not None:
             if existing.created_at < now - RETENTION:
                 await self.records.remove(existing)
@@ -84,6 +84,7 @@ class IdempotencyService:
                 return Claim(ClaimResult.in_progress, existing)
         record = IdempotencyKey(
             id=new_id("idem"),
+            workspace_id=workspace_id,
             api_key_id=api_key_id,
             key=key,
             fingerprint=fingerprint,
@@ -97,9 +98,14 @@ class IdempotencyService:
         return Claim(ClaimResult.proceed, record)
 
     async def complete(
-        self, record_id: str, status_code: int, content_type: str | None, body: bytes
+        self,
+        workspace_id: str,
+        record_id: str,
+        status_code: int,
+        content_type: str | None,
+        body: bytes,
     ) -> None:
-        record = await self.records.get(record_id)
+        record = await self.records.get(workspace_id, record_id)
         if record is None:
             return
         record.status_code = status_code
@@ -108,8 +114,8 @@ class IdempotencyService:
         record.completed_at = utcnow()
         await self.session.flush()
 
-    async def release(self, record_id: str) -> None:
-        record = await self.records.get(record_id)
+    async def release(self, workspace_id: str, record_id: str) -> None:
+        record = await self.records.get(workspace_id, record_id)
         if record is not None:
             await self.records.remove(record)
 

@@ -28,15 +28,21 @@ class IntegrationRepository:
         self.session.add_all(rows)
         await self.session.flush()
 
-    async def for_app(self, app_id: str) -> list[Integration]:
+    async def for_app(self, workspace_id: str, app_id: str) -> list[Integration]:
         rows = await self.session.scalars(
-            select(Integration).where(Integration.app_id == app_id).order_by(Integration.network)
+            select(Integration)
+            .where(Integration.workspace_id == workspace_id, Integration.app_id == app_id)
+            .order_by(Integration.network)
         )
         return list(rows)
 
-    async def enabled_for_app(self, app_id: str) -> list[Integration]:
+    async def enabled_for_app(self, workspace_id: str, app_id: str) -> list[Integration]:
         rows = await self.session.scalars(
-            select(Integration).where(Integration.app_id == app_id, Integration.enabled.is_(True))
+            select(Integration).where(
+                Integration.workspace_id == workspace_id,
+                Integration.app_id == app_id,
+                Integration.enabled.is_(True),
+            )
         )
         return list(rows)
 
@@ -49,8 +55,8 @@ class IntegrationRepository:
         )
         return list(rows)
 
-    async def by_id(self, integration_id: str) -> Integration | None:
-        return await self.session.get(Integration, integration_id)
+    async def by_id(self, workspace_id: str, integration_id: str) -> Integration | None:
+        return await self.session.get(Integration, (workspace_id, integration_id))
 
     async def click(self, workspace_id: str, livemode: bool, click_id: str) -> AppClick | None:
         result: AppClick | None = await self.session.scalar(
@@ -62,8 +68,8 @@ class IntegrationRepository:
         )
         return result
 
-    async def customer(self, customer_id: str) -> Customer | None:
-        return await self.session.get(Customer, customer_id)
+    async def customer(self, workspace_id: str, customer_id: str) -> Customer | None:
+        return await self.session.get(Customer, (workspace_id, customer_id))
 
     async def event(self, app_id: str, workspace_id: str, livemode: bool, ref: str) -> Event | None:
         """An app event by our id (``evt_…``) or the sender's ``event_id``."""
@@ -93,24 +99,33 @@ class IntegrationRepository:
         return result
 
     async def page_forwards(
-        self, integration_id: str, params: PageParams
+        self, workspace_id: str, integration_id: str, params: PageParams
     ) -> tuple[list[IntegrationForward], PageMeta]:
-        stmt = select(IntegrationForward).where(IntegrationForward.integration_id == integration_id)
+        stmt = select(IntegrationForward).where(
+            IntegrationForward.workspace_id == workspace_id,
+            IntegrationForward.integration_id == integration_id,
+        )
         return await paginate(self.session, stmt, IntegrationForward.id, params)
 
-    async def forward(self, integration_id: str, forward_id: str) -> IntegrationForward | None:
+    async def forward(
+        self, workspace_id: str, integration_id: str, forward_id: str
+    ) -> IntegrationForward | None:
         result: IntegrationForward | None = await self.session.scalar(
             select(IntegrationForward).where(
+                IntegrationForward.workspace_id == workspace_id,
                 IntegrationForward.id == forward_id,
                 IntegrationForward.integration_id == integration_id,
             )
         )
         return result
 
-    async def forward_of(self, integration_id: str, event_id: str) -> IntegrationForward | None:
+    async def forward_of(
+        self, workspace_id: str, integration_id: str, event_id: str
+    ) -> IntegrationForward | None:
         result: IntegrationForward | None = await self.session.scalar(
             select(IntegrationForward)
             .where(
+                IntegrationForward.workspace_id == workspace_id,
                 IntegrationForward.integration_id == integration_id,
                 IntegrationForward.event_id == event_id,
             )
@@ -124,12 +139,17 @@ class IntegrationRepository:
         )
         return list(rows)
 
-    async def attempts_for(self, forward_ids: Sequence[str]) -> list[IntegrationAttempt]:
+    async def attempts_for(
+        self, workspace_id: str, forward_ids: Sequence[str]
+    ) -> list[IntegrationAttempt]:
         if not forward_ids:
             return []
         rows = await self.session.scalars(
             select(IntegrationAttempt)
-            .where(IntegrationAttempt.forward_id.in_(forward_ids))
+            .where(
+                IntegrationAttempt.workspace_id == workspace_id,
+                IntegrationAttempt.forward_id.in_(forward_ids),
+            )
             .order_by(IntegrationAttempt.attempted_at, IntegrationAttempt.id)
         )
         return list(rows)
@@ -137,7 +157,11 @@ class IntegrationRepository:
     def _due(self, now: datetime) -> Select[IntegrationForward, Integration]:
         return (
             select(IntegrationForward, Integration)
-            .join(Integration, Integration.id == IntegrationForward.integration_id)
+            .join(
+                Integration,
+                (Integration.workspace_id == IntegrationForward.workspace_id)
+                & (Integration.id == IntegrationForward.integration_id),
+            )
             .where(
                 IntegrationForward.status == "pending",
                 IntegrationForward.next_attempt_at <= now,

@@ -128,7 +128,11 @@ class IntegrationService:
         click = None
         if event.click_id:
             click = await self.repo.click(event.workspace_id, event.livemode, event.click_id)
-        customer = await self.repo.customer(event.customer_id) if event.customer_id else None
+        customer = (
+            await self.repo.customer(event.workspace_id, event.customer_id)
+            if event.customer_id
+            else None
+        )
         properties = event.properties or {}
         platform = (click.platform if click else None) or properties.get("os")
         platforms = app.platforms or {}
@@ -176,7 +180,7 @@ class IntegrationService:
         forwards: list[IntegrationForward] = []
         facts: dict[str, Any] | None = None
         now = utcnow()
-        for integration in await self.repo.enabled_for_app(app.id):
+        for integration in await self.repo.enabled_for_app(app.workspace_id, app.id):
             if integration.send == "attributed" and event.click_id is None:
                 continue
             name = mapped_name(integration, event)
@@ -207,7 +211,7 @@ class IntegrationService:
 
     async def all(self, app: App) -> list[Integration]:
         """One entry per network; networks never configured come back as disabled defaults."""
-        stored = {i.network: i for i in await self.repo.for_app(app.id)}
+        stored = {i.network: i for i in await self.repo.for_app(app.workspace_id, app.id)}
         return [stored.get(n) or self._blank(app, n) for n in networks.NETWORKS]
 
     @staticmethod
@@ -237,7 +241,7 @@ class IntegrationService:
         return opened
 
     async def update(self, app: App, body: IntegrationsUpdate) -> list[Integration]:
-        stored = {i.network: i for i in await self.repo.for_app(app.id)}
+        stored = {i.network: i for i in await self.repo.for_app(app.workspace_id, app.id)}
         now = utcnow()
         for index, change in enumerate(body.data):
             integration = stored.get(change.network.value)
@@ -316,7 +320,7 @@ class IntegrationService:
             )
 
     async def _configured(self, app: App, network: str) -> Integration:
-        for integration in await self.repo.for_app(app.id):
+        for integration in await self.repo.for_app(app.workspace_id, app.id):
             if integration.network == network:
                 return integration
         raise NotFound(f"No {network} integration is configured for app {app.id}.")
@@ -327,8 +331,8 @@ class IntegrationService:
         self, app: App, network: str, params: PageParams
     ) -> tuple[list[ForwardLog], PageMeta]:
         integration = await self._configured(app, network)
-        forwards, meta = await self.repo.page_forwards(integration.id, params)
-        attempts = await self.repo.attempts_for([f.id for f in forwards])
+        forwards, meta = await self.repo.page_forwards(app.workspace_id, integration.id, params)
+        attempts = await self.repo.attempts_for(app.workspace_id, [f.id for f in forwards])
         by_forward: dict[str, list[IntegrationAttempt]] = {f.id: [] for f in forwards}
         for attempt in attempts:
             by_forward[attempt.forward_id].append(attempt)
@@ -337,14 +341,15 @@ class IntegrationService:
     async def retry(self, app: App, network: str, forward_id: str) -> ForwardLog:
         """Send again now: the forward is due at once (the worker picks it up)."""
         integration = await self._configured(app, network)
-        forward = await self.repo.forward(integration.id, forward_id)
+        forward = await self.repo.forward(app.workspace_id, integration.id, forward_id)
         if forward is None:
             raise NotFound(f"No forward {forward_id} in the {network} log of app {app.id}.")
         now = utcnow()
         forward.status = ForwardStatus.pending.value
         forward.next_attempt_at = forward.updated_at = now
         await self.session.flush()
-        return ForwardLog(forward, network, await self.repo.attempts_for([forward.id]))
+        attempts = await self.repo.attempts_for(app.workspace_id, [forward.id])
+        return ForwardLog(forward, network, attempts)
 
     # The dry run -----------------------------------------------------------------------------
 
@@ -368,7 +373,7 @@ class IntegrationService:
             return DryRunResult(network, event.id, False, missing, None)
         # The forward's own facts when the event was queued (they hold the hashed identity the
         # request carried); otherwise the facts the stored event gives.
-        forward = await self.repo.forward_of(integration.id, event.id)
+        forward = await self.repo.forward_of(integration.workspace_id, integration.id, event.id)
         facts = forward.facts if forward else {**await self.facts(app, event), "event_name": name}
         reason = self._reason_not_sent(integration, event, facts)
         if networks.unsendable(network, facts):
@@ -446,6 +451,7 @@ class IntegrationService:
         self.session.add(
             IntegrationAttempt(
                 id=new_id("fat"),
+                workspace_id=forward.workspace_id,
                 forward_id=forward.id,
                 attempt=forward.attempt_count,
                 attempted_at=now,
@@ -481,6 +487,7 @@ class IntegrationService:
             self.session.add(
                 IntegrationAttempt(
                     id=new_id("fat"),
+                    workspace_id=forward.workspace_id,
                     forward_id=forward.id,
                     attempt=forward.attempt_count,
                     attempted_at=now,

@@ -22,7 +22,11 @@ def short_url(request: Request, code: str) -> str:
 
 
 async def links_out(request: Request, session: Session, links: list[LinkRow]) -> list[Link]:
-    totals = await StatsService(session).link_totals([link.id for link in links])
+    totals = (
+        await StatsService(session).link_totals(links[0].workspace_id, [link.id for link in links])
+        if links
+        else {}
+    )
     return [
         Link(
             id=link.id,

@@ -36,9 +36,13 @@ class LinkRepository:
                 return True
         return False
 
-    async def default_for(self, member_id: str) -> Link | None:
+    async def default_for(self, workspace_id: str, member_id: str) -> Link | None:
         result: Link | None = await self.session.scalar(
-            select(Link).where(Link.member_id == member_id, Link.is_default.is_(True))
+            select(Link).where(
+                Link.workspace_id == workspace_id,
+                Link.member_id == member_id,
+                Link.is_default.is_(True),
+            )
         )
         return result
 
@@ -73,10 +77,16 @@ class LinkRepository:
         await self.session.flush()
         return link
 
-    async def archive_member_links(self, member_id: str, now: datetime) -> list[str]:
+    async def archive_member_links(
+        self, workspace_id: str, member_id: str, now: datetime
+    ) -> list[str]:
         rows = await self.session.execute(
             update(Link)
-            .where(Link.member_id == member_id, Link.archived_at.is_(None))
+            .where(
+                Link.workspace_id == workspace_id,
+                Link.member_id == member_id,
+                Link.archived_at.is_(None),
+            )
             .values(archived_at=now, updated_at=now)
             .returning(Link.code_key)
         )
@@ -107,8 +117,10 @@ async def redirect_target(conn: AsyncConnection, code_key: str) -> dict[str, Any
             Link.og,
             App.platforms.label("app_platforms"),
         )
-        .outerjoin(Program, Program.id == Link.program_id)
-        .outerjoin(App, App.id == Link.app_id)
+        .outerjoin(
+            Program, (Program.workspace_id == Link.workspace_id) & (Program.id == Link.program_id)
+        )
+        .outerjoin(App, (App.workspace_id == Link.workspace_id) & (App.id == Link.app_id))
         .where(Link.code_key == code_key)
     )
     row = (await conn.execute(stmt)).mappings().first()

@@ -254,7 +254,7 @@ class LinkService:
 
     async def member_code_changed(self, member: Member) -> None:
         """A new default link for the new code; the old one keeps redirecting for the member."""
-        old = await self.links.default_for(member.id)
+        old = await self.links.default_for(member.workspace_id, member.id)
         if old is not None:
             if old.code_key == member.code_key:
                 old.code = member.referral_code  # same code, other letter case
@@ -266,7 +266,7 @@ class LinkService:
         await self.create_default(member)
 
     async def archive_member_links(self, member: Member) -> None:
-        for key in await self.links.archive_member_links(member.id, utcnow()):
+        for key in await self.links.archive_member_links(member.workspace_id, member.id, utcnow()):
             changed_codes(self.session).add(key)
 
     async def purge_reach_marks(self, now: datetime) -> int:

@@ -160,7 +160,7 @@ class DeviceRepository:
         table = cast(Table, AppDevice.__table__)
         stmt = dialect_insert(self.session, table).values(row)
         stmt = stmt.on_conflict_do_update(
-            index_elements=["app_id", "device_hash"],
+            index_elements=["workspace_id", "app_id", "device_hash"],
             set_={
                 "installs": table.c.installs + 1,
                 "last_install_id": stmt.excluded.last_install_id,

@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, TimestampMixin, id_column
+from referkit.db.base import Base, TimestampMixin, tenant_id_column, tenant_key
 from referkit.db.types import JSONType
 
 
@@ -18,9 +18,12 @@ class App(TimestampMixin, Base):
     """
 
     __tablename__ = "apps"
-    __table_args__ = (Index("ix_apps_workspace_id_livemode_id", "workspace_id", "livemode", "id"),)
+    __table_args__ = (
+        tenant_key("id"),
+        Index("ix_apps_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     livemode: Mapped[bool] = mapped_column()
     name: Mapped[str] = mapped_column(String(200))

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Boolean, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base
+from referkit.db.base import Base, tenant_id_column, tenant_key
 from referkit.db.types import JSONType, UTCDateTime
 
 
@@ -23,10 +23,11 @@ class AppClick(Base):
 
     __tablename__ = "app_clicks"
     __table_args__ = (
+        tenant_key("id"),
         Index("ix_app_clicks_app_id_ip_hash_created_at", "app_id", "ip_hash", "created_at"),
     )
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    id: Mapped[str] = tenant_id_column()
     workspace_id: Mapped[str] = mapped_column(String(40))
     livemode: Mapped[bool] = mapped_column()
     app_id: Mapped[str] = mapped_column(String(40))

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base
+from referkit.db.base import Base, tenant_key
 from referkit.db.types import UTCDateTime
 
 
@@ -14,9 +14,10 @@ class AppDevice(Base):
     identifier is never stored). A second install from the same hash is a reinstall."""
 
     __tablename__ = "app_devices"
+    __table_args__ = (tenant_key("app_id", "device_hash"),)
 
-    app_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    device_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(40))
+    device_hash: Mapped[str] = mapped_column(String(64))
     workspace_id: Mapped[str] = mapped_column(String(40))
     livemode: Mapped[bool] = mapped_column()
     first_install_id: Mapped[str] = mapped_column(String(40))

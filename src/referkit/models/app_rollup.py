@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base
+from referkit.db.base import Base, tenant_key
 
 
 class AppRollup(Base):
@@ -18,6 +18,7 @@ class AppRollup(Base):
 
     __tablename__ = "app_rollups"
     __table_args__ = (
+        tenant_key("app_id", "dimension", "value", "day", "currency"),
         # One app's groups over a range of days (stats, overview): days * groups rows.
         Index("ix_app_rollups_app_id_dimension_day", "app_id", "dimension", "day"),
         # Every app of a workspace over a range of days (portfolio).
@@ -30,11 +31,11 @@ class AppRollup(Base):
         ),
     )
 
-    app_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    dimension: Mapped[str] = mapped_column(String(10), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200), primary_key=True)
-    day: Mapped[str] = mapped_column(String(10), primary_key=True)
-    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(40))
+    dimension: Mapped[str] = mapped_column(String(10))
+    value: Mapped[str] = mapped_column(String(200))
+    day: Mapped[str] = mapped_column(String(10))
+    currency: Mapped[str] = mapped_column(String(3))
     workspace_id: Mapped[str] = mapped_column(String(40))
     livemode: Mapped[bool] = mapped_column()
     clicks: Mapped[int] = mapped_column(BigInteger, default=0)

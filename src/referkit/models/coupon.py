@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, id_column
+from referkit.db.base import Base, tenant_fk, tenant_id_column, tenant_key
 from referkit.db.types import UTCDateTime
 
 
@@ -14,14 +14,16 @@ class Coupon(Base):
 
     __tablename__ = "coupons"
     __table_args__ = (
-        UniqueConstraint("program_id", "pool", "code"),
+        tenant_key("id"),
+        tenant_fk("program_id", "programs", name="fk_coupons_program_id_programs"),
+        UniqueConstraint("workspace_id", "program_id", "pool", "code"),
         Index("ix_coupons_program_id_pool_reward_id", "program_id", "pool", "reward_id"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     livemode: Mapped[bool] = mapped_column()
-    program_id: Mapped[str] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"))
+    program_id: Mapped[str] = mapped_column(String(40))
     pool: Mapped[str] = mapped_column(String(100))
     code: Mapped[str] = mapped_column(String(200))
     reward_id: Mapped[str | None] = mapped_column(String(40), nullable=True)

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, id_column
+from referkit.db.base import Base, tenant_id_column, tenant_key
 from referkit.db.types import JSONType, UTCDateTime
 
 
@@ -19,11 +19,12 @@ class Erasure(Base):
 
     __tablename__ = "erasures"
     __table_args__ = (
+        tenant_key("id"),
         Index("ix_erasures_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
         Index("ix_erasures_subject_id", "subject_id"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     livemode: Mapped[bool] = mapped_column()
     subject_type: Mapped[str] = mapped_column(String(20))

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, id_column
+from referkit.db.base import Base, tenant_id_column, tenant_key
 from referkit.db.types import UTCDateTime
 
 
@@ -14,9 +14,10 @@ class IdempotencyKey(Base):
     completed, the response to replay. Rows older than the retention period are purged."""
 
     __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+    __table_args__ = (tenant_key("id"), UniqueConstraint("workspace_id", "api_key_id", "key"))
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
+    workspace_id: Mapped[str] = mapped_column(String(40))
     api_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(255))
     fingerprint: Mapped[str] = mapped_column(String(64))

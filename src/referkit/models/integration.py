@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, id_column
+from referkit.db.base import Base, tenant_fk, tenant_id_column, tenant_key
 from referkit.db.types import JSONType, UTCDateTime
 
 
@@ -20,12 +20,16 @@ class Integration(Base):
     """
 
     __tablename__ = "app_integrations"
-    __table_args__ = (UniqueConstraint("app_id", "network"),)
+    __table_args__ = (
+        tenant_key("id"),
+        tenant_fk("app_id", "apps", name="fk_app_integrations_app_id_apps"),
+        UniqueConstraint("workspace_id", "app_id", "network"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     livemode: Mapped[bool] = mapped_column()
-    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    app_id: Mapped[str] = mapped_column(String(40))
     network: Mapped[str] = mapped_column(String(20))
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     send: Mapped[str] = mapped_column(String(20), default="attributed")
@@ -47,16 +51,20 @@ class IntegrationForward(Base):
 
     __tablename__ = "integration_forwards"
     __table_args__ = (
+        tenant_key("id"),
+        tenant_fk(
+            "integration_id",
+            "app_integrations",
+            name="fk_integration_forwards_integration_id_app_integrations",
+        ),
         Index("ix_integration_forwards_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_integration_forwards_integration_id_id", "integration_id", "id"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
     workspace_id: Mapped[str] = mapped_column(String(40))
     livemode: Mapped[bool] = mapped_column()
-    integration_id: Mapped[str] = mapped_column(
-        ForeignKey("app_integrations.id", ondelete="CASCADE")
-    )
+    integration_id: Mapped[str] = mapped_column(String(40))
     event_id: Mapped[str] = mapped_column(String(40))
     event_name: Mapped[str] = mapped_column(String(200))
     facts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
@@ -74,12 +82,19 @@ class IntegrationAttempt(Base):
     """One try of one forward: the request without secrets, the answer, how long it took."""
 
     __tablename__ = "integration_attempts"
-    __table_args__ = (Index("ix_integration_attempts_forward_id", "forward_id"),)
-
-    id: Mapped[str] = id_column()
-    forward_id: Mapped[str] = mapped_column(
-        ForeignKey("integration_forwards.id", ondelete="CASCADE")
+    __table_args__ = (
+        tenant_key("id"),
+        tenant_fk(
+            "forward_id",
+            "integration_forwards",
+            name="fk_integration_attempts_forward_id_integration_forwards",
+        ),
+        Index("ix_integration_attempts_forward_id", "forward_id"),
     )
+
+    id: Mapped[str] = tenant_id_column()
+    workspace_id: Mapped[str] = mapped_column(String(40))
+    forward_id: Mapped[str] = mapped_column(String(40))
     attempt: Mapped[int] = mapped_column(Integer)
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     outcome: Mapped[str] = mapped_column(String(20))

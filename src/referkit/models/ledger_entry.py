@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, id_column
+from referkit.db.base import Base, tenant_fk, tenant_id_column, tenant_key
 from referkit.db.types import UTCDateTime
 
 
@@ -18,13 +18,18 @@ class LedgerEntry(Base):
     """
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_entries_member_id_currency", "member_id", "currency"),)
+    __table_args__ = (
+        tenant_key("id"),
+        tenant_fk("member_id", "members", name="fk_ledger_entries_member_id_members"),
+        tenant_fk("reward_id", "rewards", name="fk_ledger_entries_reward_id_rewards"),
+        Index("ix_ledger_entries_member_id_currency", "member_id", "currency"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     livemode: Mapped[bool] = mapped_column()
-    member_id: Mapped[str] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
-    reward_id: Mapped[str] = mapped_column(ForeignKey("rewards.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[str] = mapped_column(String(40))
+    reward_id: Mapped[str] = mapped_column(String(40), index=True)
     recipient: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(20))
     unit: Mapped[str] = mapped_column(String(10), doc="ISO currency, or 'points'")

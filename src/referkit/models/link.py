@@ -6,7 +6,13 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, TimestampMixin, id_column
+from referkit.db.base import (
+    Base,
+    TimestampMixin,
+    tenant_fk,
+    tenant_id_column,
+    tenant_key,
+)
 from referkit.db.types import JSONType, UTCDateTime
 
 
@@ -20,19 +26,20 @@ class Link(TimestampMixin, Base):
     """
 
     __tablename__ = "links"
-    __table_args__ = (Index("ix_links_workspace_id_livemode_id", "workspace_id", "livemode", "id"),)
+    __table_args__ = (
+        tenant_key("id"),
+        tenant_fk("program_id", "programs", name="fk_links_program_id_programs"),
+        tenant_fk("member_id", "members", name="fk_links_member_id_members"),
+        Index("ix_links_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     livemode: Mapped[bool] = mapped_column()
     code: Mapped[str] = mapped_column(String(40))
     code_key: Mapped[str] = mapped_column(String(40), unique=True)
-    program_id: Mapped[str | None] = mapped_column(
-        ForeignKey("programs.id", ondelete="CASCADE"), nullable=True, index=True
-    )
-    member_id: Mapped[str | None] = mapped_column(
-        ForeignKey("members.id", ondelete="CASCADE"), nullable=True, index=True
-    )
+    program_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    member_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     app_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     destination_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)

@@ -6,7 +6,13 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, TimestampMixin, id_column
+from referkit.db.base import (
+    Base,
+    TimestampMixin,
+    tenant_fk,
+    tenant_id_column,
+    tenant_key,
+)
 from referkit.db.types import JSONType, UTCDateTime
 
 
@@ -26,17 +32,17 @@ class Member(TimestampMixin, Base):
 
     __tablename__ = "members"
     __table_args__ = (
-        UniqueConstraint("program_id", "email_key"),
-        UniqueConstraint("program_id", "external_id"),
+        tenant_key("id"),
+        tenant_fk("program_id", "programs", name="fk_members_program_id_programs"),
+        UniqueConstraint("workspace_id", "program_id", "email_key"),
+        UniqueConstraint("workspace_id", "program_id", "external_id"),
         Index("ix_members_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     livemode: Mapped[bool] = mapped_column()
-    program_id: Mapped[str] = mapped_column(
-        ForeignKey("programs.id", ondelete="CASCADE"), index=True
-    )
+    program_id: Mapped[str] = mapped_column(String(40), index=True)
     email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     email_key: Mapped[str | None] = mapped_column(String(320), nullable=True)
     email_canonical: Mapped[str | None] = mapped_column(String(320), nullable=True)

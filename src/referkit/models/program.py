@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, TimestampMixin, id_column
+from referkit.db.base import Base, TimestampMixin, tenant_id_column, tenant_key
 from referkit.db.types import JSONType
 
 
@@ -13,9 +13,12 @@ class Program(TimestampMixin, Base):
     """A referral campaign. Its rule sets are JSON documents validated by the API schemas."""
 
     __tablename__ = "programs"
-    __table_args__ = (UniqueConstraint("workspace_id", "livemode", "slug"),)
+    __table_args__ = (
+        tenant_key("id"),
+        UniqueConstraint("workspace_id", "livemode", "slug"),
+    )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
     workspace_id: Mapped[str] = mapped_column(
         ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
     )

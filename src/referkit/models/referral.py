@@ -6,7 +6,13 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, TimestampMixin, id_column
+from referkit.db.base import (
+    Base,
+    TimestampMixin,
+    tenant_fk,
+    tenant_id_column,
+    tenant_key,
+)
 from referkit.db.types import JSONType, UTCDateTime
 
 
@@ -19,18 +25,19 @@ class Referral(TimestampMixin, Base):
 
     __tablename__ = "referrals"
     __table_args__ = (
-        UniqueConstraint("program_id", "referee_email_key"),
-        UniqueConstraint("program_id", "referee_external_id"),
+        tenant_key("id"),
+        tenant_fk("program_id", "programs", name="fk_referrals_program_id_programs"),
+        tenant_fk("member_id", "members", name="fk_referrals_member_id_members"),
+        UniqueConstraint("workspace_id", "program_id", "referee_email_key"),
+        UniqueConstraint("workspace_id", "program_id", "referee_external_id"),
         Index("ix_referrals_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     livemode: Mapped[bool] = mapped_column()
-    program_id: Mapped[str] = mapped_column(
-        ForeignKey("programs.id", ondelete="CASCADE"), index=True
-    )
-    member_id: Mapped[str] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    program_id: Mapped[str] = mapped_column(String(40), index=True)
+    member_id: Mapped[str] = mapped_column(String(40), index=True)
     referee_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     referee_email_key: Mapped[str | None] = mapped_column(String(320), nullable=True)
     referee_external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -5,7 +5,13 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, TimestampMixin, id_column
+from referkit.db.base import (
+    Base,
+    TimestampMixin,
+    tenant_fk,
+    tenant_id_column,
+    tenant_key,
+)
 from referkit.db.types import UTCDateTime
 
 
@@ -18,23 +24,23 @@ class Reward(TimestampMixin, Base):
 
     __tablename__ = "rewards"
     __table_args__ = (
-        UniqueConstraint("program_id", "dedupe_key"),
+        tenant_key("id"),
+        tenant_fk("program_id", "programs", name="fk_rewards_program_id_programs"),
+        tenant_fk("member_id", "members", name="fk_rewards_member_id_members"),
+        tenant_fk("referral_id", "referrals", name="fk_rewards_referral_id_referrals"),
+        UniqueConstraint("workspace_id", "program_id", "dedupe_key"),
         Index("ix_rewards_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
         Index("ix_rewards_status_eligible_at", "status", "eligible_at"),
         # Program stats list the rewards waiting on something (e.g. an empty coupon pool).
         Index("ix_rewards_program_id_held_reason", "program_id", "held_reason"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     livemode: Mapped[bool] = mapped_column()
-    program_id: Mapped[str] = mapped_column(
-        ForeignKey("programs.id", ondelete="CASCADE"), index=True
-    )
-    member_id: Mapped[str] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
-    referral_id: Mapped[str | None] = mapped_column(
-        ForeignKey("referrals.id", ondelete="CASCADE"), nullable=True, index=True
-    )
+    program_id: Mapped[str] = mapped_column(String(40), index=True)
+    member_id: Mapped[str] = mapped_column(String(40), index=True)
+    referral_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     rule_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     dedupe_key: Mapped[str] = mapped_column(String(120))
     recipient: Mapped[str] = mapped_column(String(20))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base
+from referkit.db.base import Base, tenant_key
 
 
 class Rollup(Base):
@@ -17,6 +17,7 @@ class Rollup(Base):
 
     __tablename__ = "rollups"
     __table_args__ = (
+        tenant_key("scope", "scope_id", "day", "currency"),
         Index("ix_rollups_program_id_scope_day", "program_id", "scope", "day"),
         # The leaderboard: one program's member buckets of one period, best first (read backwards).
         Index(
@@ -31,10 +32,10 @@ class Rollup(Base):
         ),
     )
 
-    scope: Mapped[str] = mapped_column(String(10), primary_key=True)
-    scope_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    day: Mapped[str] = mapped_column(String(10), primary_key=True)
-    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    scope_id: Mapped[str] = mapped_column(String(40))
+    day: Mapped[str] = mapped_column(String(10))
+    currency: Mapped[str] = mapped_column(String(3))
     workspace_id: Mapped[str] = mapped_column(String(40))
     livemode: Mapped[bool] = mapped_column()
     program_id: Mapped[str | None] = mapped_column(String(40), nullable=True)

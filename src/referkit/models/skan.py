@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, id_column
+from referkit.db.base import Base, id_column, tenant_id_column, tenant_key
 from referkit.db.types import JSONType, UTCDateTime
 
 
@@ -19,9 +19,9 @@ class SkanSchema(Base):
     """
 
     __tablename__ = "skan_schemas"
-    __table_args__ = (UniqueConstraint("app_id", "version"),)
+    __table_args__ = (tenant_key("id"), UniqueConstraint("workspace_id", "app_id", "version"))
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
     workspace_id: Mapped[str] = mapped_column(String(40))
     livemode: Mapped[bool] = mapped_column()
     app_id: Mapped[str] = mapped_column(String(40))

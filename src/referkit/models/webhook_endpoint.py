@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, TimestampMixin, id_column
+from referkit.db.base import Base, TimestampMixin, tenant_id_column, tenant_key
 from referkit.db.types import JSONType, UTCDateTime
 
 
@@ -20,10 +20,11 @@ class WebhookEndpoint(TimestampMixin, Base):
 
     __tablename__ = "webhook_endpoints"
     __table_args__ = (
+        tenant_key("id"),
         Index("ix_webhook_endpoints_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     livemode: Mapped[bool] = mapped_column()
     url: Mapped[str] = mapped_column(String(2048))

@@ -5,7 +5,13 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, TimestampMixin, id_column
+from referkit.db.base import (
+    Base,
+    TimestampMixin,
+    tenant_fk,
+    tenant_id_column,
+    tenant_key,
+)
 from referkit.db.types import UTCDateTime
 
 
@@ -20,6 +26,12 @@ class WebhookMessage(TimestampMixin, Base):
 
     __tablename__ = "webhook_messages"
     __table_args__ = (
+        tenant_key("id"),
+        tenant_fk(
+            "endpoint_id",
+            "webhook_endpoints",
+            name="fk_webhook_messages_endpoint_id_webhook_endpoints",
+        ),
         Index("ix_webhook_messages_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_webhook_messages_endpoint_id_id", "endpoint_id", "id"),
         Index(
@@ -30,10 +42,10 @@ class WebhookMessage(TimestampMixin, Base):
         ),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     livemode: Mapped[bool] = mapped_column()
-    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[str] = mapped_column(String(40))
     event_type: Mapped[str] = mapped_column(String(60))
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="pending")

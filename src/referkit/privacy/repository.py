@@ -212,11 +212,15 @@ class PrivacyRepository:
             found.update((m.id, m) for m in await self.session.scalars(stmt))
         return sorted(found.values(), key=lambda m: m.id)
 
-    async def attempts_of(self, message_ids: Iterable[str]) -> list[WebhookAttempt]:
+    async def attempts_of(
+        self, workspace_id: str, message_ids: Iterable[str]
+    ) -> list[WebhookAttempt]:
         attempts: list[WebhookAttempt] = []
         for ids in chunks(message_ids):
             stmt = select(WebhookAttempt).where(
-                WebhookAttempt.message_id.in_(ids), WebhookAttempt.response_body.is_not(None)
+                WebhookAttempt.workspace_id == workspace_id,
+                WebhookAttempt.message_id.in_(ids),
+                WebhookAttempt.response_body.is_not(None),
             )
             attempts.extend(await self.session.scalars(stmt))
         return attempts
@@ -229,6 +233,7 @@ class PrivacyRepository:
             ApiKey.workspace_id == workspace_id, ApiKey.livemode == livemode
         )
         stmt = select(IdempotencyKey).where(
+            IdempotencyKey.workspace_id == workspace_id,
             IdempotencyKey.api_key_id.in_(keys.scalar_subquery()),
             IdempotencyKey.body.is_not(None),
         )

@@ -287,7 +287,7 @@ class PrivacyService:
                 message.body = dumps(body).decode()
                 redacted += 1
         answers = 0
-        for attempt in await self.repo.attempts_of([m.id for m in messages]):
+        for attempt in await self.repo.attempts_of(ws, [m.id for m in messages]):
             if attempt.response_body and traces.hit(attempt.response_body):
                 attempt.response_body = None
                 answers += 1

@@ -37,7 +37,7 @@ class ReferralRepository:
         return result
 
     async def existing_referee(
-        self, program_id: str, email_key: str | None, external_id: str | None
+        self, workspace_id: str, program_id: str, email_key: str | None, external_id: str | None
     ) -> Referral | None:
         for column, value in (
             (Referral.referee_external_id, external_id),
@@ -46,7 +46,11 @@ class ReferralRepository:
             if value is None:
                 continue
             found: Referral | None = await self.session.scalar(
-                select(Referral).where(Referral.program_id == program_id, column == value)
+                select(Referral).where(
+                    Referral.workspace_id == workspace_id,
+                    Referral.program_id == program_id,
+                    column == value,
+                )
             )
             if found is not None:
                 return found
@@ -112,11 +116,17 @@ class ReferralRepository:
             stmt = stmt.where(Referral.created_at < created_before)
         return await paginate(self.session, stmt, Referral.id, params)
 
-    async def count_by_member_since(self, member_id: str, since: datetime) -> int:
+    async def count_by_member_since(
+        self, workspace_id: str, member_id: str, since: datetime
+    ) -> int:
         count = await self.session.scalar(
             select(func.count())
             .select_from(Referral)
-            .where(Referral.member_id == member_id, Referral.created_at >= since)
+            .where(
+                Referral.workspace_id == workspace_id,
+                Referral.member_id == member_id,
+                Referral.created_at >= since,
+            )
         )
         return int(count or 0)
 

@@ -69,8 +69,10 @@ class ReferralService:
         """The referral of this person (in ``program_id`` if given), if any."""
         email_key = identity_email(email) if email else None
         if program_id is not None:
-            found = await self.referrals.existing_referee(program_id, email_key, external_id)
-            return found if found and found.workspace_id == principal.workspace_id else None
+            found = await self.referrals.existing_referee(
+                principal.workspace_id, program_id, email_key, external_id
+            )
+            return found
         return await self.referrals.latest_for_referee(
             principal.workspace_id, principal.livemode, email_key, external_id
         )
@@ -202,7 +204,7 @@ class ReferralService:
         self._check_self_referral(program, member, body)
         email_key = identity_email(body.referee.email) if body.referee.email else None
         existing = await self.referrals.existing_referee(
-            program.id, email_key, body.referee.external_id
+            program.workspace_id, program.id, email_key, body.referee.external_id
         )
         if existing is not None:
             raise Conflict(
@@ -248,7 +250,7 @@ class ReferralService:
                 await self.referrals.add(referral)
         except IntegrityError:
             winner = await self.referrals.existing_referee(
-                program.id, email_key, body.referee.external_id
+                program.workspace_id, program.id, email_key, body.referee.external_id
             )
             raise Conflict(
                 "This referee was already referred in this program.",
@@ -317,8 +319,12 @@ class ReferralService:
     ) -> dict[str, Any]:
         """The referral's fraud verdict; in ``block`` mode any signal refuses it (422)."""
         settings = program.fraud
-        last_hour = await self.referrals.count_by_member_since(member.id, now - timedelta(hours=1))
-        last_day = await self.referrals.count_by_member_since(member.id, now - timedelta(days=1))
+        last_hour = await self.referrals.count_by_member_since(
+            member.workspace_id, member.id, now - timedelta(hours=1)
+        )
+        last_day = await self.referrals.count_by_member_since(
+            member.workspace_id, member.id, now - timedelta(days=1)
+        )
         same_device = []
         if referee and settings.get("same_device", True):
             referrer = await self._referrer_devices(member)
@@ -399,7 +405,7 @@ class ReferralService:
     ) -> None:
         rewards = RewardService(self.session)
         if first_qualification:
-            program = await self.session.get(Program, referral.program_id)
+            program = await self.session.get(Program, (referral.workspace_id, referral.program_id))
             assert program is not None
             await self.session.flush()  # the milestone count must see this qualification
             await rewards.on_referral_qualified(program, referral, purchase)

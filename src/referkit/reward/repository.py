@@ -25,18 +25,25 @@ class RewardRepository:
         )
         return result
 
-    async def by_dedupe_key(self, program_id: str, key: str) -> Reward | None:
+    async def by_dedupe_key(self, workspace_id: str, program_id: str, key: str) -> Reward | None:
         result: Reward | None = await self.session.scalar(
-            select(Reward).where(Reward.program_id == program_id, Reward.dedupe_key == key)
+            select(Reward).where(
+                Reward.workspace_id == workspace_id,
+                Reward.program_id == program_id,
+                Reward.dedupe_key == key,
+            )
         )
         return result
 
-    async def count_for_rule(self, rule_id: str, member_id: str, recipient: str) -> int:
+    async def count_for_rule(
+        self, workspace_id: str, rule_id: str, member_id: str, recipient: str
+    ) -> int:
         """Rewards a rule has given for this member's referrals, cancelled/reversed excluded."""
         count = await self.session.scalar(
             select(func.count())
             .select_from(Reward)
             .where(
+                Reward.workspace_id == workspace_id,
                 Reward.rule_id == rule_id,
                 Reward.member_id == member_id,
                 Reward.recipient == recipient,
@@ -45,16 +52,24 @@ class RewardRepository:
         )
         return int(count or 0)
 
-    async def qualified_referrals(self, member_id: str) -> int:
+    async def qualified_referrals(self, workspace_id: str, member_id: str) -> int:
         count = await self.session.scalar(
             select(func.count())
             .select_from(Referral)
-            .where(Referral.member_id == member_id, Referral.qualified_at.is_not(None))
+            .where(
+                Referral.workspace_id == workspace_id,
+                Referral.member_id == member_id,
+                Referral.qualified_at.is_not(None),
+            )
         )
         return int(count or 0)
 
-    async def for_referral(self, referral_id: str) -> list[Reward]:
-        rows = await self.session.scalars(select(Reward).where(Reward.referral_id == referral_id))
+    async def for_referral(self, workspace_id: str, referral_id: str) -> list[Reward]:
+        rows = await self.session.scalars(
+            select(Reward).where(
+                Reward.workspace_id == workspace_id, Reward.referral_id == referral_id
+            )
+        )
         return list(rows.all())
 
     async def for_source_event(
@@ -122,7 +137,7 @@ class RewardRepository:
         self.session.add(entry)
         await self.session.flush()
 
-    async def balances(self, member_id: str) -> list[tuple[str, int, int]]:
+    async def balances(self, workspace_id: str, member_id: str) -> list[tuple[str, int, int]]:
         """(unit, pending, issued) sums of the member's referrer ledger, per unit."""
         rows = await self.session.execute(
             select(
@@ -130,29 +145,40 @@ class RewardRepository:
                 func.coalesce(func.sum(LedgerEntry.pending_delta), 0),
                 func.coalesce(func.sum(LedgerEntry.issued_delta), 0),
             )
-            .where(LedgerEntry.member_id == member_id, LedgerEntry.recipient == "referrer")
+            .where(
+                LedgerEntry.workspace_id == workspace_id,
+                LedgerEntry.member_id == member_id,
+                LedgerEntry.recipient == "referrer",
+            )
             .group_by(LedgerEntry.unit)
             .order_by(LedgerEntry.unit)
         )
         return [(str(unit), int(pending), int(issued)) for unit, pending, issued in rows.all()]
 
     async def ledger_page(
-        self, member_id: str, params: PageParams
+        self, workspace_id: str, member_id: str, params: PageParams
     ) -> tuple[list[LedgerEntry], PageMeta]:
         stmt = select(LedgerEntry).where(
-            LedgerEntry.member_id == member_id, LedgerEntry.recipient == "referrer"
+            LedgerEntry.workspace_id == workspace_id,
+            LedgerEntry.member_id == member_id,
+            LedgerEntry.recipient == "referrer",
         )
         return await paginate(self.session, stmt, LedgerEntry.id, params)
 
     # Coupons ----------------------------------------------------------------------------------
 
     async def take_coupon(
-        self, program_id: str, pool: str, reward_id: str, now: datetime
+        self, workspace_id: str, program_id: str, pool: str, reward_id: str, now: datetime
     ) -> str | None:
         """Atomically give the oldest free code of the pool to the reward."""
         stmt = (
             select(Coupon.id, Coupon.code)
-            .where(Coupon.program_id == program_id, Coupon.pool == pool, Coupon.reward_id.is_(None))
+            .where(
+                Coupon.workspace_id == workspace_id,
+                Coupon.program_id == program_id,
+                Coupon.pool == pool,
+                Coupon.reward_id.is_(None),
+            )
             .order_by(Coupon.id)
             .limit(1)
         )
@@ -162,20 +188,29 @@ class RewardRepository:
                 return None
             taken = await self.session.execute(
                 update(Coupon)
-                .where(Coupon.id == row.id, Coupon.reward_id.is_(None))
+                .where(
+                    Coupon.workspace_id == workspace_id,
+                    Coupon.id == row.id,
+                    Coupon.reward_id.is_(None),
+                )
                 .values(reward_id=reward_id, taken_at=now)
             )
             if getattr(taken, "rowcount", 0) == 1:
                 return str(row.code)
         return None
 
-    async def existing_codes(self, program_id: str, pool: str, codes: list[str]) -> set[str]:
+    async def existing_codes(
+        self, workspace_id: str, program_id: str, pool: str, codes: list[str]
+    ) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(codes), 500):
             chunk = codes[start : start + 500]
             rows = await self.session.scalars(
                 select(Coupon.code).where(
-                    Coupon.program_id == program_id, Coupon.pool == pool, Coupon.code.in_(chunk)
+                    Coupon.workspace_id == workspace_id,
+                    Coupon.program_id == program_id,
+                    Coupon.pool == pool,
+                    Coupon.code.in_(chunk),
                 )
             )
             found.update(rows.all())
@@ -185,7 +220,7 @@ class RewardRepository:
         self.session.add_all(coupons)
         await self.session.flush()
 
-    async def pools(self, program_id: str) -> list[tuple[str, int, int]]:
+    async def pools(self, workspace_id: str, program_id: str) -> list[tuple[str, int, int]]:
         """(pool, total codes, free codes)."""
         rows = await self.session.execute(
             select(
@@ -193,13 +228,15 @@ class RewardRepository:
                 func.count(),
                 func.count().filter(Coupon.reward_id.is_(None)),
             )
-            .where(Coupon.program_id == program_id)
+            .where(Coupon.workspace_id == workspace_id, Coupon.program_id == program_id)
             .group_by(Coupon.pool)
             .order_by(Coupon.pool)
         )
         return [(str(pool), int(total), int(free)) for pool, total, free in rows.all()]
 
-    async def held_by_pool(self, program_id: str, held_reason: str) -> list[tuple[str, int]]:
+    async def held_by_pool(
+        self, workspace_id: str, program_id: str, held_reason: str
+    ) -> list[tuple[str, int]]:
         """(pool, pending rewards held for ``held_reason``) per coupon pool, by pool name.
 
         Bounded by ``ix_rewards_program_id_held_reason``: reads only the held rewards.
@@ -207,6 +244,7 @@ class RewardRepository:
         rows = await self.session.execute(
             select(Reward.coupon_pool, func.count())
             .where(
+                Reward.workspace_id == workspace_id,
                 Reward.program_id == program_id,
                 Reward.held_reason == held_reason,
                 Reward.status == "pending",

@@ -78,7 +78,7 @@ class RewardService:
         self, program: Program, referral: Referral, purchase: Purchase | None
     ) -> list[Reward]:
         created = await self._fire(program, referral, "referral_qualified", purchase)
-        count = await self.rewards.qualified_referrals(referral.member_id)
+        count = await self.rewards.qualified_referrals(referral.workspace_id, referral.member_id)
         for rule in program.reward_rules:
             if rule["trigger"] == "milestone" and rule.get("milestone_count") == count:
                 reward = await self._create(program, referral, rule, None)
@@ -88,7 +88,7 @@ class RewardService:
 
     async def on_referral_status(self, referral: Referral, status: str) -> None:
         """Approval releases fraud holds; denial cancels what was not issued yet."""
-        for reward in await self.rewards.for_referral(referral.id):
+        for reward in await self.rewards.for_referral(referral.workspace_id, referral.id):
             if reward.status != "pending":
                 continue
             if status == "approved" and reward.held_reason == FRAUD_HOLD:
@@ -103,7 +103,7 @@ class RewardService:
     async def on_referral_removed(self, referral: Referral) -> None:
         """A referral is being deleted: refuse if a reward was paid for it (the money is out;
         deny the referral instead, or reverse through a refund), cancel what is pending."""
-        rewards = await self.rewards.for_referral(referral.id)
+        rewards = await self.rewards.for_referral(referral.workspace_id, referral.id)
         paid = [r.id for r in rewards if r.status == "issued"]
         if paid:
             raise Conflict(
@@ -148,11 +148,11 @@ class RewardService:
         purchase: Purchase | None,
     ) -> Reward | None:
         key = rules.dedupe_key(rule, referral.id, referral.member_id)
-        if await self.rewards.by_dedupe_key(program.id, key) is not None:
+        if await self.rewards.by_dedupe_key(program.workspace_id, program.id, key) is not None:
             return None
         cap = rule.get("max_per_member")
         if cap is not None and await self.rewards.count_for_rule(
-            rule["id"], referral.member_id, rule["recipient"]
+            referral.workspace_id, rule["id"], referral.member_id, rule["recipient"]
         ) >= int(cap):
             return None
         now = utcnow()
@@ -196,7 +196,9 @@ class RewardService:
 
     async def _assign_coupon(self, reward: Reward, now: datetime) -> bool:
         assert reward.coupon_pool is not None
-        code = await self.rewards.take_coupon(reward.program_id, reward.coupon_pool, reward.id, now)
+        code = await self.rewards.take_coupon(
+            reward.workspace_id, reward.program_id, reward.coupon_pool, reward.id, now
+        )
         if code is None:
             reward.held_reason = reward.held_reason or EMPTY_POOL
             return False
@@ -355,7 +357,9 @@ class RewardService:
         programs: dict[str, Program | None] = {}
         for reward in await self.rewards.due(now, limit):
             if reward.program_id not in programs:
-                programs[reward.program_id] = await self.session.get(Program, reward.program_id)
+                programs[reward.program_id] = await self.session.get(
+                    Program, (reward.workspace_id, reward.program_id)
+                )
             program = programs[reward.program_id]
             if program is None or not program.auto_issue:
                 continue
@@ -372,7 +376,7 @@ class RewardService:
     ) -> tuple[int, int, int]:
         program = await ProgramService(self.session).get(principal, program_id)
         unique: list[str] = list(dict.fromkeys(codes))
-        existing = await self.rewards.existing_codes(program.id, pool, unique)
+        existing = await self.rewards.existing_codes(program.workspace_id, program.id, pool, unique)
         fresh = [code for code in unique if code not in existing]
         now = utcnow()
         await self.rewards.add_coupons(
@@ -390,29 +394,42 @@ class RewardService:
             ]
         )
         available = next(
-            (free for name, _, free in await self.rewards.pools(program.id) if name == pool), 0
+            (
+                free
+                for name, _, free in await self.rewards.pools(program.workspace_id, program.id)
+                if name == pool
+            ),
+            0,
         )
         return len(fresh), len(codes) - len(fresh), available
 
     async def pools(self, principal: Principal, program_id: str) -> list[PoolCount]:
         """The program's pools with codes, and those that rewards are waiting on."""
         program = await ProgramService(self.session).get(principal, program_id)
-        codes = {name: (total, free) for name, total, free in await self.rewards.pools(program.id)}
-        waiting = dict(await self.rewards.held_by_pool(program.id, EMPTY_POOL))
+        codes = {
+            name: (total, free)
+            for name, total, free in await self.rewards.pools(program.workspace_id, program.id)
+        }
+        waiting = dict(
+            await self.rewards.held_by_pool(program.workspace_id, program.id, EMPTY_POOL)
+        )
         return [
             PoolCount(name, *codes.get(name, (0, 0)), waiting=waiting.get(name, 0))
             for name in sorted(codes.keys() | waiting.keys())
         ]
 
-    async def waiting_for_codes(self, program_id: str) -> list[PoolCount]:
+    async def waiting_for_codes(self, workspace_id: str, program_id: str) -> list[PoolCount]:
         """Pools that pending rewards wait on (``coupon_pool_empty``), with their free codes.
 
         ``program_id`` must already be the caller's (checked by the caller's service).
         """
-        waiting = await self.rewards.held_by_pool(program_id, EMPTY_POOL)
+        waiting = await self.rewards.held_by_pool(workspace_id, program_id, EMPTY_POOL)
         if not waiting:
             return []
-        codes = {name: (total, free) for name, total, free in await self.rewards.pools(program_id)}
+        codes = {
+            name: (total, free)
+            for name, total, free in await self.rewards.pools(workspace_id, program_id)
+        }
         return [PoolCount(name, *codes.get(name, (0, 0)), waiting=count) for name, count in waiting]
 
     async def milestones(self, program: Program, member_id: str) -> list[MilestoneProgress]:
@@ -429,7 +446,7 @@ class RewardService:
         ]
         if not targets:
             return []
-        count = await self.rewards.qualified_referrals(member_id)
+        count = await self.rewards.qualified_referrals(program.workspace_id, member_id)
         return [
             MilestoneProgress(
                 rule_id=rule["id"],
@@ -450,13 +467,13 @@ class RewardService:
 
     async def member_balances(self, member: Member) -> list[tuple[str, int, int]]:
         """(unit, pending, issued) per unit of a member row the caller already checked."""
-        return await self.rewards.balances(member.id)
+        return await self.rewards.balances(member.workspace_id, member.id)
 
     async def ledger(
         self, principal: Principal, member_id: str, params: PageParams
     ) -> tuple[list[LedgerEntry], PageMeta]:
         member = await MemberService(self.session).get(principal, member_id)
-        return await self.rewards.ledger_page(member.id, params)
+        return await self.rewards.ledger_page(member.workspace_id, member.id, params)
 
     # Helpers ----------------------------------------------------------------------------------
 

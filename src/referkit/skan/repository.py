@@ -17,27 +17,31 @@ class SkanSchemaRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def latest(self, app_id: str) -> SkanSchema | None:
+    async def latest(self, workspace_id: str, app_id: str) -> SkanSchema | None:
         result: SkanSchema | None = await self.session.scalar(
             select(SkanSchema)
-            .where(SkanSchema.app_id == app_id)
+            .where(SkanSchema.workspace_id == workspace_id, SkanSchema.app_id == app_id)
             .order_by(SkanSchema.version.desc())
             .limit(1)
         )
         return result
 
-    async def in_force(self, app_id: str, at: datetime) -> SkanSchema | None:
+    async def in_force(self, workspace_id: str, app_id: str, at: datetime) -> SkanSchema | None:
         """The newest version created at or before ``at``; else the first one."""
         result: SkanSchema | None = await self.session.scalar(
             select(SkanSchema)
-            .where(SkanSchema.app_id == app_id, SkanSchema.created_at <= at)
+            .where(
+                SkanSchema.workspace_id == workspace_id,
+                SkanSchema.app_id == app_id,
+                SkanSchema.created_at <= at,
+            )
             .order_by(SkanSchema.version.desc())
             .limit(1)
         )
         if result is None:
             result = await self.session.scalar(
                 select(SkanSchema)
-                .where(SkanSchema.app_id == app_id)
+                .where(SkanSchema.workspace_id == workspace_id, SkanSchema.app_id == app_id)
                 .order_by(SkanSchema.version)
                 .limit(1)
             )

@@ -72,7 +72,7 @@ class SkanService:
 
     async def get_schema(self, principal: Principal, app_id: str) -> SkanSchemaOut:
         app = await self.apps.get(principal, app_id)
-        row = await self.schemas.latest(app.id)
+        row = await self.schemas.latest(app.workspace_id, app.id)
         if row is None:
             raise NotFound(f"App {app.id} has no SKAN schema yet; PUT one first.")
         return schema_out(row)
@@ -88,7 +88,7 @@ class SkanService:
                 code="validation_error",
                 errors=errors,
             )
-        latest = await self.schemas.latest(app.id)
+        latest = await self.schemas.latest(app.workspace_id, app.id)
         row = SkanSchema(
             id=new_id("skan"),
             workspace_id=app.workspace_id,
@@ -105,7 +105,7 @@ class SkanService:
 
     async def value(self, principal: Principal, app_id: str, install_id: str) -> SkanValue:
         app = await self.apps.get(principal, app_id)
-        row = await self.schemas.latest(app.id)
+        row = await self.schemas.latest(app.workspace_id, app.id)
         if row is None:
             raise NotFound(f"App {app.id} has no SKAN schema yet; PUT one first.")
         install = None
@@ -196,7 +196,7 @@ class SkanService:
             app = apps[0]
             row.workspace_id, row.livemode, row.app_id = app.workspace_id, app.livemode, app.id
             install_at = now - rules.WINDOW_ENDS[sequence] - POSTBACK_DELAY
-            schema = await self.schemas.in_force(app.id, install_at)
+            schema = await self.schemas.in_force(app.workspace_id, app.id, install_at)
             if schema is not None:
                 row.schema_version = schema.version
                 row.decoded = rules.decode(

@@ -20,7 +20,7 @@ from referkit.db.upsert import add_counters
 from referkit.models import AppRollup
 
 APP_COUNTERS = ["clicks", "installs", "reinstalls", "opens", "events", "conversions", "revenue"]
-APP_KEY = ["app_id", "dimension", "value", "day", "currency"]
+APP_KEY = ["workspace_id", "app_id", "dimension", "value", "day", "currency"]
 DIMENSIONS = ("app", "link", "network", "campaign")
 APP_BUFFER_KEY = "referkit.app_rollup_buffer"
 _TABLE = cast(Table, AppRollup.__table__)

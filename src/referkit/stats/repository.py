@@ -25,12 +25,21 @@ class StatsRepository:
         self.session = session
 
     async def by_day(
-        self, scope: str, scope_id: str, day_from: str | None, day_to: str | None
+        self,
+        workspace_id: str,
+        scope: str,
+        scope_id: str,
+        day_from: str | None,
+        day_to: str | None,
     ) -> list[dict[str, Any]]:
         """Per day and currency sums for one scope (days without activity are absent)."""
         stmt = (
             select(Rollup.day, Rollup.currency, *_sums())
-            .where(Rollup.scope == scope, Rollup.scope_id == scope_id)
+            .where(
+                Rollup.workspace_id == workspace_id,
+                Rollup.scope == scope,
+                Rollup.scope_id == scope_id,
+            )
             .group_by(Rollup.day, Rollup.currency)
             .order_by(Rollup.day)
         )
@@ -40,18 +49,26 @@ class StatsRepository:
             stmt = stmt.where(Rollup.day <= day_to)
         return [dict(row) for row in (await self.session.execute(stmt)).mappings()]
 
-    async def link_totals(self, link_ids: list[str]) -> dict[str, tuple[int, int]]:
+    async def link_totals(
+        self, workspace_id: str, link_ids: list[str]
+    ) -> dict[str, tuple[int, int]]:
         if not link_ids:
             return {}
         stmt = (
             select(Rollup.scope_id, func.sum(Rollup.clicks), func.sum(Rollup.reach))
-            .where(Rollup.scope == "link", Rollup.scope_id.in_(link_ids))
+            .where(
+                Rollup.workspace_id == workspace_id,
+                Rollup.scope == "link",
+                Rollup.scope_id.in_(link_ids),
+            )
             .group_by(Rollup.scope_id)
         )
         rows = await self.session.execute(stmt)
         return {row[0]: (int(row[1] or 0), int(row[2] or 0)) for row in rows}
 
-    async def leaderboard(self, program_id: str, scope: str, bucket: str, limit: int) -> list[Row]:
+    async def leaderboard(
+        self, workspace_id: str, program_id: str, scope: str, bucket: str, limit: int
+    ) -> list[Row]:
         """The best members of one period bucket: one pre-summed row per member, read in index
         order, so the cost is ``limit`` rows however many members and days there are."""
         stmt = (
@@ -63,6 +80,7 @@ class StatsRepository:
                 Rollup.clicks,
             )
             .where(
+                Rollup.workspace_id == workspace_id,
                 Rollup.program_id == program_id,
                 Rollup.scope == scope,
                 Rollup.day == bucket,

@@ -29,7 +29,7 @@ COUNTERS = [
     "conversions",
     "revenue",
 ]
-KEY = ["scope", "scope_id", "day", "currency"]
+KEY = ["workspace_id", "scope", "scope_id", "day", "currency"]
 MEMBER_MONTH = "mem_month"
 """Per member and month (``day`` is ``2026-11``): the leaderboard reads one row per member."""
 MEMBER_ALL = "mem_all"

@@ -162,9 +162,11 @@ class StatsService:
         self.session = session
         self.stats = StatsRepository(session)
 
-    async def link_totals(self, link_ids: list[str]) -> dict[str, tuple[int, int]]:
-        """(clicks, reach) per link, summed over its rollup days."""
-        return await self.stats.link_totals(link_ids)
+    async def link_totals(
+        self, workspace_id: str, link_ids: list[str]
+    ) -> dict[str, tuple[int, int]]:
+        """(clicks, reach) per link of the workspace, summed over its rollup days."""
+        return await self.stats.link_totals(workspace_id, link_ids)
 
     async def member(
         self, principal: Principal, member_id: str, day_from: date | None, day_to: date | None
@@ -178,6 +180,7 @@ class StatsService:
         """``member``'s stats, for a member row the caller already checked is theirs."""
         check_range(day_from, day_to)
         rows = await self.stats.by_day(
+            member.workspace_id,
             "member",
             member.id,
             day_from.isoformat() if day_from else None,
@@ -211,7 +214,7 @@ class StatsService:
         day_from = day_from or day_to - timedelta(days=DEFAULT_DAYS - 1)
         check_range(day_from, day_to)
         rows = await self.stats.by_day(
-            "program", program.id, day_from.isoformat(), day_to.isoformat()
+            program.workspace_id, "program", program.id, day_from.isoformat(), day_to.isoformat()
         )
         grouped: dict[date, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
@@ -229,7 +232,9 @@ class StatsService:
             series=series,
             warnings=[
                 _pool_warning(pool)
-                for pool in await RewardService(self.session).waiting_for_codes(program.id)
+                for pool in await RewardService(self.session).waiting_for_codes(
+                    program.workspace_id, program.id
+                )
             ],
         )
 
@@ -243,7 +248,7 @@ class StatsService:
         program = await ProgramService(self.session).get(principal, program_id)
         check_range(day_from, day_to)
         rows = await self.stats.by_day(
-            "program", program.id, day_from.isoformat(), day_to.isoformat()
+            program.workspace_id, "program", program.id, day_from.isoformat(), day_to.isoformat()
         )
         for row in rows:
             row["day"] = date.fromisoformat(row["day"])
@@ -255,10 +260,12 @@ class StatsService:
         program = await ProgramService(self.session).get(principal, program_id)
         day_from, day_to = month_range(period, utcnow().date())
         if day_from is None:
-            rows = await self.stats.leaderboard(program.id, MEMBER_ALL, ALL_TIME, limit)
+            rows = await self.stats.leaderboard(
+                program.workspace_id, program.id, MEMBER_ALL, ALL_TIME, limit
+            )
         else:  # a calendar month: its bucket is "YYYY-MM"
             rows = await self.stats.leaderboard(
-                program.id, MEMBER_MONTH, day_from.isoformat()[:7], limit
+                program.workspace_id, program.id, MEMBER_MONTH, day_from.isoformat()[:7], limit
             )
         members = await MemberService(self.session).many(principal, [r["member_id"] for r in rows])
         entries: list[LeaderboardEntry] = []
@@ -309,7 +316,9 @@ class StatsService:
         """Human clicks per day on one of the caller's links."""
         link = await LinkService(self.session).get(principal, link_id)
         check_range(day_from, day_to)
-        rows = await self.stats.by_day("link", link.id, day_from.isoformat(), day_to.isoformat())
+        rows = await self.stats.by_day(
+            link.workspace_id, "link", link.id, day_from.isoformat(), day_to.isoformat()
+        )
         out: dict[date, int] = defaultdict(int)
         for row in rows:
             out[date.fromisoformat(row["day"])] += int(row["clicks"])

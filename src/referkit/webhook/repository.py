@@ -27,8 +27,8 @@ class WebhookRepository:
         )
         return result
 
-    async def endpoint_by_id(self, endpoint_id: str) -> WebhookEndpoint | None:
-        return await self.session.get(WebhookEndpoint, endpoint_id)
+    async def endpoint_by_id(self, workspace_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        return await self.session.get(WebhookEndpoint, (workspace_id, endpoint_id))
 
     async def endpoints_after(self, after_id: str, limit: int) -> list[WebhookEndpoint]:
         """Every workspace's endpoints in id order (maintenance walks, not tenant reads)."""
@@ -67,12 +67,19 @@ class WebhookRepository:
 
     async def delete_endpoint(self, endpoint: WebhookEndpoint) -> None:
         # Attempts → messages → endpoint: the same order the worker locks in.
-        message_ids = select(WebhookMessage.id).where(WebhookMessage.endpoint_id == endpoint.id)
-        await self.session.execute(
-            delete(WebhookAttempt).where(WebhookAttempt.message_id.in_(message_ids))
+        ws = endpoint.workspace_id
+        message_ids = select(WebhookMessage.id).where(
+            WebhookMessage.workspace_id == ws, WebhookMessage.endpoint_id == endpoint.id
         )
         await self.session.execute(
-            delete(WebhookMessage).where(WebhookMessage.endpoint_id == endpoint.id)
+            delete(WebhookAttempt).where(
+                WebhookAttempt.workspace_id == ws, WebhookAttempt.message_id.in_(message_ids)
+            )
+        )
+        await self.session.execute(
+            delete(WebhookMessage).where(
+                WebhookMessage.workspace_id == ws, WebhookMessage.endpoint_id == endpoint.id
+            )
         )
         await self.session.delete(endpoint)
         await self.session.flush()
@@ -89,30 +96,38 @@ class WebhookRepository:
         )
         return result
 
-    async def message_by_id(self, message_id: str) -> WebhookMessage | None:
-        return await self.session.get(WebhookMessage, message_id)
+    async def message_by_id(self, workspace_id: str, message_id: str) -> WebhookMessage | None:
+        return await self.session.get(WebhookMessage, (workspace_id, message_id))
 
     async def page_messages(
         self,
+        workspace_id: str,
         endpoint_id: str,
         params: PageParams,
         *,
         status: str | None,
         event_type: str | None,
     ) -> tuple[list[WebhookMessage], PageMeta]:
-        stmt = select(WebhookMessage).where(WebhookMessage.endpoint_id == endpoint_id)
+        stmt = select(WebhookMessage).where(
+            WebhookMessage.workspace_id == workspace_id, WebhookMessage.endpoint_id == endpoint_id
+        )
         if status is not None:
             stmt = stmt.where(WebhookMessage.status == status)
         if event_type is not None:
             stmt = stmt.where(WebhookMessage.event_type == event_type)
         return await paginate(self.session, stmt, WebhookMessage.id, params)
 
-    async def attempts_for(self, message_ids: Sequence[str]) -> list[WebhookAttempt]:
+    async def attempts_for(
+        self, workspace_id: str, message_ids: Sequence[str]
+    ) -> list[WebhookAttempt]:
         if not message_ids:
             return []
         rows = await self.session.scalars(
             select(WebhookAttempt)
-            .where(WebhookAttempt.message_id.in_(message_ids))
+            .where(
+                WebhookAttempt.workspace_id == workspace_id,
+                WebhookAttempt.message_id.in_(message_ids),
+            )
             .order_by(WebhookAttempt.attempted_at, WebhookAttempt.id)
         )
         return list(rows.all())
@@ -134,7 +149,11 @@ class WebhookRepository:
 
     @staticmethod
     def _due(stmt: SelectT, now: datetime) -> SelectT:
-        return stmt.join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id).where(
+        # Joined on the workspace too: co-located on a cluster sharded by workspace.
+        same_endpoint = (WebhookEndpoint.workspace_id == WebhookMessage.workspace_id) & (
+            WebhookEndpoint.id == WebhookMessage.endpoint_id
+        )
+        return stmt.join(WebhookEndpoint, same_endpoint).where(
             WebhookMessage.status == "pending",
             WebhookMessage.next_attempt_at <= now,
             WebhookEndpoint.enabled.is_(True),
@@ -161,29 +180,38 @@ class WebhookRepository:
             )
         return rows
 
-    async def count_failure(self, endpoint_id: str, now: datetime, *, new_message: bool) -> None:
+    async def count_failure(
+        self, workspace_id: str, endpoint_id: str, now: datetime, *, new_message: bool
+    ) -> None:
         """Atomically note a failed attempt (concurrent workers may fail the same endpoint)."""
         values: dict[str, object] = {}
         if new_message:
             values["consecutive_failures"] = WebhookEndpoint.consecutive_failures + 1
         await self.session.execute(
             update(WebhookEndpoint)
-            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.failing_since.is_(None))
+            .where(
+                WebhookEndpoint.workspace_id == workspace_id,
+                WebhookEndpoint.id == endpoint_id,
+                WebhookEndpoint.failing_since.is_(None),
+            )
             .values(failing_since=now)
             .execution_options(synchronize_session=False)
         )
         if values:
             await self.session.execute(
                 update(WebhookEndpoint)
-                .where(WebhookEndpoint.id == endpoint_id)
+                .where(
+                    WebhookEndpoint.workspace_id == workspace_id, WebhookEndpoint.id == endpoint_id
+                )
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
 
-    async def count_success(self, endpoint_id: str) -> None:
+    async def count_success(self, workspace_id: str, endpoint_id: str) -> None:
         await self.session.execute(
             update(WebhookEndpoint)
             .where(
+                WebhookEndpoint.workspace_id == workspace_id,
                 WebhookEndpoint.id == endpoint_id,
                 (WebhookEndpoint.consecutive_failures != 0)
                 | WebhookEndpoint.failing_since.is_not(None),
@@ -192,23 +220,33 @@ class WebhookRepository:
             .execution_options(synchronize_session=False)
         )
 
-    async def failure_state(self, endpoint_id: str) -> tuple[bool, int, datetime | None]:
+    async def failure_state(
+        self, workspace_id: str, endpoint_id: str
+    ) -> tuple[bool, int, datetime | None]:
         row = (
             await self.session.execute(
                 select(
                     WebhookEndpoint.enabled,
                     WebhookEndpoint.consecutive_failures,
                     WebhookEndpoint.failing_since,
-                ).where(WebhookEndpoint.id == endpoint_id)
+                ).where(
+                    WebhookEndpoint.workspace_id == workspace_id, WebhookEndpoint.id == endpoint_id
+                )
             )
         ).one()
         return bool(row[0]), int(row[1]), row[2]
 
-    async def disable(self, endpoint_id: str, reason: str, now: datetime) -> bool:
+    async def disable(
+        self, workspace_id: str, endpoint_id: str, reason: str, now: datetime
+    ) -> bool:
         """Disable if enabled; True when this call did it (so one message is recorded)."""
         result = await self.session.execute(
             update(WebhookEndpoint)
-            .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.enabled.is_(True))
+            .where(
+                WebhookEndpoint.workspace_id == workspace_id,
+                WebhookEndpoint.id == endpoint_id,
+                WebhookEndpoint.enabled.is_(True),
+            )
             .values(enabled=False, disabled_reason=reason, disabled_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )

@@ -80,6 +80,7 @@ def new_secret() -> str:
 class Delivery:
     """A claimed message with what sending it needs, detached from any session."""
 
+    workspace_id: str
     message_id: str
     endpoint_id: str
     url: str
@@ -307,12 +308,13 @@ class WebhookService:
     ) -> tuple[list[MessageLog], PageMeta]:
         endpoint = await self.get(principal, endpoint_id)
         messages, meta = await self.repo.page_messages(
+            endpoint.workspace_id,
             endpoint.id,
             params,
             status=status.value if status else None,
             event_type=event_type,
         )
-        attempts = await self.repo.attempts_for([m.id for m in messages])
+        attempts = await self.repo.attempts_for(endpoint.workspace_id, [m.id for m in messages])
         by_message: dict[str, list[WebhookAttempt]] = {m.id: [] for m in messages}
         for attempt in attempts:
             by_message[attempt.message_id].append(attempt)
@@ -328,7 +330,8 @@ class WebhookService:
         message.next_attempt_at = now
         message.updated_at = now
         await self.session.flush()
-        return MessageLog(message, await self.repo.attempts_for([message.id]))
+        attempts = await self.repo.attempts_for(message.workspace_id, [message.id])
+        return MessageLog(message, attempts)
 
     async def samples(self, principal: Principal, event_type: str, limit: int = 3) -> list[Any]:
         """Recent real ``data`` objects of one event type (Zapier's sample step)."""
@@ -363,6 +366,7 @@ class WebhookService:
         except DecryptionError as exc:
             secrets, error = (), f"signing secret unreadable: {exc}"
         return Delivery(
+            workspace_id=message.workspace_id,
             message_id=message.id,
             endpoint_id=endpoint.id,
             url=endpoint.url,
@@ -382,13 +386,14 @@ class WebhookService:
 
     async def record(self, delivery: Delivery, outcome: Outcome, rng: random.Random) -> None:
         """Store the attempt and apply the delivery policy."""
-        message = await self.repo.message_by_id(delivery.message_id)
+        message = await self.repo.message_by_id(delivery.workspace_id, delivery.message_id)
         if message is None:  # the endpoint was deleted while we were sending
             return
         now = outcome.attempted_at
         await self.repo.add(
             WebhookAttempt(
                 id=new_id("att"),
+                workspace_id=message.workspace_id,
                 message_id=message.id,
                 attempted_at=now,
                 status_code=outcome.status_code,
@@ -404,27 +409,29 @@ class WebhookService:
             message.status = MessageStatus.succeeded.value
             message.delivered_at = now
             message.next_attempt_at = None
-            await self.repo.count_success(delivery.endpoint_id)
+            await self.repo.count_success(delivery.workspace_id, delivery.endpoint_id)
             await self.session.flush()
             return
         if outcome.status_code == 410:
             # Gone: the receiver asks us to stop. The message waits for a re-enable.
             message.next_attempt_at = now
             await self.session.flush()
-            await self._disable(delivery.endpoint_id, "gone", now)
+            await self._disable(delivery.workspace_id, delivery.endpoint_id, "gone", now)
             return
         message.next_attempt_at = _next_attempt(message, outcome, now, rng)
         if message.next_attempt_at is None:
             message.status = MessageStatus.failed.value
         await self.session.flush()
         await self.repo.count_failure(
-            delivery.endpoint_id, now, new_message=message.attempt_count == 1
+            delivery.workspace_id, delivery.endpoint_id, now, new_message=message.attempt_count == 1
         )
-        _, failures, failing_since = await self.repo.failure_state(delivery.endpoint_id)
+        _, failures, failing_since = await self.repo.failure_state(
+            delivery.workspace_id, delivery.endpoint_id
+        )
         if failures >= DISABLE_AFTER_MESSAGES or (
             failing_since is not None and now - failing_since >= DISABLE_AFTER
         ):
-            await self._disable(delivery.endpoint_id, "failing", now)
+            await self._disable(delivery.workspace_id, delivery.endpoint_id, "failing", now)
 
     async def reseal_secrets(self, batch_size: int = 500) -> int:
         """Re-encrypt every stored signing secret under the current key (and encrypt any
@@ -446,10 +453,12 @@ class WebhookService:
             done += len(endpoints)
             after = endpoints[-1].id
 
-    async def _disable(self, endpoint_id: str, reason: str, now: datetime) -> None:
-        if not await self.repo.disable(endpoint_id, reason, now):
+    async def _disable(
+        self, workspace_id: str, endpoint_id: str, reason: str, now: datetime
+    ) -> None:
+        if not await self.repo.disable(workspace_id, endpoint_id, reason, now):
             return
-        endpoint = await self.repo.endpoint_by_id(endpoint_id)
+        endpoint = await self.repo.endpoint_by_id(workspace_id, endpoint_id)
         assert endpoint is not None
         await self.session.refresh(endpoint)
         await self._messages(

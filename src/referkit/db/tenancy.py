@@ -1,0 +1,91 @@
+"""Which tables belong to a workspace, and what that promises about their keys.
+
+Referkit is built so a PostgreSQL cluster sharded by workspace (Citus) can hold it without code
+changes. Citus places every row of a *distributed* table on the shard of its distribution
+column (``workspace_id`` here), so it can only enforce a primary key or a unique constraint
+that contains that column, and a foreign key between two distributed tables only when both
+sides carry it. Tables that have no workspace, or that must be found before the workspace is
+known, are *reference* tables instead: one copy on every node (Citus allows a foreign key from
+a distributed table to a reference table, never the other way).
+
+``tests/db/test_tenant_keys.py`` checks the models and the migrated database of both backends
+against these lists, and ``docs/scaling-citus.md`` gives the commands in the order below.
+Every table must appear in exactly one list.
+"""
+
+from __future__ import annotations
+
+DISTRIBUTION_COLUMN = "workspace_id"
+
+REFERENCE_TABLES: dict[str, str] = {
+    "workspaces": "the tenant itself: every distributed table's workspace_id refers to it",
+    "api_keys": (
+        "an API request is resolved to its workspace by the key's public key or secret hash, "
+        "so the lookup must work before any workspace is known (a few rows per workspace)"
+    ),
+    "dashboard_users": "a person may belong to several workspaces; sign-in is by email",
+    "dashboard_memberships": (
+        "read by user (which workspaces may this person open) as well as by workspace"
+    ),
+    "dashboard_sessions": "found by the cookie's token hash before the workspace is known",
+    "dashboard_invites": "accepted by the token hash in the link, before any session exists",
+}
+"""Tables created with ``create_reference_table``, with the reason for each."""
+
+DISTRIBUTED_TABLES: tuple[str, ...] = (
+    # Parents before children: the order ``create_distributed_table`` must follow so every
+    # foreign key finds its (co-located) parent already distributed.
+    "programs",
+    "members",
+    "referrals",
+    "rewards",
+    "ledger_entries",
+    "coupons",
+    "customers",
+    "links",
+    "rollups",
+    "reward_rollups",
+    "dimension_rollups",
+    "erasures",
+    "idempotency_keys",
+    "webhook_endpoints",
+    "webhook_messages",
+    "webhook_attempts",
+    "apps",
+    "app_clicks",
+    "app_devices",
+    "app_rollups",
+    "app_integrations",
+    "integration_forwards",
+    "integration_attempts",
+    "skan_schemas",
+)
+"""Tables distributed by ``workspace_id``: every key of theirs contains it."""
+
+OWNED_ELSEWHERE: dict[str, str] = {
+    "clicks": "rebuilt as monthly partitions with workspace_id in their keys (pgscale)",
+    "events": "rebuilt as monthly partitions with workspace_id in their keys (pgscale)",
+}
+"""Distributed tables whose keys another change is rebuilding: the check skips their own keys,
+but foreign keys that point at them are held to the distributed-table rule."""
+
+NOT_YET: dict[str, str] = {
+    "reach_marks": (
+        "keyed by a hash of (visitor, link, hour) and written by the click batcher's single "
+        "statement, which the clicks partitioning is rewriting: gets workspace_id with it"
+    ),
+    "skan_postbacks": (
+        "Apple's postbacks arrive with no workspace (workspace_id is null until the app-id "
+        "matches an app) and one verified row per transaction_id across the installation"
+    ),
+}
+"""Tenant tables that cannot be distributed yet, and why: the check reports them, fails nothing."""
+
+GLOBAL_UNIQUE_NOT_YET: dict[tuple[str, tuple[str, ...]], str] = {
+    ("links", ("code_key",)): (
+        "/r/{code} carries no workspace, so link and member codes share one namespace across "
+        "the installation; distributing links needs that namespace in a reference table first"
+    ),
+    ("members", ("code_key",)): "the same code namespace as links.code_key",
+}
+"""Unique constraints of distributed tables that are not per workspace yet (same honesty)."""

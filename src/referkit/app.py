@@ -63,6 +63,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 echo=settings.db_echo,
             ),
             max_lag_seconds=settings.database_replica_max_lag_seconds,
+            redis_url=settings.redis_url,
+            prefix=settings.redis_prefix,
         )
         if settings.database_replica_url
         else None
@@ -105,7 +107,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.limiter.close()
         await engine.dispose()
         if replica is not None:
-            await replica.replica.dispose()
+            await replica.close()
 
 
 async def _housekeeping(sessions: SessionFactory) -> None:

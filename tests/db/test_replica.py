@@ -271,3 +271,32 @@ async def test_a_lagging_or_unreachable_replica_is_skipped(pair: Pair, tmp_path:
         assert member["email"] in await _member_emails(client, key, program["id"])
         stats = await client.get(f"/api/v1/programs/{program['id']}/stats", headers=key.headers)
         assert stats.status_code == 200
+
+
+async def test_read_your_writes_holds_across_processes_through_redis(
+    pair: Pair, tmp_path: Path
+) -> None:
+    redis_url = os.environ.get("REFERKIT_TEST_REDIS_URL")
+    if not redis_url:
+        pytest.skip("REFERKIT_TEST_REDIS_URL is not set")
+    shared = {"redis_url": redis_url, "redis_prefix": f"rk-test-{uuid.uuid4().hex[:8]}"}
+    async with (
+        _app(pair, tmp_path, **shared) as one,
+        _app(pair, tmp_path, **shared) as two,
+        _client(one) as first,
+        _client(two) as second,
+    ):
+        writer = await new_key(one)
+        workspace = (await first.get("/api/v1/workspace", headers=writer.headers)).json()
+        other = await new_key(one, workspace=workspace["name"])
+        program = await create_program(first, writer)
+        await _until_replayed(pair)
+        await _execute(pair.replica_url, "SELECT pg_wal_replay_pause()")
+        try:
+            member = await create_member(first, writer, program["id"])
+            # The writer's next request reaches the other process, which learns of the write
+            # from Redis and reads the primary; another client there still reads the replica.
+            assert member["email"] in await _member_emails(second, writer, program["id"])
+            assert member["email"] not in await _member_emails(second, other, program["id"])
+        finally:
+            await _execute(pair.replica_url, "SELECT pg_wal_replay_resume()")

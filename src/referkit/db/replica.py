@@ -15,7 +15,10 @@ replica, and only when ``ReplicaRouter.choose`` said so at the start of the requ
   reached, is skipped (the primary answers) until a later check finds it well again.
 
 The replica's position is read at most every ``STATUS_TTL`` seconds and shared by all requests
-of the process; a client waiting for its own write triggers one fresh read.
+of the process; a client waiting for its own write triggers one fresh read. The clients' write
+positions are kept in the process and, with Redis configured, in Redis too (``MARK_SECONDS``),
+so a client's next request may reach any process; while Redis cannot be read, reads that
+would need it go to the primary.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -40,7 +45,7 @@ STATUS_TTL = 0.5
 DOWN_SECONDS = 5.0
 CHECK_TIMEOUT = 1.0
 MARKS_KEPT = 10_000
-MARK_SECONDS = 60.0
+MARK_SECONDS = 60
 REPLICA_BIND = "referkit_replica_bind"
 REPLICA_ON = "referkit_replica_on"
 WROTE = "referkit_wrote"
@@ -90,8 +95,16 @@ def mark_writes(session: AsyncSession) -> None:
 
 class ReplicaRouter:
     def __init__(
-        self, primary: AsyncEngine, replica: AsyncEngine, *, max_lag_seconds: float
+        self,
+        primary: AsyncEngine,
+        replica: AsyncEngine,
+        *,
+        max_lag_seconds: float,
+        redis_url: str | None = None,
+        prefix: str = "referkit",
     ) -> None:
+        self.redis = Redis.from_url(redis_url, socket_timeout=0.5) if redis_url else None
+        self.prefix = f"{prefix}:replica:written:"
         self.primary = primary
         self.replica = replica
         self.max_lag = max_lag_seconds
@@ -138,22 +151,33 @@ class ReplicaRouter:
         status = await self.status()
         if status is None or status.lag_seconds > self.max_lag:
             return False
-        mark = self._mark_of(client)
+        mark = await self._mark_of(client)
+        if mark is None:
+            return False
         if mark and status.replayed < mark:
             status = await self.status(fresh=True)
             return status is not None and status.replayed >= mark
         return True
 
-    def _mark_of(self, client: str | None) -> int:
+    async def _mark_of(self, client: str | None) -> int | None:
+        """Where the primary's WAL was after ``client``'s last write (0: none known; None:
+        unknown, Redis could not be read)."""
         if client is None:
             return 0
+        position = 0
         found = self._marks.get(client)
-        if found is None:
-            return 0
-        position, at = found
-        if time.monotonic() - at > MARK_SECONDS:
-            del self._marks[client]
-            return 0
+        if found is not None:
+            if time.monotonic() - found[1] > MARK_SECONDS:
+                del self._marks[client]
+            else:
+                position = found[0]
+        if self.redis is not None:
+            try:
+                shared = await self.redis.get(self.prefix + client)
+            except (RedisError, OSError):
+                return None
+            if shared is not None:
+                position = max(position, int(shared))
         return position
 
     async def wrote(self, client: str | None) -> None:
@@ -161,8 +185,32 @@ class ReplicaRouter:
         if client is None:
             return
         async with self.primary.connect() as conn:
-            position = await conn.scalar(text("SELECT pg_current_wal_insert_lsn()::text"))
-        self._marks[client] = (lsn(position), time.monotonic())
+            position = lsn(await conn.scalar(text("SELECT pg_current_wal_insert_lsn()::text")))
+        self._marks[client] = (position, time.monotonic())
         self._marks.move_to_end(client)
         while len(self._marks) > MARKS_KEPT:
             self._marks.popitem(last=False)
+        if self.redis is not None:
+            try:
+                # Positions only grow: the greatest of concurrent writes must stay.
+                await self.redis.eval(
+                    _KEEP_GREATEST, 1, self.prefix + client, position, MARK_SECONDS
+                )
+            except (RedisError, OSError):
+                logger.warning("could not share a write position in Redis", exc_info=True)
+
+    async def close(self) -> None:
+        await self.replica.dispose()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+_KEEP_GREATEST = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+else
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+"""

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from referkit.attribution.repository import ClickRepository
+from referkit.config import Settings
 from referkit.db import migrate, partitions
 from referkit.db.partitions import add_months, month_start, partition_name
 from referkit.db.session import SessionFactory
@@ -29,6 +30,7 @@ from referkit.event.repository import EventRepository
 from referkit.kit.ids import id_floor, id_time, new_id
 from referkit.privacy.tasks import drop_aged_partitions
 from referkit.referral.repository import ReferralRepository
+from referkit.worker.runner import Worker
 from tests.factories import Key, create_member, create_program
 from tests.processes import PG_URL, throwaway_postgres
 
@@ -357,3 +359,19 @@ async def test_replays_find_their_event_in_one_partition(
     # One probe of event_keys' primary key, then of the event's month only.
     assert await _explain(app, statements.on("event_keys")) == {"event_keys"}
     assert await _explain(app, statements.on("events")) == {month}
+
+
+async def test_the_worker_runs_the_job(app: FastAPI, settings: Settings) -> None:
+    worker = Worker(app.state.sessions, settings)
+    try:
+        done = await worker.maintain_partitions()
+    finally:
+        await worker.aclose()
+    if app.state.sessions.engine.dialect.name == "sqlite":
+        assert done is None  # plain tables
+        return
+    assert done is not None
+    async with app.state.sessions.engine.connect() as conn:
+        ahead = add_months(month_start(datetime.now(UTC)), partitions.PREMAKE_MONTHS)
+        for table in partitions.PARTITIONED:
+            assert ahead in await partitions.months(conn, table)

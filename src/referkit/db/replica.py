@@ -45,6 +45,7 @@ STATUS_TTL = 0.5
 DOWN_SECONDS = 5.0
 CHECK_TIMEOUT = 1.0
 MARKS_KEPT = 10_000
+_UNKNOWN = (1 << 64) - 1
 MARK_SECONDS = 60
 REPLICA_BIND = "referkit_replica_bind"
 REPLICA_ON = "referkit_replica_on"
@@ -136,7 +137,7 @@ class ReplicaRouter:
                             )
                         )
                     ).one()
-            except (OSError, TimeoutError, Exception) as exc:
+            except Exception as exc:  # whatever the failure, the primary answers
                 logger.warning("read replica unavailable (%s); reading from the primary", exc)
                 self._status = None
                 self._down_until = time.monotonic() + DOWN_SECONDS
@@ -184,8 +185,15 @@ class ReplicaRouter:
         """After ``client``'s write committed: remember where the primary's WAL is now."""
         if client is None:
             return
-        async with self.primary.connect() as conn:
-            position = lsn(await conn.scalar(text("SELECT pg_current_wal_insert_lsn()::text")))
+        try:
+            async with self.primary.connect() as conn:
+                found = await conn.scalar(text("SELECT pg_current_wal_insert_lsn()::text"))
+        except Exception:  # the write is committed: answer it, and keep its reads safe
+            logger.warning("could not read the primary's WAL position", exc_info=True)
+            found = None
+        # Unknown position: wait for everything the replica may lack (reads go to the primary
+        # until the mark expires or the replica is seen past the greatest possible position).
+        position = lsn(found) if found is not None else _UNKNOWN
         self._marks[client] = (position, time.monotonic())
         self._marks.move_to_end(client)
         while len(self._marks) > MARKS_KEPT:

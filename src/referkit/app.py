@@ -21,6 +21,7 @@ from referkit.auth.cache import PrincipalCache
 from referkit.config import Settings, load_settings
 from referkit.dashboard.router import install_dashboard
 from referkit.db.engine import create_engine
+from referkit.db.replica import ReplicaRouter
 from referkit.db.session import SessionFactory
 from referkit.embed.pages import router as embed_pages_router
 from referkit.errors import PROBLEM_CODES, NotFound, install_error_handlers
@@ -59,7 +60,25 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         echo=settings.db_echo,
         pgbouncer=settings.database_pgbouncer,
     )
-    sessions = SessionFactory(engine, base_url=settings.base_url, keyring=settings.keyring)
+    replica = (
+        ReplicaRouter(
+            engine,
+            create_engine(
+                settings.database_replica_url,
+                pool_size=settings.db_pool_size,
+                echo=settings.db_echo,
+                pgbouncer=settings.database_pgbouncer,
+            ),
+            max_lag_seconds=settings.database_replica_max_lag_seconds,
+            redis_url=settings.redis_url,
+            prefix=settings.redis_prefix,
+        )
+        if settings.database_replica_url
+        else None
+    )
+    sessions = SessionFactory(
+        engine, base_url=settings.base_url, keyring=settings.keyring, replica=replica
+    )
     app.state.sessions = sessions
     app.state.limiter = RateLimiter(
         settings.redis_url,
@@ -95,6 +114,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await link_cache.close()  # after the last commit that may publish a change
         await app.state.limiter.close()
         await engine.dispose()
+        if replica is not None:
+            await replica.close()
 
 
 async def _housekeeping(sessions: SessionFactory) -> None:

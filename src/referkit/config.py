@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         description="Comma-separated retired secret keys: still accepted to decrypt stored "
         "secrets until `referkit secrets rotate` has re-encrypted them (docs/security.md).",
     )
+    database_replica_url: str | None = Field(
+        default=None,
+        description="A streaming replica of the PostgreSQL primary: stats and list reads go "
+        "there, with read-your-writes (docs/scaling.md).",
+    )
+    database_replica_max_lag_seconds: float = Field(default=5.0, ge=0, le=3600)
     redis_url: str | None = None
     log_level: str = "info"
     db_pool_size: int = Field(default=10, ge=1, le=200)
@@ -229,7 +235,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_replica_url")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -263,6 +269,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'referkit.db').resolve()}"
+
+    @model_validator(mode="after")
+    def _replica_needs_postgres(self) -> Settings:
+        if self.database_replica_url and (
+            self.is_sqlite or not self.database_replica_url.startswith("postgresql")
+        ):
+            raise ValueError("REFERKIT_DATABASE_REPLICA_URL needs PostgreSQL on both sides")
+        return self
 
     @property
     def is_sqlite(self) -> bool:

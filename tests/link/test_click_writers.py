@@ -86,7 +86,7 @@ def _jobs(target: dict[str, Any]) -> list[ClickJob]:
             )
         mark = None if bot else reach_key(visitor, target["link_id"], at)
         jobs.append(ClickJob(row=row, reach_key=mark))
-    orphan = {**jobs[0].row, "id": new_id("clk"), "is_orphan": True, "workspace_id": None}
+    orphan = {**jobs[0].row, "id": new_id("clk"), "is_orphan": True, "workspace_id": ""}
     orphan.update(link_id=None, program_id=None, member_id=None, livemode=None)
     jobs.append(ClickJob(row=orphan, reach_key=None))
     return jobs

@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import update
 
+from referkit.kit.ids import id_floor
 from referkit.kit.time import utcnow
 from referkit.models import Click
 from tests.factories import Key, create_member, create_program
@@ -48,12 +49,14 @@ async def test_unusable_clicks_are_refused(
     program = await create_program(client, key, attribution={"window_days": 7})
     member = await create_member(client, key, program["id"])
     bot_click = await _click(client, member["referral_code"], ua="Googlebot/2.1")
-    old_click = await _click(client, member["referral_code"])
+    recent_click = await _click(client, member["referral_code"])
+    # Aged as if made 8 days ago: its time, and its id (ids carry their creation time, which
+    # lookups use to find the click's monthly partition on PostgreSQL).
+    aged = utcnow() - timedelta(days=8)
+    old_click = id_floor("clk", aged)[:-16] + recent_click[-16:]
     async with app.state.sessions.transaction() as session:
         await session.execute(
-            update(Click)
-            .where(Click.id == old_click)
-            .values(created_at=utcnow() - timedelta(days=8))
+            update(Click).where(Click.id == recent_click).values(id=old_click, created_at=aged)
         )
     plain = await client.post(
         "/api/v1/links", json={"destination_url": "https://e.com/"}, headers=key.headers

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referkit.db.partitions import created_near
 from referkit.models import Click
 
 
@@ -20,6 +21,7 @@ class ClickRepository:
                 Click.id == click_id,
                 Click.workspace_id == workspace_id,
                 Click.livemode == livemode,
+                created_near(Click.created_at, click_id),  # one monthly partition
             )
         )
         return result

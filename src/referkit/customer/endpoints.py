@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, status
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
 from referkit.customer.schemas import Customer, CustomerExport
 from referkit.customer.service import CustomerService
+from referkit.db.session import replica_reads
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.openapi import problems
 
@@ -14,6 +15,7 @@ router = APIRouter(prefix="/customers", tags=["Customers"])
 
 
 @router.get("", summary="List customers, or find one by email or external id")
+@replica_reads
 async def list_customers(
     principal: ReadPrincipal,
     session: Session,

@@ -145,43 +145,47 @@ class BulkInsert:
             arrays[index] = [None if v is None else convert(v) for v in arrays[index]]
         return arrays
 
-    async def insert(self, bind: AsyncSession | AsyncConnection, rows: Sequence[Row]) -> None:
-        """Insert ``rows`` in the transaction ``bind`` is in."""
-        await self._insert(bind, rows, self._complete)
+    async def insert(self, bind: AsyncSession | AsyncConnection, rows: Sequence[Row]) -> int:
+        """Insert ``rows`` in the transaction ``bind`` is in; the number of rows stored."""
+        return await self._insert(bind, rows, self._complete)
 
     async def insert_records(
         self, bind: AsyncSession | AsyncConnection, records: Sequence[Any]
-    ) -> None:
+    ) -> int:
         """Insert objects with an attribute per column (no dict per row)."""
-        await self._insert(bind, records, self._attributes)
+        return await self._insert(bind, records, self._attributes)
 
     async def _insert(
         self,
         bind: AsyncSession | AsyncConnection,
         rows: Sequence[Any],
         values: Callable[[Any], tuple[Any, ...]],
-    ) -> None:
+    ) -> int:
+        """The number of rows stored: fewer than given when a suffix or a trigger (on
+        PostgreSQL, ``events``' idempotency keys) skipped some."""
         if not rows:
-            return
+            return 0
         conn = await bind.connection() if isinstance(bind, AsyncSession) else bind
         dialect = conn.dialect
         if dialect.name == "sqlite" and dialect.driver == "aiosqlite":
             raw = await conn.get_raw_connection()
             aiosqlite_conn: Any = raw.driver_connection
-            await aiosqlite_conn.executemany(
+            cursor = await aiosqlite_conn.executemany(
                 self.sqlite_sql, self._sqlite_values(map(values, rows))
             )
-        elif dialect.name == "postgresql" and dialect.driver == "asyncpg":
+            return int(cursor.rowcount)
+        if dialect.name == "postgresql" and dialect.driver == "asyncpg":
             raw = await conn.get_raw_connection()
             driver: Any = raw.driver_connection
             if not driver.is_in_transaction():
                 # SQLAlchemy opens the driver's transaction on its first statement.
                 await conn.execute(text("SELECT 1"))
-            await driver.execute(self.pg_sql, *self._pg_arrays(map(values, rows)))
-        elif self.suffix:
+            status = await driver.execute(self.pg_sql, *self._pg_arrays(map(values, rows)))
+            return int(str(status).rsplit(" ", 1)[-1])  # "INSERT 0 <rows>"
+        if self.suffix:
             raise NotImplementedError(f"no bulk upsert for {dialect.name}+{dialect.driver}")
-        else:
-            await conn.execute(
-                insert(self.table),
-                [dict(zip(self.columns, values(r), strict=True)) for r in rows],
-            )
+        result = await conn.execute(
+            insert(self.table),
+            [dict(zip(self.columns, values(r), strict=True)) for r in rows],
+        )
+        return int(result.rowcount)

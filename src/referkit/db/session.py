@@ -8,14 +8,24 @@ the change is committed; an exception rolls everything back.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from referkit.db.engine import write_engine
+from referkit.db.replica import (
+    CONSISTENCY_HEADER,
+    REPLICA_BIND,
+    REPLICA_ON,
+    ReplicaRouter,
+    RoutingSession,
+    client_of,
+    mark_writes,
+)
 from referkit.kit.crypto import KeyRing
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -25,16 +35,28 @@ class SessionFactory:
     """Builds read and write sessions over one engine."""
 
     def __init__(
-        self, engine: AsyncEngine, *, base_url: str | None = None, keyring: KeyRing | None = None
+        self,
+        engine: AsyncEngine,
+        *,
+        base_url: str | None = None,
+        keyring: KeyRing | None = None,
+        replica: ReplicaRouter | None = None,
     ) -> None:
         self.engine = engine
+        self.replica = replica  # stats and list reads, see referkit.db.replica
         # ``session.info["base_url"]`` lets services build public links (a member's
         # referral_link in a webhook payload) without knowing about requests or settings;
         # ``session.info["keyring"]`` lets them open what is stored encrypted (``keyring_of``).
         info: dict[str, Any] = {"base_url": base_url} if base_url else {}
         if keyring is not None:
             info["keyring"] = keyring
-        self._read = async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
+        self._read = async_sessionmaker(
+            engine,
+            expire_on_commit=False,
+            autoflush=False,
+            info=info,
+            sync_session_class=RoutingSession,
+        )
         self._write = async_sessionmaker(
             write_engine(engine), expire_on_commit=False, autoflush=False, info=info
         )
@@ -85,13 +107,50 @@ def writes(request: Request) -> bool:
     return not getattr(getattr(route, "endpoint", None), READS_ONLY_TAG, False)
 
 
+REPLICA_TAG = "referkit_replica_reads"
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Awaitable[Any]])
+
+
+def replica_reads(endpoint: EndpointT) -> EndpointT:
+    """Mark a GET endpoint (stats, lists) whose reads may come from the read replica.
+
+    Only the endpoint's body reads there: the dependencies before it (authentication) read the
+    primary. Whether this request may use the replica at all is decided in ``get_session``."""
+
+    @functools.wraps(endpoint)
+    async def body(*args: Any, **kwargs: Any) -> Any:
+        for value in kwargs.values():
+            if isinstance(value, AsyncSession):
+                value.info[REPLICA_ON] = True
+        return await endpoint(*args, **kwargs)
+
+    setattr(body, REPLICA_TAG, True)
+    return body  # type: ignore[return-value]
+
+
+async def _replica_for(request: Request, factory: SessionFactory, session: AsyncSession) -> None:
+    router = factory.replica
+    route = request.scope.get("route")
+    if router is None or not getattr(getattr(route, "endpoint", None), REPLICA_TAG, False):
+        return
+    strong = request.headers.get(CONSISTENCY_HEADER, "").lower() == "strong"
+    if await router.choose(client_of(request.headers), strong=strong):
+        session.info[REPLICA_BIND] = router.replica.sync_engine
+        mark_writes(session)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     factory: SessionFactory = request.app.state.sessions
     write = writes(request)
     async with factory(write=write) as session:
+        if not write:
+            await _replica_for(request, factory, session)
         try:
             yield session
             await session.commit()
         except BaseException:
             await session.rollback()
             raise
+    if write and factory.replica is not None:
+        # Read-your-writes: this client's next reads wait for the replica to replay this.
+        await factory.replica.wrote(client_of(request.headers))

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from referkit.auth.dependencies import AnalyticsPrincipal, Session, TrackPrincipal
-from referkit.db.session import reads_only
+from referkit.db.session import reads_only, replica_reads
 from referkit.event.schemas import (
     BatchResult,
     Event,
@@ -75,6 +75,7 @@ async def create_events_batch(
 
 
 @router.get("", summary="List events", responses=problems(422))
+@replica_reads
 async def list_events(
     principal: AnalyticsPrincipal,
     session: Session,

@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import String, any_, bindparam, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.db.bulk import BulkInsert
+from referkit.db.partitions import event_keys, stored_at
 from referkit.event.record import EventRecord, StoredEvent
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.models import Customer, Event
@@ -15,18 +15,28 @@ from referkit.models import Customer, Event
 EVENTS = BulkInsert(Event.__table__)  # type: ignore[arg-type]
 
 
+class EventsStoredConcurrently(Exception):
+    """Some events of a batch were stored by another writer after the batch looked them up:
+    the batch fails as a whole, as a unique-key violation would make it."""
+
+
 class EventRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    def _postgres(self) -> bool:
+        return self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
+
     async def by_event_id(self, workspace_id: str, livemode: bool, event_id: str) -> Event | None:
-        result: Event | None = await self.session.scalar(
-            select(Event).where(
-                Event.workspace_id == workspace_id,
-                Event.livemode == livemode,
-                Event.event_id == event_id,
-            )
-        )
+        stmt = select(Event).where(Event.workspace_id == workspace_id, Event.livemode == livemode)
+        if self._postgres():
+            found = await event_keys(self.session, workspace_id, livemode, [event_id])
+            if not found:
+                return None
+            stmt = stmt.where(*stored_at(Event.__table__, found))
+        else:
+            stmt = stmt.where(Event.event_id == event_id)
+        result: Event | None = await self.session.scalar(stmt)
         return result
 
     async def by_event_ids(
@@ -37,11 +47,13 @@ class EventRepository:
         table = Event.__table__
         scope = (table.c.workspace_id == workspace_id, table.c.livemode == livemode)
         found: list[EventRecord] = []
-        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
-            # One array parameter: no statement text per list length, no 1000-way IN to plan.
-            ids = bindparam("ids", event_ids, type_=ARRAY(String))
+        if self._postgres():
+            # Array parameters: no statement text per list length, no 1000-way IN to plan.
+            keys = await event_keys(self.session, workspace_id, livemode, event_ids)
+            if not keys:
+                return []
             result = await self.session.execute(
-                select(table).where(*scope, table.c.event_id == any_(ids))
+                select(table).where(*scope, *stored_at(table, keys))
             )
             return [EventRecord(**row) for row in result.mappings()]
         for start in range(0, len(event_ids), 500):
@@ -53,7 +65,11 @@ class EventRepository:
     async def add_all(self, events: Sequence[StoredEvent]) -> None:
         """One multi-row insert below the ORM: a batch's events are final once built (nothing
         updates them in the batch's transaction), so the unit of work has nothing to add."""
-        await EVENTS.insert_records(self.session, events)
+        stored = await EVENTS.insert_records(self.session, events)
+        if stored != len(events):
+            # On PostgreSQL the event_keys trigger skips an event id stored since the batch
+            # looked (another process); SQLite's unique constraint raises instead.
+            raise EventsStoredConcurrently(f"{len(events) - stored} event id(s) stored meanwhile")
 
     async def page(
         self,

@@ -54,10 +54,14 @@ PLAIN = BulkInsert(
     cast(Table, Event.__table__),
     suffix=" ON CONFLICT (workspace_id, livemode, event_id) DO NOTHING",
 )
+# PostgreSQL partitions events by month, so no unique index can hold the event ids: a trigger
+# claims each one in ``event_keys`` and skips the row of an id stored before, as the
+# ``ON CONFLICT DO NOTHING`` above does on SQLite (migration 0023).
+PLAIN_PG = BulkInsert(cast(Table, Event.__table__))
 
 
 def _pg_plain(rows: Sequence[EventRecord]) -> tuple[str, list[object]]:
-    insert, args = PLAIN.pg_compact_records(rows)
+    insert, args = PLAIN_PG.pg_compact_records(rows)
     returning = "RETURNING workspace_id, livemode, event_id"
     return f"WITH stored AS ({insert} {returning}) SELECT * FROM stored", args  # noqa: S608
 

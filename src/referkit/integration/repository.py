@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.db.locking import skip_locked
+from referkit.db.partitions import created_near, event_keys, stored_at
+from referkit.kit.ids import looks_like_id
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.models import (
     AppClick,
@@ -64,6 +66,7 @@ class IntegrationRepository:
                 AppClick.id == click_id,
                 AppClick.workspace_id == workspace_id,
                 AppClick.livemode == livemode,
+                created_near(AppClick.created_at, click_id),
             )
         )
         return result
@@ -73,17 +76,28 @@ class IntegrationRepository:
 
     async def event(self, app_id: str, workspace_id: str, livemode: bool, ref: str) -> Event | None:
         """An app event by our id (``evt_…``) or the sender's ``event_id``."""
-        result: Event | None = await self.session.scalar(
-            select(Event)
-            .where(
-                Event.workspace_id == workspace_id,
-                Event.livemode == livemode,
-                Event.app_id == app_id,
-                or_(Event.id == ref, Event.event_id == ref),
+        scope = (Event.workspace_id == workspace_id, Event.livemode == livemode)
+        if looks_like_id(ref, "evt"):
+            found: Event | None = await self.session.scalar(
+                select(Event).where(
+                    *scope,
+                    Event.app_id == app_id,
+                    Event.id == ref,
+                    created_near(Event.created_at, ref),
+                )
             )
-            .limit(1)
-        )
-        return result
+            if found is not None:
+                return found
+        stmt = select(Event).where(*scope, Event.app_id == app_id)
+        if self.session.get_bind().dialect.name == "postgresql":
+            keys = await event_keys(self.session, workspace_id, livemode, [ref])
+            if not keys:
+                return None
+            stmt = stmt.where(*stored_at(Event.__table__, keys))
+        else:
+            stmt = stmt.where(Event.event_id == ref)
+        by_event_id: Event | None = await self.session.scalar(stmt)
+        return by_event_id
 
     async def latest_event(self, app_id: str, workspace_id: str, livemode: bool) -> Event | None:
         result: Event | None = await self.session.scalar(

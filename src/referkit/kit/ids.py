@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from referkit.kit.crypto import random_bytes
 
@@ -129,3 +129,19 @@ def id_floor(prefix: str, at: datetime) -> str:
         raise ValueError(f"unknown id prefix {prefix!r}")
     ms = max(0, int(at.timestamp() * 1000))
     return f"{prefix}_{_encode(ms << _RANDOM_BITS)}"
+
+
+_DIGITS = {char: index for index, char in enumerate(_ALPHABET)}
+
+
+def id_time(value: str) -> datetime:
+    """When an id was made (its millisecond), as an aware UTC datetime; the epoch for a value
+    that is not one of our ids (a lookup bounded by it then finds nothing, as it should)."""
+    _, _, body = value.partition("_")
+    number = 0
+    for char in body[:10]:  # the first 10 digits are bits 129-80: the milliseconds
+        digit = _DIGITS.get(char)
+        if digit is None or len(body) != 26:
+            return datetime.fromtimestamp(0, UTC)
+        number = number * 32 + digit
+    return datetime.fromtimestamp(number / 1000, UTC)

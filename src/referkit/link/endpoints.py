@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import Response
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
+from referkit.db.session import replica_reads
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.link.schemas import Link, LinkCreate, LinkUpdate, QrFormat, UtmOut
 from referkit.link.service import LinkService
@@ -59,6 +60,7 @@ async def links_out(request: Request, session: Session, links: list[LinkRow]) ->
 
 
 @router.get("", summary="List links", responses=problems(422))
+@replica_reads
 async def list_links(
     request: Request,
     principal: ReadPrincipal,

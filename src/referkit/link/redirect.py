@@ -189,7 +189,8 @@ class Redirects:
             live = location is not None and target is not None
             row = {
                 "id": click_id,
-                "workspace_id": target.workspace_id if target else None,
+                # An unknown code has no workspace: "" (PostgreSQL keys clicks by workspace).
+                "workspace_id": target.workspace_id if target else "",
                 "livemode": target.livemode if target else None,
                 "link_id": target.id if target else None,
                 "program_id": target.program_id if target else None,

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
+from referkit.db.session import replica_reads
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.member.schemas import (
     Member,
@@ -56,6 +57,7 @@ async def create_member(
     summary="List a program's members",
     responses=problems(404, 422),
 )
+@replica_reads
 async def list_members(
     program_id: str,
     request: Request,

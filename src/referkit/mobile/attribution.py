@@ -187,7 +187,7 @@ class InstallAttribution:
                 continue
             if click.created_at < evidence.at - click_window:
                 self._refuse(decision, method, click, "the click is older than the click window")
-            elif await self.clicks.claim(click.id, install_id):
+            elif await self.clicks.claim(click.workspace_id, click.id, install_id):
                 return self._won(decision, method, click, 1.0, None, click_window)
             else:
                 self._refuse(decision, method, click, f"install {click.install_id} claimed it")
@@ -263,7 +263,7 @@ class InstallAttribution:
             scored.append((score, click.created_at, click, matched))
         scored.sort(key=lambda item: (item[0], item[1]), reverse=True)
         for score, _, click, matched in scored:
-            if await self.clicks.claim(click.id, install_id):
+            if await self.clicks.claim(click.workspace_id, click.id, install_id):
                 self._won(decision, "probabilistic", click, score, matched, window)
                 return True
             self._refuse(decision, "probabilistic", click, "claimed by another install")

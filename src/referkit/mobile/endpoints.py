@@ -14,7 +14,7 @@ from referkit.auth.dependencies import (
     TrackPrincipal,
     WritePrincipal,
 )
-from referkit.db.session import reads_only
+from referkit.db.session import reads_only, replica_reads
 from referkit.errors import Conflict
 from referkit.event.record import StoredEvent
 from referkit.event.schemas import DeviceInput, Event, EventCreate, EventType
@@ -55,6 +55,7 @@ To = Annotated[IsoDate | None, Query(description="Last day (UTC), inclusive; def
 
 
 @router.get("", summary="List apps", responses=problems(422))
+@replica_reads
 async def list_apps(
     principal: ReadPrincipal,
     session: Session,
@@ -120,6 +121,7 @@ async def create_client_key(
 
 
 @router.get("/{app_id}/links", summary="List the app's links", responses=problems(404, 422))
+@replica_reads
 async def list_app_links(
     app_id: str,
     request: Request,
@@ -272,6 +274,7 @@ async def create_install(
     summary="App stats: clicks, installs, reinstalls, events, revenue, conversion rate",
     responses=problems(404, 422),
 )
+@replica_reads
 async def app_stats(
     app_id: str,
     principal: AnalyticsPrincipal,
@@ -318,6 +321,7 @@ async def app_events(
     summary="KPIs against the previous period of the same length, and the top links",
     responses=problems(404, 422),
 )
+@replica_reads
 async def app_overview(
     app_id: str, principal: AnalyticsPrincipal, session: Session, from_: From = None, to: To = None
 ) -> Overview:

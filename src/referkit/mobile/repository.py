@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referkit.db.partitions import created_near
 from referkit.db.upsert import dialect_insert
 from referkit.event.record import EventRecord
 from referkit.kit.pagination import PageMeta, PageParams, paginate
@@ -88,6 +89,7 @@ class AppClickRepository:
                 AppClick.id == click_id,
                 AppClick.workspace_id == workspace_id,
                 AppClick.livemode == livemode,
+                created_near(AppClick.created_at, click_id),
             )
         )
         return result
@@ -129,12 +131,17 @@ class AppClickRepository:
             found.extend(rows)
         return found
 
-    async def claim(self, click_id: str, install_id: str) -> bool:
+    async def claim(self, workspace_id: str, click_id: str, install_id: str) -> bool:
         """Mark the click as claimed by ``install_id`` unless another install has it: the
         conditional update is what makes a click count for one install at most."""
         result = await self.session.execute(
             update(AppClick)
-            .where(AppClick.id == click_id, AppClick.install_id.is_(None))
+            .where(
+                AppClick.workspace_id == workspace_id,
+                AppClick.id == click_id,
+                created_near(AppClick.created_at, click_id),
+                AppClick.install_id.is_(None),
+            )
             .values(install_id=install_id)
             .execution_options(synchronize_session=False)
         )

@@ -27,6 +27,7 @@ class Click(Base):
     __table_args__ = (Index("ix_clicks_visitor_id_created_at", "visitor_id", "created_at"),)
 
     id: Mapped[str] = id_column()
+    # "" for an orphan of an unknown code (PostgreSQL: a key column, see db/partitions.py)
     workspace_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     livemode: Mapped[bool | None] = mapped_column(nullable=True)
     link_id: Mapped[str | None] = mapped_column(String(40), nullable=True)

@@ -268,6 +268,11 @@ class PrivacyRepository:
         rows = (await self.session.execute(stmt)).all()
         return [(row[0], int(row[1] or 0), row[2]) for row in rows]
 
+    async def retention_days(self) -> dict[str, int | None]:
+        """Every workspace's retention setting in days (None: raw detail is kept)."""
+        rows = (await self.session.execute(select(Workspace.id, Workspace.raw_detail_days))).all()
+        return {row[0]: None if row[1] is None else int(row[1]) for row in rows}
+
     async def mark_purged(self, workspace_id: str, before: datetime) -> None:
         await self.session.execute(
             update(Workspace)

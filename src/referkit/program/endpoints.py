@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
+from referkit.db.session import replica_reads
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.openapi import problems
 from referkit.program.schemas import Program, ProgramCreate, ProgramStatus, ProgramUpdate
@@ -14,6 +15,7 @@ router = APIRouter(prefix="/programs", tags=["Programs"])
 
 
 @router.get("", summary="List programs", responses=problems(422))
+@replica_reads
 async def list_programs(
     principal: ReadPrincipal,
     session: Session,

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
+from referkit.db.session import replica_reads
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.kit.schemas import UtcDatetime
 from referkit.models import Referral as ReferralRow
@@ -40,6 +41,7 @@ async def create_referral(
 
 
 @router.get("", summary="Search referrals", responses=problems(422))
+@replica_reads
 async def list_referrals(
     principal: ReadPrincipal,
     session: Session,

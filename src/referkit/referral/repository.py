@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referkit.db.partitions import created_near
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.kit.search import matches_any
 from referkit.models import Click, Customer, Event, Referral
@@ -147,6 +148,7 @@ class ReferralRepository:
                 Click.id == click_id,
                 Click.workspace_id == workspace_id,
                 Click.livemode == livemode,
+                created_near(Click.created_at, click_id),
             )
         )
         return visitor_id

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, status
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
+from referkit.db.session import replica_reads
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.openapi import problems
 from referkit.reward.schemas import (
@@ -29,6 +30,7 @@ PoolName = Annotated[
 
 
 @router.get("/rewards", summary="List rewards", responses=problems(422))
+@replica_reads
 async def list_rewards(
     principal: ReadPrincipal,
     session: Session,

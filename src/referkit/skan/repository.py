@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referkit.db.partitions import created_near
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.models import App, Event, SkanPostback, SkanSchema
 
@@ -109,6 +110,7 @@ class InstallEventRepository:
             select(Event).where(
                 Event.id == install_id,
                 Event.workspace_id == workspace_id,
+                created_near(Event.created_at, install_id),
                 Event.livemode == livemode,
                 Event.app_id == app_id,
                 Event.type == "install",

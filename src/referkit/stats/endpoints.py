@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BeforeValidator
 
 from referkit.auth.dependencies import AnalyticsPrincipal, Session
+from referkit.db.session import replica_reads
 from referkit.openapi import problems
 from referkit.stats.breakdown import BreakdownService
 from referkit.stats.schemas import (
@@ -43,6 +44,7 @@ To = Annotated[IsoDate | None, Query(description="Last day (UTC), inclusive.")]
     summary="A referrer's reach, clicks, referrals and qualified referrals",
     responses=problems(404, 422),
 )
+@replica_reads
 async def get_member_stats(
     member_id: str,
     principal: AnalyticsPrincipal,
@@ -60,6 +62,7 @@ async def get_member_stats(
     "needs attention now, such as rewards waiting for codes from an empty coupon pool.",
     responses=problems(404, 422),
 )
+@replica_reads
 async def get_program_stats(
     program_id: str,
     principal: AnalyticsPrincipal,
@@ -76,6 +79,7 @@ async def get_program_stats(
     summary="A program's referrers ranked by qualified referrals, then referrals",
     responses=problems(404, 422),
 )
+@replica_reads
 async def get_program_leaderboard(
     program_id: str,
     principal: AnalyticsPrincipal,

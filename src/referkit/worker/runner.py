@@ -23,6 +23,7 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from referkit.config import Settings
+from referkit.db import partitions
 from referkit.db.session import SessionFactory
 from referkit.integration import tasks as forwarding
 from referkit.integration.service import ENCRYPTION_PURPOSE as CREDENTIALS_PURPOSE
@@ -39,6 +40,8 @@ SHUTDOWN_GRACE_SECONDS = 2.0
 REWARD_SWEEP_SECONDS = 30.0
 RETENTION_SWEEP_SECONDS = 3600.0
 RETENTION_FIRST_DELAY_SECONDS = 60.0
+# Months are made PREMAKE_MONTHS ahead: a daily round is plenty, the first one at start.
+PARTITION_SWEEP_SECONDS = 86400.0
 
 
 class Worker:
@@ -140,13 +143,22 @@ class Worker:
         async with self.sessions.transaction() as session:
             return await RewardService(session).issue_due(limit=self.settings.worker_batch_size)
 
+    async def maintain_partitions(self) -> partitions.Maintenance | None:
+        """The coming months' partitions on PostgreSQL (pg_partman's maintenance when it is
+        installed); None on SQLite."""
+        async with self.sessions.transaction() as session:
+            done = await partitions.maintain(await session.connection(), self.clock())
+        if done is not None and done.created:
+            logger.info("partitions made by %s: %s", done.maker, ", ".join(done.created))
+        return done
+
     async def purge_raw_detail(self) -> PurgeResult:
         """Apply every workspace's retention setting (raw click and event detail)."""
         return await purge_raw_detail(self.sessions, self.clock())
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop`` is set; a database hiccup is logged and retried."""
-        next_rewards = 0.0
+        next_rewards = next_partitions = 0.0
         # The first purge waits a while: a (re)started worker delivers what is due first.
         next_purge = time.monotonic() + RETENTION_FIRST_DELAY_SECONDS
         while not stop.is_set():
@@ -154,6 +166,9 @@ class Worker:
                 if time.monotonic() >= next_rewards:
                     next_rewards = time.monotonic() + REWARD_SWEEP_SECONDS
                     await self.issue_due_rewards()
+                if time.monotonic() >= next_partitions:
+                    next_partitions = time.monotonic() + PARTITION_SWEEP_SECONDS
+                    await self.maintain_partitions()
                 if time.monotonic() >= next_purge:
                     # Hourly; several workers purging at once only repeat idempotent updates.
                     next_purge = time.monotonic() + RETENTION_SWEEP_SECONDS

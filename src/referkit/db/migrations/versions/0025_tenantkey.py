@@ -8,7 +8,7 @@ See ``referkit.db.tenancy`` for which tables are which; ``clicks`` and ``events`
 their own migration.
 
 Revision ID: 0025_tenantkey
-Revises: 0022_breakdown
+Revises: 0023_partitions
 Create Date: 2026-12-06
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from alembic.operations import BatchOperations
 
 revision: str = "0025_tenantkey"
-down_revision: str | None = "0022_breakdown"
+down_revision: str | None = "0023_partitions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -97,6 +97,16 @@ def _sqlite() -> bool:
     return op.get_bind().dialect.name == "sqlite"
 
 
+def _partitioned(table: str) -> bool:
+    """A PostgreSQL table partitioned by month (0023_partitions): its key is already the
+    tenant shape plus the partition column, and a partitioned table's key cannot drop it."""
+    found = op.get_bind().execute(
+        sa.text("SELECT 1 FROM pg_class WHERE relname = :name AND relkind = 'p'"),
+        {"name": table},
+    )
+    return found.first() is not None
+
+
 def _add_workspace_columns() -> None:
     for table, (column, parent) in NEW_COLUMNS.items():
         op.add_column(table, sa.Column(WS, sa.String(length=40), nullable=True))
@@ -148,6 +158,8 @@ def _change(*, tenant: bool) -> None:
         with op.batch_alter_table(table) as batch:
             _drop_foreign_keys(batch, table)
     for table in PRIMARY_KEYS:
+        if _partitioned(table):
+            continue  # 0023_partitions keyed it (workspace_id, id, created_at) already
         with op.batch_alter_table(table) as batch:
             _rekey(batch, table, tenant=tenant)
     for table in FOREIGN_KEYS:

@@ -24,7 +24,6 @@ from typing import NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 import iptocc
-from ua_parser import parse as parse_user_agent
 
 MAX_VALUE = 100
 """Longest group value stored (referrer hosts, utm values)."""
@@ -76,6 +75,9 @@ def agent_of(user_agent: str) -> Agent:
     """Device kind, OS family and browser family of a user agent (``""`` when unknown)."""
     if not user_agent:
         return Agent("", "", "")
+    # Imported here: commands that never parse a user agent (the CLI) skip its loaders.
+    from ua_parser import parse as parse_user_agent
+
     result = parse_user_agent(user_agent)
     os = result.os.family if result.os and result.os.family != "Other" else ""
     browser = (

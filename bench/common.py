@@ -99,7 +99,8 @@ def server(target: list[str], env: dict[str, str] | None = None) -> Iterator[str
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # Generous: on a busy shared machine, a server pinned to one core imports slowly.
+        deadline = time.monotonic() + 120
         while True:
             try:
                 httpx.get(base + "/healthz", timeout=1)

@@ -23,10 +23,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from pydantic import ValidationError
 
-from referkit.auth.dependencies import Session
-from referkit.embed.endpoints import embed_service, limit_token
+from referkit.embed.cache import ProgramLook
+from referkit.embed.endpoints import TokenView, limit_token, verify_token
 from referkit.embed.exceptions import EmbedTokenError, EmbedTokenExpired, EmbedTokenRevoked
-from referkit.embed.schemas import EmbedMe
 from referkit.embed.views import format_amount, stylesheet_variables
 from referkit.errors import NotFound, RateLimited
 from referkit.program.schemas import EmbedSettings
@@ -99,17 +98,26 @@ def _csp(nonce: str, ancestors: list[str]) -> str:
     )
 
 
-def _render(
-    template: str, status: int, look: Look, ancestors: list[str], **context: Any
-) -> HTMLResponse:
-    nonce = secrets.token_urlsafe(16)
+# Pages are rendered with this in place of the CSP nonce and answered with a fresh nonce in its
+# place, so a rendered dashboard can be kept (``Board.pages``) and still never repeat a nonce.
+# Random per process: no stored text can contain it.
+_NONCE_SLOT = f"rknonce{secrets.token_hex(16)}"
+
+
+def _page(template: str, look: Look, **context: Any) -> list[str]:
+    """The page's HTML, split where its nonce goes."""
     html = _templates.get_template(template).render(
-        nonce=nonce,
+        nonce=_NONCE_SLOT,
         theme=look.settings.theme.value,
         variables=Markup(stylesheet_variables(look.settings)),  # noqa: S704 (validated values)
         parent_origin=look.parent_origin,
         **context,
     )
+    return html.split(_NONCE_SLOT)
+
+
+def _respond(page: list[str], status: int, ancestors: list[str]) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(16)
     headers = {
         "Content-Security-Policy": _csp(nonce, ancestors),
         "Cache-Control": "no-store",
@@ -118,7 +126,13 @@ def _render(
     }
     if not ancestors:
         headers["X-Frame-Options"] = "DENY"  # for browsers that predate frame-ancestors
-    return HTMLResponse(html, status_code=status, headers=headers)
+    return HTMLResponse(nonce.join(page), status_code=status, headers=headers)
+
+
+def _render(
+    template: str, status: int, look: Look, ancestors: list[str], **context: Any
+) -> HTMLResponse:
+    return _respond(_page(template, look, **context), status, ancestors)
 
 
 _UNAVAILABLE = {
@@ -160,7 +174,6 @@ def _qr_svg(link: str) -> Markup:
 @router.get("/embed/referrer", response_class=HTMLResponse)
 async def referrer_page(
     request: Request,
-    session: Session,
     token: str = Query(default="", max_length=4096),
     theme: str | None = Query(default=None, max_length=200),
     accent: str | None = Query(default=None, max_length=200),
@@ -176,29 +189,44 @@ async def referrer_page(
         "radius": int(radius) if radius and radius.isdigit() else None,
         "font": font,
     }
-    service = embed_service(request, session)
     try:
-        claims = service.verify(token)
+        claims = verify_token(request, token)
     except EmbedTokenError:
         return _unavailable("invalid", 401, _look({}, [], overrides), [])
-    program = await service.program_of(claims)
-    allowed = list(program.allowed_origins) if program else []
-    look = _look(program.embed if program else {}, allowed, {**overrides, "origin": origin})
+    view = TokenView(request, claims)
     try:
-        await limit_token(request, claims)
-        viewer = await service.open(claims, program=program)
-    except EmbedTokenExpired:
-        return _unavailable("expired", 401, look, allowed)
-    except EmbedTokenRevoked:
-        return _unavailable("revoked", 401, look, allowed)
-    except RateLimited as exc:
-        response = _unavailable("rate_limited", 429, look, allowed)
-        response.headers.update(exc.headers)
-        return response
-    me: EmbedMe = await service.dashboard(viewer)
-    return _render(
-        "embed/referrer.html", 200, look, allowed, me=me, qr_svg=_qr_svg(me.member.referral_link)
-    )
+        program = await view.program()
+        allowed = list(program.allowed_origins) if program else []
+        look_of = {**overrides, "origin": origin}
+        try:
+            await limit_token(request, claims)
+            board = await view.board()
+        except EmbedTokenExpired:
+            return _unavailable("expired", 401, _look_of(program, allowed, look_of), allowed)
+        except EmbedTokenRevoked:
+            return _unavailable("revoked", 401, _look_of(program, allowed, look_of), allowed)
+        except RateLimited as exc:
+            response = _unavailable(
+                "rate_limited", 429, _look_of(program, allowed, look_of), allowed
+            )
+            response.headers.update(exc.headers)
+            return response
+    finally:
+        await view.close()
+    # The same member, program and look render the same page (the token's expiry is not on
+    # it), so a page rendered for the board is kept with it.
+    key = tuple(look_of.values())
+    page: list[str] | None = board.pages.get(key)
+    if page is None:
+        me = board.me
+        look = _look_of(program, allowed, look_of)
+        page = _page("embed/referrer.html", look, me=me, qr_svg=_qr_svg(me.member.referral_link))
+        board.remember_page(key, page)
+    return _respond(page, 200, allowed)
+
+
+def _look_of(program: ProgramLook | None, allowed: list[str], overrides: dict[str, Any]) -> Look:
+    return _look(program.embed if program else {}, allowed, overrides)
 
 
 @router.get("/embed/referkit.js")

@@ -99,8 +99,8 @@ def server(target: list[str], env: dict[str, str] | None = None) -> Iterator[str
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        # A loaded machine takes a while to import the app: BENCH_START_SECONDS.
-        deadline = time.monotonic() + float(os.environ.get("BENCH_START_SECONDS", "30"))
+        # A loaded machine takes a while to import the app: BENCH_START_SECONDS (default 120).
+        deadline = time.monotonic() + float(os.environ.get("BENCH_START_SECONDS", "120"))
         while True:
             try:
                 httpx.get(base + "/healthz", timeout=1)

@@ -9,17 +9,32 @@ Target: each ≥ 0.7 of the floor. Runs on SQLite and, with ``BENCH_PG_URL``, Po
 
 The member has a few referrals (one qualified, with a reward) so every part of the page has
 something to show. The per-token limit is raised out of the way (one token, one load generator).
+Both servers run at once and the three targets take turns (floor, embed/me, page, floor, …), so
+a change in the shared machine's load falls on all three alike; each figure is the median of
+its ``REPETITIONS`` runs.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
 from pathlib import Path
 
 import httpx
 
-from bench.common import cli, measure, postgres, referkit_env, seed, server
+from bench.common import (
+    DURATION,
+    REPETITIONS,
+    WARMUP,
+    WrkResult,
+    cli,
+    postgres,
+    referkit_env,
+    seed,
+    server,
+    wrk,
+)
 
 CONNECTIONS = 16
 APP = ["referkit.app:create_app", "--factory"]
@@ -74,17 +89,40 @@ def _auth_script(directory: Path, token: str) -> str:
     return str(path)
 
 
+def _in_turns(targets: dict[str, tuple[str, str | None]]) -> dict[str, WrkResult]:
+    """A warm-up of each target, then ``REPETITIONS`` rounds of one run of each; medians."""
+    for url, script in targets.values():
+        wrk(url, CONNECTIONS, WARMUP, script)
+    runs: dict[str, list[WrkResult]] = {name: [] for name in targets}
+    for _ in range(REPETITIONS):
+        for name, (url, script) in targets.items():
+            runs[name].append(wrk(url, CONNECTIONS, DURATION, script))
+    return {
+        name: WrkResult(
+            statistics.median(r.rps for r in results),
+            statistics.median(r.p50_ms for r in results),
+            statistics.median(r.p99_ms for r in results),
+            sum(r.non_2xx_3xx for r in results),
+        )
+        for name, results in runs.items()
+    }
+
+
 def run(env: dict[str, str], url: str, label: str, work: Path) -> None:
     cli(env, "db", "upgrade")
     env = {**env, "REFERKIT_EMBED_RATE_LIMIT_PER_MINUTE": "10000000"}
-    with server(APP, env) as base:
+    floor_env = {**os.environ, "BENCH_FLOOR_URL": url}
+    with server(APP, env) as base, server(["bench.embed_floor_app:app"], floor_env) as floor_base:
         rows = seed(base, env)
         token = _prepare(base, rows)
-        me = measure(f"{base}/api/v1/embed/me", CONNECTIONS, _auth_script(work, token))
-        page = measure(f"{base}/embed/referrer?token={token}", CONNECTIONS)
-    floor_env = {**os.environ, "BENCH_FLOOR_URL": url}
-    with server(["bench.embed_floor_app:app"], floor_env) as base:
-        floor = measure(f"{base}/floor/{rows['member_id']}", CONNECTIONS)
+        results = _in_turns(
+            {
+                "floor": (f"{floor_base}/floor/{rows['member_id']}", None),
+                "me": (f"{base}/api/v1/embed/me", _auth_script(work, token)),
+                "page": (f"{base}/embed/referrer?token={token}", None),
+            }
+        )
+    floor, me, page = results["floor"], results["me"], results["page"]
     for name, result in (("floor (one read)", floor), ("embed/me", me), ("embed page", page)):
         print(
             f"[{label}] {name:18s} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.2f} ms  "

@@ -23,7 +23,11 @@ from referkit.dashboard.router import install_dashboard
 from referkit.db.engine import create_engine
 from referkit.db.replica import ReplicaRouter
 from referkit.db.session import SessionFactory
+from referkit.embed import changes as _embed_changes  # noqa: F401  (registers the listeners)
+from referkit.embed.cache import DashboardCache
+from referkit.embed.endpoints import early_router as embed_early_router
 from referkit.embed.pages import router as embed_pages_router
+from referkit.embed.tokens import Verifier
 from referkit.errors import PROBLEM_CODES, NotFound, install_error_handlers
 from referkit.event.intake import PATHS as INTAKE_PATHS
 from referkit.event.intake import EventIntake
@@ -94,6 +98,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         prefix=settings.redis_prefix,
         principals=app.state.principal_cache,
     )
+    app.state.embed_tokens = Verifier(settings.signing_key)
+    app.state.dashboards = DashboardCache(settings.embed_cache_ttl_seconds, links=link_cache)
     app.state.ingest = ingest = Ingest(settings, sessions)
     ingest.start()
     warm_up_bot_detection()
@@ -191,8 +197,11 @@ def create_app(settings: Settings | None = None) -> Referkit:
     app.intake = EventIntake(app.state, app.full_stack)
     install_error_handlers(app)
     app.include_router(health_router)
-    app.include_router(api_router)
+    # Before the API: routes are matched in order, and the embedded dashboard's page and reads
+    # should not wait for every API path to be tried first (``embed.endpoints.early_router``).
     app.include_router(embed_pages_router)
+    app.include_router(embed_early_router)
+    app.include_router(api_router)
     for compat in compat_routers:
         app.include_router(compat)
     app.include_router(well_known_router)

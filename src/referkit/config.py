@@ -125,6 +125,14 @@ class Settings(BaseSettings):
     link_cache_ttl_seconds: float = Field(
         default=10.0, ge=0, description="How long /r/{code} keeps a link in memory (0: off)."
     )
+    embed_cache_ttl_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long a process keeps a member's embedded dashboard in memory (0: off). "
+        "Writes drop it at once in the process that made them and, with Redis, in every "
+        "process; without Redis, other processes may show it this long after a change.",
+    )
     auth_cache_ttl_seconds: float = Field(
         default=5.0,
         ge=0,

@@ -9,10 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Query
 
 from referkit.config import Settings
 from referkit.embed import tokens
 from referkit.embed.views import contrast, format_amount, mask_email, palette
+from referkit.errors import install_error_handlers
 from referkit.program.schemas import EmbedSettings
 from tests.factories import Key, create_member, create_program, create_referral
 
@@ -211,3 +213,37 @@ def test_presentation_helpers() -> None:
             assert contrast(colours.fg, colours.bg) >= 4.5
             assert contrast(colours.muted, colours.bg) >= 4.5
             assert contrast(colours.on_accent, colours.accent) >= 4.5
+
+
+async def test_too_long_parameters_answer_as_declared_query_parameters(
+    client: httpx.AsyncClient,
+) -> None:
+    """The page reads its query itself; a value over its limit answers exactly what a
+    ``Query(max_length=…)`` parameter of FastAPI answers."""
+    reference = FastAPI()
+    install_error_handlers(reference)
+
+    @reference.get("/embed/referrer")
+    async def declared(
+        token: str = Query(default="", max_length=4096),
+        theme: str | None = Query(default=None, max_length=200),
+        accent: str | None = Query(default=None, max_length=200),
+        background: str | None = Query(default=None, max_length=200),
+        radius: str | None = Query(default=None, max_length=200),
+        font: str | None = Query(default=None, max_length=200),
+        origin: str | None = Query(default=None, max_length=300),
+    ) -> dict[str, str]:
+        return {}
+
+    transport = httpx.ASGITransport(app=reference)
+    async with httpx.AsyncClient(transport=transport, base_url=str(client.base_url)) as other:
+        for params in (
+            {"token": "x" * 4097},
+            {"token": "t", "theme": "d" * 201, "origin": "o" * 301},
+            {"font": "é" * 201, "radius": "9" * 201},
+        ):
+            ours = await client.get("/embed/referrer", params=params)
+            theirs = await other.get("/embed/referrer", params=params)
+            assert ours.status_code == theirs.status_code == 422
+            assert ours.headers["content-type"] == theirs.headers["content-type"]
+            assert ours.json() == theirs.json()

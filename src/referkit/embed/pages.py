@@ -14,19 +14,19 @@ import secrets
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import segno
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
-from pydantic import ValidationError
+from pydantic import StringConstraints, TypeAdapter, ValidationError
 
-from referkit.auth.dependencies import Session
-from referkit.embed.endpoints import embed_service, limit_token
+from referkit.embed.cache import ProgramLook
+from referkit.embed.endpoints import TokenView, limit_token, verify_token
 from referkit.embed.exceptions import EmbedTokenError, EmbedTokenExpired, EmbedTokenRevoked
-from referkit.embed.schemas import EmbedMe
 from referkit.embed.views import format_amount, stylesheet_variables
 from referkit.errors import NotFound, RateLimited
 from referkit.program.schemas import EmbedSettings
@@ -99,17 +99,26 @@ def _csp(nonce: str, ancestors: list[str]) -> str:
     )
 
 
-def _render(
-    template: str, status: int, look: Look, ancestors: list[str], **context: Any
-) -> HTMLResponse:
-    nonce = secrets.token_urlsafe(16)
+# Pages are rendered with this in place of the CSP nonce and answered with a fresh nonce in its
+# place, so a rendered dashboard can be kept (``Board.pages``) and still never repeat a nonce.
+# Random per process: no stored text can contain it.
+_NONCE_SLOT = f"rknonce{secrets.token_hex(16)}"
+
+
+def _page(template: str, look: Look, **context: Any) -> list[str]:
+    """The page's HTML, split where its nonce goes."""
     html = _templates.get_template(template).render(
-        nonce=nonce,
+        nonce=_NONCE_SLOT,
         theme=look.settings.theme.value,
         variables=Markup(stylesheet_variables(look.settings)),  # noqa: S704 (validated values)
         parent_origin=look.parent_origin,
         **context,
     )
+    return html.split(_NONCE_SLOT)
+
+
+def _respond(page: list[str], status: int, ancestors: list[str]) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(16)
     headers = {
         "Content-Security-Policy": _csp(nonce, ancestors),
         "Cache-Control": "no-store",
@@ -118,7 +127,13 @@ def _render(
     }
     if not ancestors:
         headers["X-Frame-Options"] = "DENY"  # for browsers that predate frame-ancestors
-    return HTMLResponse(html, status_code=status, headers=headers)
+    return HTMLResponse(nonce.join(page), status_code=status, headers=headers)
+
+
+def _render(
+    template: str, status: int, look: Look, ancestors: list[str], **context: Any
+) -> HTMLResponse:
+    return _respond(_page(template, look, **context), status, ancestors)
 
 
 _UNAVAILABLE = {
@@ -157,48 +172,97 @@ def _qr_svg(link: str) -> Markup:
     return Markup(svg)  # noqa: S704 (segno's own markup of a URL we built)
 
 
+# The page's query parameters and their longest values. They are read by ``_parameters``, not
+# declared as ``Query(max_length=…)`` parameters: FastAPI validating each of them cost a quarter
+# of a cached page view. The answer is the same, a too-long value included (the same 422).
+_PARAMETERS = {
+    "token": 4096,
+    "theme": 200,
+    "accent": 200,
+    "background": 200,
+    "radius": 200,
+    "font": 200,
+    "origin": 300,
+}
+_BOUNDED = {
+    limit: TypeAdapter(Annotated[str, StringConstraints(max_length=limit)])
+    for limit in set(_PARAMETERS.values())
+}
+
+
+def _parameters(request: Request) -> dict[str, str | None]:
+    """Each parameter's value (the last one given), or None; a value over its limit raises
+    the ``RequestValidationError`` FastAPI raises for it."""
+    query = request.query_params
+    values = {name: query.get(name) for name in _PARAMETERS}
+    errors: list[Any] = []
+    for name, limit in _PARAMETERS.items():
+        value = values[name]
+        if value is not None and len(value) > limit:
+            try:
+                _BOUNDED[limit].validate_python(value)
+            except ValidationError as exc:
+                errors.extend(
+                    {**error, "loc": ("query", name, *error["loc"])}
+                    for error in exc.errors(include_url=False)
+                )
+    if errors:
+        raise RequestValidationError(errors)
+    return values
+
+
 @router.get("/embed/referrer", response_class=HTMLResponse)
-async def referrer_page(
-    request: Request,
-    session: Session,
-    token: str = Query(default="", max_length=4096),
-    theme: str | None = Query(default=None, max_length=200),
-    accent: str | None = Query(default=None, max_length=200),
-    background: str | None = Query(default=None, max_length=200),
-    radius: str | None = Query(default=None, max_length=200),
-    font: str | None = Query(default=None, max_length=200),
-    origin: str | None = Query(default=None, max_length=300),
-) -> HTMLResponse:
+async def referrer_page(request: Request) -> HTMLResponse:
+    """The dashboard page. Query: ``token``; the mount call's ``theme``, ``accent``,
+    ``background``, ``radius`` and ``font`` overrides; ``origin``, the host page's origin."""
+    given = _parameters(request)
+    radius = given["radius"]
     overrides = {
-        "theme": theme,
-        "accent": accent,
-        "background": background,
+        "theme": given["theme"],
+        "accent": given["accent"],
+        "background": given["background"],
         "radius": int(radius) if radius and radius.isdigit() else None,
-        "font": font,
+        "font": given["font"],
     }
-    service = embed_service(request, session)
+    origin = given["origin"]
     try:
-        claims = service.verify(token)
+        claims = verify_token(request, given["token"] or "")
     except EmbedTokenError:
         return _unavailable("invalid", 401, _look({}, [], overrides), [])
-    program = await service.program_of(claims)
-    allowed = list(program.allowed_origins) if program else []
-    look = _look(program.embed if program else {}, allowed, {**overrides, "origin": origin})
+    view = TokenView(request, claims)
     try:
-        await limit_token(request, claims)
-        viewer = await service.open(claims, program=program)
-    except EmbedTokenExpired:
-        return _unavailable("expired", 401, look, allowed)
-    except EmbedTokenRevoked:
-        return _unavailable("revoked", 401, look, allowed)
-    except RateLimited as exc:
-        response = _unavailable("rate_limited", 429, look, allowed)
-        response.headers.update(exc.headers)
-        return response
-    me: EmbedMe = await service.dashboard(viewer)
-    return _render(
-        "embed/referrer.html", 200, look, allowed, me=me, qr_svg=_qr_svg(me.member.referral_link)
-    )
+        program = await view.program()
+        allowed = list(program.allowed_origins) if program else []
+        look_of = {**overrides, "origin": origin}
+        try:
+            await limit_token(request, claims)
+            board = await view.board()
+        except EmbedTokenExpired:
+            return _unavailable("expired", 401, _look_of(program, allowed, look_of), allowed)
+        except EmbedTokenRevoked:
+            return _unavailable("revoked", 401, _look_of(program, allowed, look_of), allowed)
+        except RateLimited as exc:
+            response = _unavailable(
+                "rate_limited", 429, _look_of(program, allowed, look_of), allowed
+            )
+            response.headers.update(exc.headers)
+            return response
+    finally:
+        await view.close()
+    # The same member, program and look render the same page (the token's expiry is not on
+    # it), so a page rendered for the board is kept with it.
+    key = tuple(look_of.values())
+    page: list[str] | None = board.pages.get(key)
+    if page is None:
+        me = board.me
+        look = _look_of(program, allowed, look_of)
+        page = _page("embed/referrer.html", look, me=me, qr_svg=_qr_svg(me.member.referral_link))
+        board.remember_page(key, page)
+    return _respond(page, 200, allowed)
+
+
+def _look_of(program: ProgramLook | None, allowed: list[str], overrides: dict[str, Any]) -> Look:
+    return _look(program.embed if program else {}, allowed, overrides)
 
 
 @router.get("/embed/referkit.js")

@@ -69,14 +69,27 @@ def viewer_principal(claims: tokens.EmbedClaims) -> Principal:
     )
 
 
+def check_unexpired(claims: tokens.EmbedClaims, now: datetime | None = None) -> None:
+    if claims.expired(now or utcnow()):
+        raise EmbedTokenExpired("The embed token has expired; load the page again.")
+
+
 def _active(member: Member) -> bool:
     return member.status == MemberStatus.active.value and member.deleted_at is None
 
 
 class EmbedService:
-    def __init__(self, session: AsyncSession, *, signing_key: bytes, base_url: str) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        signing_key: bytes,
+        base_url: str,
+        verifier: tokens.Verifier | None = None,
+    ) -> None:
         self.session = session
-        self.key = tokens.derive_key(signing_key)
+        self.verifier = verifier or tokens.Verifier(signing_key)
+        self.key = self.verifier.key
         self.base_url = base_url.rstrip("/")
 
     # Issuing ----------------------------------------------------------------------------------
@@ -132,7 +145,7 @@ class EmbedService:
     def verify(self, token: str) -> tokens.EmbedClaims:
         """The claims of a token we signed (expired or not)."""
         try:
-            return tokens.verify(token, self.key)
+            return self.verifier.verify(token)
         except tokens.TokenError:
             raise EmbedTokenError("The embed token is not valid.") from None
 
@@ -157,8 +170,7 @@ class EmbedService:
 
         ``program`` is the token's program when the caller already has it (``program_of``).
         """
-        if claims.expired(now or utcnow()):
-            raise EmbedTokenExpired("The embed token has expired; load the page again.")
+        check_unexpired(claims, now)
         principal = viewer_principal(claims)
         try:
             member = await MemberService(self.session).get(principal, claims.member_id)

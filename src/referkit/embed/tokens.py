@@ -125,3 +125,25 @@ def verify(token: str, key: bytes) -> EmbedClaims:
     except (ValueError, KeyError, TypeError):
         # Signed by us yet unreadable: only a future format could do that.
         raise TokenError("unreadable payload") from None
+
+
+class Verifier:
+    """``verify`` with one key, remembering the claims of the tokens it accepted: a token is
+    used for a page view and then the API reads of that view, so checking its signature once
+    is enough. Only accepted tokens are kept (a forged one is checked every time), and the
+    claims say nothing about expiry or revocation, which are checked at every use."""
+
+    MAX_KNOWN = 4096
+
+    def __init__(self, signing_key: bytes) -> None:
+        self.key = derive_key(signing_key)
+        self._known: dict[str, EmbedClaims] = {}
+
+    def verify(self, token: str) -> EmbedClaims:
+        claims = self._known.get(token)
+        if claims is None:
+            claims = verify(token, self.key)
+            if len(self._known) >= self.MAX_KNOWN:
+                self._known.clear()
+            self._known[token] = claims
+        return claims

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from referkit.auth.cache import PrincipalCache
 from referkit.link.app_route import AppRoute, store_urls
 from referkit.link.bus import LinkChangeBus
-from referkit.link.changes import LINK_CHANGES, LinkChanges
+from referkit.link.changes import LINK_CHANGES, ChangeFollower, LinkChanges
 from referkit.link.repository import redirect_target
 
 _MAX_ENTRIES = 50_000
@@ -168,6 +168,7 @@ class LinkCache:
         """The event intake's credentials: the same changes name the API keys it must forget."""
         self._entries: dict[str, tuple[float, Target]] = {}
         self._generation = 0
+        self._followers: list[ChangeFollower] = []
         self.bus = (
             LinkChangeBus(
                 redis_url,
@@ -179,6 +180,16 @@ class LinkCache:
             else None
         )
         _caches.add(self)
+
+    def follow(self, follower: ChangeFollower) -> None:
+        """Have ``follower`` hear every change this cache hears (from this process's commits
+        and, with Redis, from every other process), and forget everything when it does."""
+        self._followers.append(follower)
+
+    @property
+    def detached(self) -> bool:
+        """A Redis is configured but not heard now: other processes' changes cannot reach us."""
+        return self.bus is not None and not self.bus.connected
 
     async def start(self) -> None:
         """With Redis: subscribe to other processes' changes (never fails; see ``link.bus``)."""
@@ -225,6 +236,10 @@ class LinkCache:
     def _drop(self, changes: LinkChanges) -> None:
         if (changes.api_keys or changes.key_workspaces) and self.principals is not None:
             self.principals.forget(changes.api_keys, changes.key_workspaces)
+        for follower in self._followers:
+            follower.drop(changes)
+        if not changes.touches_links:
+            return  # clicks name the members whose numbers they change, every batch
         self._generation += 1
         for key in changes.codes:
             self._entries.pop(key, None)
@@ -245,14 +260,23 @@ class LinkCache:
         self._entries.clear()
         if self.principals is not None:
             self.principals.clear()
+        for follower in self._followers:
+            follower.clear()
+
+
+def announce(changes: LinkChanges) -> None:
+    """Tell every cache of this process (and, through theirs, every other process) about
+    ``changes`` committed outside an ORM session: the click writers' own transactions."""
+    if changes:
+        for cache in list(_caches):
+            cache.invalidate(changes)
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     changes: LinkChanges | None = session.info.pop(LINK_CHANGES, None)
     if changes:
-        for cache in list(_caches):
-            cache.invalidate(changes)
+        announce(changes)
 
 
 @event.listens_for(Session, "after_rollback")

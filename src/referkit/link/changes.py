@@ -6,16 +6,19 @@ process does too. A change names codes (a link created, edited, archived), progr
 URL, which member links without a destination of their own follow, or a deleted program, whose
 links go with it) and workspaces whose test data was wiped — what ``/r/{code}`` caches — and API
 keys revoked, regenerated or changed, whose credentials the event intake caches
-(``referkit.auth.cache``). This module imports no domain, so every service can record into it.
+(``referkit.auth.cache``), and the members and programs whose embedded dashboard shows something
+else now (``referkit.embed.cache``; recorded by ``referkit.embed.changes`` and the click
+writers). This module imports no domain, so every service can record into it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 LINK_CHANGES = "referkit.link_changes"
 
@@ -27,6 +30,8 @@ class LinkChanges:
     test_workspaces: set[str] = field(default_factory=set)
     api_keys: set[str] = field(default_factory=set)  # key ids
     key_workspaces: set[str] = field(default_factory=set)  # workspaces whose default limit changed
+    dashboards: set[str] = field(default_factory=set)  # member ids: numbers, referrals, status
+    dashboard_programs: set[str] = field(default_factory=set)  # name, look, origins, rules
 
     def __bool__(self) -> bool:
         return bool(
@@ -35,7 +40,13 @@ class LinkChanges:
             or self.test_workspaces
             or self.api_keys
             or self.key_workspaces
+            or self.dashboards
+            or self.dashboard_programs
         )
+
+    @property
+    def touches_links(self) -> bool:
+        return bool(self.codes or self.programs or self.test_workspaces)
 
     def update(self, other: LinkChanges) -> None:
         self.codes |= other.codes
@@ -43,6 +54,8 @@ class LinkChanges:
         self.test_workspaces |= other.test_workspaces
         self.api_keys |= other.api_keys
         self.key_workspaces |= other.key_workspaces
+        self.dashboards |= other.dashboards
+        self.dashboard_programs |= other.dashboard_programs
 
     def dumps(self, origin: str) -> bytes:
         return orjson.dumps(
@@ -53,6 +66,8 @@ class LinkChanges:
                 "test_workspaces": sorted(self.test_workspaces),
                 "api_keys": sorted(self.api_keys),
                 "key_workspaces": sorted(self.key_workspaces),
+                "dashboards": sorted(self.dashboards),
+                "dashboard_programs": sorted(self.dashboard_programs),
             }
         )
 
@@ -67,12 +82,24 @@ class LinkChanges:
                 test_workspaces={str(workspace) for workspace in data["test_workspaces"]},
                 api_keys={str(key) for key in data.get("api_keys", ())},
                 key_workspaces={str(ws) for ws in data.get("key_workspaces", ())},
+                dashboards={str(member) for member in data.get("dashboards", ())},
+                dashboard_programs={str(p) for p in data.get("dashboard_programs", ())},
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a link change: {exc}") from None
 
 
-def link_changes(session: AsyncSession) -> LinkChanges:
+def link_changes(session: AsyncSession | Session) -> LinkChanges:
     """The changes recorded so far in this session's transaction."""
     changes: LinkChanges = session.info.setdefault(LINK_CHANGES, LinkChanges())
     return changes
+
+
+class ChangeFollower(Protocol):
+    """A process-memory cache that follows the link cache's changes (the embed dashboards)."""
+
+    def drop(self, changes: LinkChanges) -> None:
+        """Forget what ``changes`` name (committed here, or heard from another process)."""
+
+    def clear(self) -> None:
+        """Forget everything: changes may have been missed."""

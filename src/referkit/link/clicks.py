@@ -26,6 +26,8 @@ from referkit.db.bulk import BulkInsert, sqlite_datetime
 from referkit.db.engine import write_engine
 from referkit.db.pg_direct import DirectConnections
 from referkit.db.sqlite_writer import SqliteWriter
+from referkit.link.cache import announce
+from referkit.link.changes import LinkChanges
 from referkit.link.repository import insert_clicks, new_reach_marks
 from referkit.models import AppClick, Click, ReachMark
 from referkit.stats.app_rollups import APP_UPSERT, app_click_deltas
@@ -159,6 +161,18 @@ def _decide(jobs: Sequence[ClickJob], fresh: set[str]) -> tuple[list[dict[str, A
     return rows, rollups
 
 
+def announce_counted(jobs: Sequence[ClickJob]) -> None:
+    """After a batch committed: the members whose dashboard numbers it changed (every counted
+    click of a member's link), so no process shows them the numbers from before it."""
+    members = {
+        row["member_id"]
+        for row in (job.row for job in jobs)
+        if row["member_id"] is not None and not row["is_bot"] and not row["is_orphan"]
+    }
+    if members:
+        announce(LinkChanges(dashboards=members))
+
+
 class ClickWriter:
     """Through SQLAlchemy: the portable path (any database without a faster writer)."""
 
@@ -182,6 +196,7 @@ class ClickWriter:
                 await APP_CLICKS.insert(conn, apps)
                 await app_click_deltas(apps).write(conn)
         self.seen.add(fresh)
+        announce_counted(jobs)
         return [job.row["id"] for job in jobs]
 
 
@@ -300,6 +315,7 @@ class PostgresClickWriter:
                             DIMENSION_UPSERT.pg_sql, *DIMENSION_UPSERT.pg_arrays(groups)
                         )
         self.seen.add({record[0] for record in found})
+        announce_counted(jobs)
         return [job.row["id"] for job in jobs]
 
 
@@ -338,4 +354,5 @@ class SqliteClickWriter:
 
         fresh = await self.writer.transaction(work)
         self.seen.add(fresh)
+        announce_counted(jobs)
         return [job.row["id"] for job in jobs]

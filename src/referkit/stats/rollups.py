@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from referkit.db.bulk import BulkInsert
 from referkit.db.upsert import add_counters
+from referkit.link.changes import link_changes
 from referkit.models import Rollup
 
 COUNTERS = [
@@ -124,8 +125,17 @@ class RollupBuffer:
         """Sorted: concurrent transactions then take row locks in the same order (no deadlock)."""
         return [self.rows[key] for key in sorted(self.rows)]
 
+    def members(self) -> set[str]:
+        """The members whose daily counters this buffer changes."""
+        return {scope_id for scope, scope_id, _, _ in self.rows if scope == "member"}
+
     async def write(self, bind: AsyncSession | AsyncConnection) -> None:
+        """Upsert the deltas. In a session, the members counted are recorded as changed (their
+        embedded dashboards are dropped once it commits); a caller writing on a bare
+        connection announces them itself (``link.clicks``)."""
         rows = self.sorted_rows()
+        if isinstance(bind, AsyncSession):
+            link_changes(bind).dashboards.update(self.members())
         await add_counters(bind, Rollup.__table__, rows, key=KEY, counters=COUNTERS)  # type: ignore[arg-type]
         self.rows.clear()
 

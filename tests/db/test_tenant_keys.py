@@ -274,7 +274,7 @@ def test_the_check_catches_reference_and_unclassified_tables() -> None:
 
 
 def test_the_citus_commands_in_the_docs_follow_the_lists() -> None:
-    doc = (Path(__file__).parents[2] / "docs" / "scaling-citus.md").read_text()
+    doc = (Path(__file__).parents[2] / "docs" / "scaling.md").read_text()
     reference = re.findall(r"create_reference_table\('(\w+)'\)", doc)
     distributed = re.findall(r"create_distributed_table\('(\w+)', 'workspace_id'", doc)
     assert reference == list(tenancy.REFERENCE_TABLES)

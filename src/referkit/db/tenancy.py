@@ -9,7 +9,7 @@ known, are *reference* tables instead: one copy on every node (Citus allows a fo
 a distributed table to a reference table, never the other way).
 
 ``tests/db/test_tenant_keys.py`` checks the models and the migrated database of both backends
-against these lists, and ``docs/scaling-citus.md`` gives the commands in the order below.
+against these lists, and ``docs/scaling.md`` gives the commands in the order below.
 Every table must appear in exactly one list.
 """
 
@@ -63,10 +63,10 @@ DISTRIBUTED_TABLES: tuple[str, ...] = (
 """Tables distributed by ``workspace_id``: every key of theirs contains it."""
 
 OWNED_ELSEWHERE: dict[str, str] = {
-    "clicks": "rebuilt as monthly partitions with workspace_id in their keys (pgscale)",
-    "events": "rebuilt as monthly partitions with workspace_id in their keys (pgscale)",
+    "clicks": "monthly partitions on PostgreSQL (0023): key (workspace_id, id, created_at)",
+    "events": "monthly partitions on PostgreSQL (0023): key (workspace_id, id, created_at)",
 }
-"""Distributed tables whose keys another change is rebuilding: the check skips their own keys,
+"""Distributed tables whose keys the partitioning defines: the check skips their own keys,
 but foreign keys that point at them are held to the distributed-table rule."""
 
 NOT_YET: dict[str, str] = {

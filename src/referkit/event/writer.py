@@ -21,7 +21,7 @@ from sqlalchemy import Table, text
 from referkit.auth.principal import Principal
 from referkit.db.bulk import BulkInsert
 from referkit.db.pg_direct import DirectConnections
-from referkit.db.session import SessionFactory
+from referkit.db.session import BATCH_MEMO, SessionFactory
 from referkit.db.sqlite_writer import SqliteWriter
 from referkit.errors import ReferkitError
 from referkit.event.record import EventRecord, StoredEvent
@@ -140,6 +140,7 @@ class EventWriter:
                 await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
             rollups = session.info[BUFFER_KEY] = RollupBuffer()
             app_rollups = session.info[APP_BUFFER_KEY] = AppRollupBuffer()
+            session.info[BATCH_MEMO] = {}
             batch = BatchState(signing_key=self.signing_key)
             repository = EventRepository(session)
             wanted: dict[tuple[str, bool], list[str]] = defaultdict(list)
@@ -158,7 +159,7 @@ class EventWriter:
                 except ReferkitError as exc:
                     results.append(exc)
             await repository.add_all(batch.rows)
-            del session.info[BUFFER_KEY]
+            del session.info[BUFFER_KEY], session.info[BATCH_MEMO]
             await rollups.write(session)
             del session.info[APP_BUFFER_KEY]
             await app_rollups.write(session)

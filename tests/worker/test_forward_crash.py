@@ -48,7 +48,7 @@ TRIALS = 6
 INSTALLS_PER_TRIAL = 10
 WAIT = 30.0  # seconds any other synchronisation may take
 STARTUP = 180.0  # seconds a worker may take to start and send
-ANSWERED_PER_TRIAL = 3  # seconds any one synchronisation may take on a loaded machine
+ANSWERED_PER_TRIAL = 3  # requests the receiver answers in a trial before it holds
 _numbers = itertools.count()
 
 

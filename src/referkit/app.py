@@ -46,6 +46,7 @@ from referkit.link.redirect import Redirects
 from referkit.link.service import LinkService
 from referkit.middleware import GuardMiddleware
 from referkit.mobile.endpoints import well_known_router
+from referkit.mobile.intake import InstallIntake, installs_app_id
 from referkit.openapi import install_docs, operation_id_from_name
 from referkit.protection import BodyLimit, RateLimitHeaders, RequireHttps, Timeout
 from referkit.skan.endpoints import postback_router as skan_postback_router
@@ -152,11 +153,13 @@ class Referkit(FastAPI):
 
     A redirect costs little more than a bare ASGI app only if it skips the API's middleware,
     router and request objects, so ``__call__`` hands it to ``Redirects`` directly; event
-    ingestion goes to ``EventIntake``, which answers the plain case and passes the rest on.
+    ingestion goes to ``EventIntake`` (installs to ``InstallIntake``), which answers the plain
+    case and passes the rest on.
     """
 
     redirects: Redirects
     intake: EventIntake
+    install_intake: InstallIntake
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -165,9 +168,15 @@ class Referkit(FastAPI):
                 if prefix:
                     await self.redirects(scope, receive, send, prefix)
                     return
-            elif scope["method"] == "POST" and scope["path"] in INTAKE_PATHS:
-                await self.intake(scope, receive, send, INTAKE_PATHS[scope["path"]])
-                return
+            elif scope["method"] == "POST":
+                path = scope["path"]
+                if path in INTAKE_PATHS:
+                    await self.intake(scope, receive, send, INTAKE_PATHS[path])
+                    return
+                app_id = installs_app_id(path)
+                if app_id is not None:
+                    await self.install_intake(scope, receive, send, app_id)
+                    return
         await super().__call__(scope, receive, send)
 
     async def full_stack(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -195,6 +204,7 @@ def create_app(settings: Settings | None = None) -> Referkit:
     app.state.resolver = system_resolver
     app.redirects = Redirects(app.state)
     app.intake = EventIntake(app.state, app.full_stack)
+    app.install_intake = InstallIntake(app.state, app.full_stack)
     install_error_handlers(app)
     app.include_router(health_router)
     # Before the API: routes are matched in order, and the embedded dashboard's page and reads

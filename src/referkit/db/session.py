@@ -76,6 +76,18 @@ class SessionFactory:
                 raise
 
 
+BATCH_MEMO = "batch_memo"
+"""``session.info`` key of a dict the event writer sets for one batch's transaction: reads
+that every event of the batch would repeat (an app's enabled integrations, its windows) are
+kept there for the batch. Outside a batch it is absent and nothing is memoised."""
+
+
+def batch_memo(session: AsyncSession) -> dict[Any, Any] | None:
+    """The batch's memo (``BATCH_MEMO``), or None outside an event batch."""
+    memo: dict[Any, Any] | None = session.info.get(BATCH_MEMO)
+    return memo
+
+
 def base_url_of(session: AsyncSession, default: str = "http://127.0.0.1:8000") -> str:
     """The public base URL the session's factory was built with."""
     value = session.info.get("base_url")

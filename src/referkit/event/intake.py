@@ -23,14 +23,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from referkit.auth.cache import PrincipalCache, digest
+from referkit.auth.gate import COUNTED
 from referkit.auth.principal import Access, Principal
 from referkit.auth.service import use_is_stale
 from referkit.config import Settings
@@ -68,22 +69,42 @@ def _json_type(content_type: bytes) -> bool:
 
 
 _NUL_ESCAPE = b"\\u0000"
+M = TypeVar("M", bound=BaseModel)
 
 
-class _Fallback(Exception):
+class Fallback(Exception):
     """Not the plain case: the full stack answers."""
 
 
+def parse_body(body: bytes, model: type[M]) -> M:
+    """The body as FastAPI would validate it; anything invalid is the full stack's 422."""
+    try:
+        data = orjson.loads(body)
+        # orjson refuses lone surrogates, so the only text a database cannot store is a NUL,
+        # and JSON can only carry one as the escape \u0000: without that sequence in the body
+        # there is nothing to look for. Otherwise the whole body is checked once, not again
+        # per nested event.
+        if _NUL_ESCAPE in body:
+            check_text(data)
+        return model.model_validate(data, context=TEXT_CHECKED)
+    except (orjson.JSONDecodeError, ValidationError, ValueError):
+        raise Fallback from None
+
+
 class EventIntake:
+    ACCESS = Access.write
+    """What the cached principal must be allowed (anything less: the full stack answers)."""
+
     def __init__(self, state: Any, app: ASGIApp) -> None:
         self.state = state
         self.app = app
         """The full stack, for every request the intake does not answer itself."""
         self._authenticating: dict[bytes, asyncio.Event] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, batch: bool) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, batch: Any) -> None:
+        """``batch``: what the path says (for events, whether it takes a batch)."""
         settings: Settings = self.state.settings
-        body = _Body(settings.max_batch_body_bytes if batch else settings.max_body_bytes)
+        body = _Body(self._body_limit(settings, batch))
         try:
             principal = await self._principal(scope)
             if principal is None:
@@ -100,10 +121,20 @@ class EventIntake:
                 return
             parsed = self._parse(body.data(), batch)
             decision = await self._admit(scope, principal, settings)
-        except _Fallback:
+        except Fallback:
             await self.app(scope, body.replay(receive), send)
             return
-        answer = await self._answer(principal, parsed, settings)
+        try:
+            answer = await self._answer(scope, principal, parsed, settings)
+        except Fallback:
+            # Refused before anything was stored: the full stack answers (and, with the
+            # request already counted, does not count it again).
+            state = scope.setdefault("state", {})
+            state[COUNTED] = True
+            if decision is not None:
+                state["rate_limit"] = decision
+            await self.app(scope, body.replay(receive), send)
+            return
         headers = list(RAW_SECURITY_HEADERS)
         if decision is not None:
             headers += decision.headers()
@@ -122,17 +153,17 @@ class EventIntake:
         """The cached principal of the request's credentials; None when the full stack must
         authenticate them first (unknown here, expired, or ``last_used_at`` due)."""
         if scope.get("query_string"):
-            raise _Fallback
+            raise Fallback
         authorization = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 if authorization is not None:
-                    raise _Fallback  # two of them: the full stack reads the first
+                    raise Fallback  # two of them: the full stack reads the first
                 authorization = value
             elif name == b"idempotency-key" or (name == b"content-type" and not _json_type(value)):
-                raise _Fallback
+                raise Fallback
         if authorization is None:
-            raise _Fallback
+            raise Fallback
         principal = self._cached(authorization)
         if principal is None:
             # Another request with these credentials is being authenticated: wait for it
@@ -146,10 +177,14 @@ class EventIntake:
                 await asyncio.wait_for(pending.wait(), _AUTHENTICATION_WAIT)
             principal = self._cached(authorization)
             if principal is None:
-                raise _Fallback
-        if not principal.allows(Access.write):
-            raise _Fallback
+                raise Fallback
+        if not principal.allows(self.ACCESS):
+            raise Fallback
         return principal
+
+    @staticmethod
+    def _body_limit(settings: Settings, batch: Any) -> int:
+        return settings.max_batch_body_bytes if batch else settings.max_body_bytes
 
     def _cached(self, authorization: bytes) -> Principal | None:
         cache: PrincipalCache = self.state.principal_cache
@@ -173,36 +208,31 @@ class EventIntake:
         self, scope: Scope, principal: Principal, settings: Settings
     ) -> Decision | None:
         if settings.require_https and request_scheme(scope, settings.trusted_networks) != "https":
-            raise _Fallback
+            raise Fallback
         limiter: RateLimiter = self.state.limiter
-        if await limiter.blocked_for(client_ip(scope, settings.trusted_networks)) is not None:
-            raise _Fallback
+        ip = client_ip(scope, settings.trusted_networks)
+        if await limiter.blocked_for(ip) is not None:
+            raise Fallback
         if not settings.rate_limit_enabled:
             return None
-        per_minute = principal.rate_limit_per_minute or settings.rate_limit_per_minute
-        decision = await limiter.hit(principal.key_id, per_minute)
+        # As ``auth.gate.count_request``: an app's client key is limited per device (IP).
+        if principal.app_id is not None:
+            decision = await limiter.hit(
+                f"{principal.key_id}@{ip}", settings.app_client_rate_limit_per_minute
+            )
+        else:
+            per_minute = principal.rate_limit_per_minute or settings.rate_limit_per_minute
+            decision = await limiter.hit(principal.key_id, per_minute)
         if decision is not None and not decision.allowed:
-            raise _Fallback
+            raise Fallback
         return decision
 
     @staticmethod
-    def _parse(body: bytes, batch: bool) -> EventCreate | EventBatch:
-        """The body as FastAPI would validate it; anything invalid is the full stack's 422."""
-        try:
-            data = orjson.loads(body)
-            # orjson refuses lone surrogates, so the only text a database cannot store is a
-            # NUL, and JSON can only carry one as the escape \u0000: without that sequence in
-            # the body there is nothing to look for. Otherwise the whole body is checked once,
-            # not again per nested event.
-            if _NUL_ESCAPE in body:
-                check_text(data)
-            model = EventBatch if batch else EventCreate
-            return model.model_validate(data, context=TEXT_CHECKED)
-        except (orjson.JSONDecodeError, ValidationError, ValueError):
-            raise _Fallback from None
+    def _parse(body: bytes, batch: Any) -> Any:
+        return parse_body(body, EventBatch if batch else EventCreate)
 
     async def _answer(
-        self, principal: Principal, parsed: EventCreate | EventBatch, settings: Settings
+        self, scope: Scope, principal: Principal, parsed: Any, settings: Settings
     ) -> tuple[int, bytes] | Response:
         ingest: Ingest = self.state.ingest
         seconds = settings.request_timeout_seconds
@@ -235,14 +265,14 @@ class _Body:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise _Fallback
+                raise Fallback
             chunk = message.get("body", b"")
             self.chunks.append(chunk)
             self.size += len(chunk)
             if not message.get("more_body", False):
                 self.complete = True
             if self.size > self.limit:
-                raise _Fallback  # the full stack's BodyLimit answers 413
+                raise Fallback  # the full stack's BodyLimit answers 413
             if self.complete:
                 return
 

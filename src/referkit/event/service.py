@@ -62,6 +62,9 @@ class BatchState:
     """Apps the batch's app events named, looked up once per batch."""
     app_clicks: dict[str, Any] = field(default_factory=dict)
     """Clicks the batch's installs may match, read once per app (``AppEventService.prefetch``)."""
+    installs: dict[tuple[str, bool, str], tuple[str, bool]] = field(default_factory=dict)
+    """The batch's new installs: their row id and whether the device installed before, decided
+    for the whole batch in one upsert (``AppEventService.register_devices``)."""
 
 
 def nothing_to_attribute(body: EventCreate) -> bool:
@@ -235,7 +238,11 @@ class EventService:
 
     def _apps(self, batch: BatchState) -> AppEventService:
         return AppEventService(
-            self.session, batch.signing_key, apps=batch.apps, prefetched=batch.app_clicks
+            self.session,
+            batch.signing_key,
+            apps=batch.apps,
+            prefetched=batch.app_clicks,
+            installs=batch.installs,
         )
 
     async def prepare(
@@ -243,8 +250,26 @@ class EventService:
     ) -> None:
         """Batch-wide reads before the batch's events are ingested one by one."""
         installs = [item for item in items if item[1].type is EventType.install]
+        if not installs:
+            return
+        apps = self._apps(batch)
         if len(installs) > 1:
-            await self._apps(batch).prefetch(installs, batch.now)
+            await apps.prefetch(installs, batch.now)
+        # Only the installs that will be stored: not replays of a stored event or of one
+        # earlier in the batch, and allowed for the key (``ingest`` refuses the others).
+        new: list[tuple[Principal, EventCreate]] = []
+        seen: set[tuple[str, bool, str]] = set()
+        for principal, body in installs:
+            key = (principal.workspace_id, principal.livemode, body.event_id)
+            if key in seen or key in batch.stored:
+                continue
+            seen.add(key)
+            try:
+                check_client_event(principal, body)
+            except ReferkitError:
+                continue
+            new.append((principal, body))
+        await apps.register_devices(new, batch.now)
 
     async def _attributed(
         self, principal: Principal, body: EventCreate, batch: BatchState, now: datetime

@@ -21,7 +21,7 @@ from sqlalchemy import Table, text
 from referkit.auth.principal import Principal
 from referkit.db.bulk import BulkInsert
 from referkit.db.pg_direct import DirectConnections
-from referkit.db.session import SessionFactory
+from referkit.db.session import BATCH_MEMO, SessionFactory
 from referkit.db.sqlite_writer import SqliteWriter
 from referkit.errors import ReferkitError
 from referkit.event.record import EventRecord, StoredEvent
@@ -148,6 +148,7 @@ class EventWriter:
             app_rollups = session.info[APP_BUFFER_KEY] = AppRollupBuffer()
             reward_rollups = session.info[REWARD_BUFFER_KEY] = RewardRollupBuffer()
             groups = session.info[DIMENSION_BUFFER_KEY] = DimensionBuffer()
+            session.info[BATCH_MEMO] = {}
             batch = BatchState(signing_key=self.signing_key)
             repository = EventRepository(session)
             wanted: dict[tuple[str, bool], list[str]] = defaultdict(list)
@@ -166,7 +167,7 @@ class EventWriter:
                 except ReferkitError as exc:
                     results.append(exc)
             await repository.add_all(batch.rows)
-            del session.info[BUFFER_KEY]
+            del session.info[BUFFER_KEY], session.info[BATCH_MEMO]
             await rollups.write(session)
             del session.info[APP_BUFFER_KEY]
             await app_rollups.write(session)

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Principal
+from referkit.db.session import batch_memo
 from referkit.errors import NotFound, Unprocessable
 from referkit.event.record import StoredEvent
 from referkit.integration import networks
@@ -180,7 +181,7 @@ class IntegrationService:
         forwards: list[IntegrationForward] = []
         facts: dict[str, Any] | None = None
         now = utcnow()
-        for integration in await self.repo.enabled_for_app(app.workspace_id, app.id):
+        for integration in await self._enabled(app):
             if integration.send == "attributed" and event.click_id is None:
                 continue
             name = mapped_name(integration, event)
@@ -206,6 +207,17 @@ class IntegrationService:
         if forwards:
             self.session.add_all(forwards)
         return forwards
+
+    async def _enabled(self, app: App) -> list[Integration]:
+        """The app's enabled integrations; read once per event batch."""
+        memo = batch_memo(self.session)
+        key = ("integration.enabled", app.id)
+        found: list[Integration] | None = memo.get(key) if memo is not None else None
+        if found is None:
+            found = await self.repo.enabled_for_app(app.workspace_id, app.id)
+            if memo is not None:
+                memo[key] = found
+        return found
 
     # Settings --------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
@@ -16,17 +16,15 @@ from referkit.auth.dependencies import (
 )
 from referkit.db.session import reads_only, replica_reads
 from referkit.errors import Conflict
-from referkit.event.record import StoredEvent
-from referkit.event.schemas import DeviceInput, Event, EventCreate, EventType
+from referkit.event.schemas import Event, EventType
 from referkit.event.service import EventService
 from referkit.ingest import Ingest
-from referkit.kit.ids import new_id
-from referkit.kit.net import client_ip
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.kit.schemas import UtcDatetime
 from referkit.link.endpoints import links_out
 from referkit.link.schemas import Link, LinkCreate, LinkUpdate
 from referkit.link.service import LinkService
+from referkit.mobile.installs import install_event, install_view, is_install_of
 from referkit.mobile.schemas import (
     App,
     AppCreate,
@@ -195,53 +193,6 @@ async def delete_app_link(
 # --- installs ----------------------------------------------------------------------------------
 
 
-def install_view(event: StoredEvent) -> Install:
-    attribution: dict[str, Any] = dict(event.attribution or {})
-    assert event.app_id is not None
-    return Install.model_validate(
-        {
-            "install_id": event.id,
-            "app_id": event.app_id,
-            "attribution": {
-                "method": attribution.get("method") or "organic",
-                **{
-                    name: attribution.get(name)
-                    for name in ("link_id", "click_id", "network", "campaign", "confidence")
-                },
-                "matched": attribution.get("matched"),
-                "explanation": attribution.get("explanation") or "",
-            },
-            "reinstall": bool(attribution.get("reinstall")),
-            "deep_link": attribution.get("deep_link"),
-        }
-    )
-
-
-def _install_event(request: Request, app_id: str, body: InstallCreate, client: bool) -> EventCreate:
-    device: DeviceInput = body.device
-    if client:
-        # A device calling with its client key: its own address and user agent are the
-        # device's (a backend relaying installs sends them in `device`).
-        settings = request.app.state.settings
-        updates: dict[str, Any] = {}
-        if device.ip is None:
-            updates["ip"] = client_ip(request.scope, settings.trusted_networks)
-        if device.user_agent is None and request.headers.get("user-agent"):
-            updates["user_agent"] = request.headers["user-agent"][:1000]
-        device = device.model_copy(update=updates)
-    return EventCreate(
-        event_id=body.event_id or f"install:{new_id('evt')}",
-        type=EventType.install,
-        occurred_at=body.occurred_at,
-        app_id=app_id,
-        click_id=body.click_id,
-        install_referrer=body.install_referrer,
-        device=device,
-        ip=device.ip,
-        user_agent=device.user_agent,
-    )
-
-
 @router.post(
     "/{app_id}/installs",
     summary="Record an install (first open) and get its attribution and deferred deep link",
@@ -256,10 +207,12 @@ async def create_install(
 ) -> JSONResponse:
     app = await AppService(session).get(principal, app_id)
     await session.commit()  # end the read: the batcher commits the install
-    event_body = _install_event(request, app.id, body, client=principal.app_id is not None)
+    settings = request.app.state.settings
+    client = principal.app_id is not None
+    event_body = install_event(request.scope, settings, app.id, body, client=client)
     ingest: Ingest = request.app.state.ingest
     event, created = await ingest.event(principal, event_body)
-    if event.type != EventType.install.value or event.app_id != app.id:
+    if not is_install_of(event, app.id):
         raise Conflict(f"event_id {event_body.event_id!r} was used by another event.")
     return JSONResponse(
         install_view(event).model_dump(mode="json"), status_code=201 if created else 200

@@ -82,6 +82,20 @@ def _identity(body: EventCreate) -> dict[str, str]:
     return {k: str(v) for k, v in found.items() if v}
 
 
+def _device_row(app: App, hashed: str, install_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "app_id": app.id,
+        "device_hash": hashed,
+        "workspace_id": app.workspace_id,
+        "livemode": app.livemode,
+        "first_install_id": install_id,
+        "last_install_id": install_id,
+        "installs": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 class AppEventService:
     def __init__(
         self,
@@ -90,11 +104,15 @@ class AppEventService:
         *,
         apps: dict[tuple[str, bool, str], App] | None = None,
         prefetched: Prefetched | None = None,
+        installs: dict[tuple[str, bool, str], tuple[str, bool]] | None = None,
     ) -> None:
         self.session = session
         self.key = signing_key
         self._apps = apps if apps is not None else {}
         self._prefetched = prefetched
+        self._installs = installs if installs is not None else {}
+        """(workspace, mode, event_id) → (row id, reinstall) of installs registered for the
+        batch by ``register_devices``."""
         self.apps = AppService(session)
         self.clicks = AppClickRepository(session)
         self.devices = DeviceRepository(session)
@@ -120,7 +138,7 @@ class AppEventService:
                 app = await self._app(principal, body.app_id)
             except Unprocessable:
                 continue  # refused when the event itself is ingested
-            hours = app_settings(app).probabilistic_window_hours
+            hours = app_settings(app, self.session).probabilistic_window_hours
             if not hours:
                 continue
             at = body.occurred_at or now
@@ -134,6 +152,46 @@ class AppEventService:
                 found.setdefault(click.ip_hash, []).append(click)
             self._prefetched[app_id] = found
 
+    async def register_devices(
+        self, items: Sequence[tuple[Principal, EventCreate]], now: datetime
+    ) -> None:
+        """Record the devices of a batch's new installs in one upsert, rather than one round
+        trip per install, and keep for each install its row id and whether it is a reinstall.
+
+        ``items`` are the installs ``ingest`` will store, in batch order. Each device row gets
+        the batch's count added atomically; the count before it tells whether the device
+        installed before, so concurrent batches still cannot both see a first install."""
+        grouped: dict[tuple[str, str], list[tuple[str, bool, str]]] = {}
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        ids: dict[tuple[str, bool, str], str] = {}
+        for principal, body in items:
+            device = body.device
+            device_id = (device.idfv or device.gaid) if device is not None else None
+            if body.app_id is None or not device_id:
+                continue
+            try:
+                app = await self._app(principal, body.app_id)
+            except Unprocessable:
+                continue  # refused when the event itself is ingested
+            key = (principal.workspace_id, principal.livemode, body.event_id)
+            row_id = ids[key] = new_id("evt")
+            device_key = (app.id, device_hash(self.key, app.id, device_id))
+            grouped.setdefault(device_key, []).append(key)
+            row = rows.get(device_key)
+            if row is None:
+                rows[device_key] = row = _device_row(app, device_key[1], row_id, now)
+                row["installs"] = 0
+            row["installs"] += 1
+            row["last_install_id"] = row_id
+        if not rows:
+            return
+        # Sorted: concurrent batches lock device rows in one order.
+        totals = await self.devices.seen_many([rows[k] for k in sorted(rows)])
+        for device_key, keys in grouped.items():
+            before = totals[device_key] - len(keys)
+            for index, key in enumerate(keys):
+                self._installs[key] = (ids[key], before + index > 0)
+
     async def ingest(
         self, principal: Principal, body: EventCreate, now: datetime, pending: list[EventRecord]
     ) -> EventRecord:
@@ -141,8 +199,9 @@ class AppEventService:
         assert body.app_id is not None
         app = await self._app(principal, body.app_id)
         at = body.occurred_at or now
+        registered = self._installs.get((principal.workspace_id, principal.livemode, body.event_id))
         event = EventRecord(
-            id=new_id("evt"),
+            id=registered[0] if registered else new_id("evt"),
             workspace_id=principal.workspace_id,
             livemode=principal.livemode,
             event_id=body.event_id,
@@ -159,7 +218,8 @@ class AppEventService:
             user_agent=body.user_agent or (body.device.user_agent if body.device else None),
         )
         if body.type is EventType.install:
-            await self._install(principal, app, body, event)
+            reinstall = registered[1] if registered else await self._reinstall(app, body, event)
+            await self._install(principal, app, body, event, reinstall)
         else:
             await self._credit(principal, app, body, event, pending)
         await self._count(event, body)
@@ -169,9 +229,9 @@ class AppEventService:
         return event
 
     async def _install(
-        self, principal: Principal, app: App, body: EventCreate, event: EventRecord
+        self, principal: Principal, app: App, body: EventCreate, event: EventRecord, reinstall: bool
     ) -> None:
-        settings = app_settings(app)
+        settings = app_settings(app, self.session)
         evidence = Evidence.of(
             body.device,
             at=event.occurred_at,
@@ -188,7 +248,6 @@ class AppEventService:
             click_window=timedelta(days=settings.click_window_days),
             probabilistic_window=timedelta(hours=settings.probabilistic_window_hours),
         )
-        reinstall = await self._reinstall(app, body, event)
         self._apply(event, decision.as_dict(), decision)
         attribution = event.attribution or {}
         attribution["reinstall"] = reinstall
@@ -201,19 +260,8 @@ class AppEventService:
         device_id = device.idfv or device.gaid if device is not None else None
         if not device_id:
             return False
-        return await self.devices.seen(
-            {
-                "app_id": app.id,
-                "device_hash": device_hash(self.key, app.id, device_id),
-                "workspace_id": app.workspace_id,
-                "livemode": app.livemode,
-                "first_install_id": event.id,
-                "last_install_id": event.id,
-                "installs": 1,
-                "created_at": event.created_at,
-                "updated_at": event.created_at,
-            }
-        )
+        row = _device_row(app, device_hash(self.key, app.id, device_id), event.id, event.created_at)
+        return await self.devices.seen(row)
 
     async def _deep_link(self, app: App, link_id: str | None) -> dict[str, Any] | None:
         if link_id is None:
@@ -241,7 +289,7 @@ class AppEventService:
     ) -> None:
         """An open or in-app event: a fresh click re-attributes an open; otherwise the
         event is credited like its install."""
-        settings = app_settings(app)
+        settings = app_settings(app, self.session)
         if body.type is EventType.open and body.click_id and settings.reattribution_window_days:
             click = await self.clicks.get(principal.workspace_id, principal.livemode, body.click_id)
             window = timedelta(days=settings.reattribution_window_days)

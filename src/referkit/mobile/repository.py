@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, func, or_, select, update
+from sqlalchemy import Row, Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.db.partitions import created_near
@@ -164,18 +164,59 @@ class DeviceRepository:
         """Record an install from this device; True when the device had installed before.
 
         One upsert, so two concurrent first installs of a device cannot both be first."""
+        installs = await self.session.scalar(_seen_statement(self.session), row)
+        return int(installs or 1) > 1
+
+    async def seen_many(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+        """Add each row's ``installs`` to its device (inserting new devices); the device
+        totals after the update, by (app id, device hash). Rows name distinct devices."""
         table = cast(Table, AppDevice.__table__)
-        stmt = dialect_insert(self.session, table).values(row)
-        stmt = stmt.on_conflict_do_update(
+        totals: dict[tuple[str, str], int] = {}
+        for start in range(0, len(rows), 1000):  # within both databases' parameter limits
+            stmt = dialect_insert(self.session, table).values(rows[start : start + 1000])
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["workspace_id", "app_id", "device_hash"],
+                set_={
+                    "installs": table.c.installs + stmt.excluded.installs,
+                    "last_install_id": stmt.excluded.last_install_id,
+                    "updated_at": stmt.excluded.updated_at,
+                },
+            ).returning(table.c.app_id, table.c.device_hash, table.c.installs)
+            for app_id, hashed, installs in await self.session.execute(stmt):
+                totals[(app_id, hashed)] = int(installs)
+        return totals
+
+
+_SEEN: dict[str, Any] = {}
+
+
+def _seen_statement(session: AsyncSession) -> Any:
+    """``DeviceRepository.seen``'s upsert, built once per dialect (every install runs it)."""
+    name = session.get_bind().dialect.name
+    stmt = _SEEN.get(name)
+    if stmt is None:
+        table = cast(Table, AppDevice.__table__)
+        columns = (
+            "app_id",
+            "device_hash",
+            "workspace_id",
+            "livemode",
+            "first_install_id",
+            "last_install_id",
+            "installs",
+            "created_at",
+            "updated_at",
+        )
+        insert = dialect_insert(session, table).values({c: bindparam(c) for c in columns})
+        stmt = _SEEN[name] = insert.on_conflict_do_update(
             index_elements=["workspace_id", "app_id", "device_hash"],
             set_={
                 "installs": table.c.installs + 1,
-                "last_install_id": stmt.excluded.last_install_id,
-                "updated_at": stmt.excluded.updated_at,
+                "last_install_id": insert.excluded.last_install_id,
+                "updated_at": insert.excluded.updated_at,
             },
         ).returning(table.c.installs)
-        installs = await self.session.scalar(stmt)
-        return int(installs or 1) > 1
+    return stmt
 
 
 class AppRollupRepository:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Principal
+from referkit.db.session import batch_memo
 from referkit.errors import NotFound, Unprocessable
 from referkit.kit.crypto import hash_secret, random_token
 from referkit.kit.ids import new_id
@@ -38,9 +39,17 @@ class IssuedClientKey:
     token: str
 
 
-def app_settings(app: App) -> AttributionSettings:
-    """The app's windows, defaults filled in (rows store what was sent)."""
-    return AttributionSettings.model_validate(app.attribution or {})
+def app_settings(app: App, session: AsyncSession | None = None) -> AttributionSettings:
+    """The app's windows, defaults filled in (rows store what was sent); read once per event
+    batch when ``session`` is the batch's."""
+    memo = batch_memo(session) if session is not None else None
+    key = ("app.settings", app.id)
+    found: AttributionSettings | None = memo.get(key) if memo is not None else None
+    if found is None:
+        found = AttributionSettings.model_validate(app.attribution or {})
+        if memo is not None:
+            memo[key] = found
+    return found
 
 
 def _merged_platforms(stored: dict[str, Any], sent: Platforms) -> dict[str, Any]:

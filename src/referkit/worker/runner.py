@@ -1,10 +1,11 @@
 """The worker loop: claim due webhook messages, send them, commit each outcome.
 
 Invariant: a message is claimed (leased by pushing ``next_attempt_at`` past the send timeout) and
-committed *before* it is sent, and its outcome is committed after. A worker killed at any point
-leaves the message pending with a lease that expires, so another worker (or this one, restarted)
-sends it again with the same ``webhook-id``: at least once, never lost. Two workers never hold
-the same message, because claiming is exclusive (``db.locking``).
+committed *before* it is sent, and its outcome is committed after (for ad-network forwards, as
+soon as that request is answered, whatever the round's other requests are doing). A worker
+killed at any point leaves the message pending with a lease that expires, so another worker
+(or this one, restarted) sends it again with the same ``webhook-id``: at least once, never
+lost. Two workers never hold the same message, because claiming is exclusive (``db.locking``).
 
 Time and jitter are injectable (``clock``, ``rng``) so tests can walk the retry schedule.
 """
@@ -27,12 +28,12 @@ from referkit.db import partitions
 from referkit.db.session import SessionFactory
 from referkit.integration import tasks as forwarding
 from referkit.integration.service import ENCRYPTION_PURPOSE as CREDENTIALS_PURPOSE
-from referkit.integration.service import BaseUrls, IntegrationService
+from referkit.integration.service import BaseUrls, Batch, IntegrationService
 from referkit.kit.http import outbound_client
 from referkit.kit.time import utcnow
 from referkit.privacy.tasks import PurgeResult, purge_raw_detail
 from referkit.reward.service import RewardService
-from referkit.webhook.service import ENCRYPTION_PURPOSE, WebhookService
+from referkit.webhook.service import ENCRYPTION_PURPOSE, Outcome, WebhookService
 from referkit.webhook.tasks import send
 
 logger = logging.getLogger("referkit.worker")
@@ -93,13 +94,17 @@ class Worker:
             )
         if not batches:
             return 0
-        outcomes = await asyncio.gather(
-            *(forwarding.send(self.client, b, self.clock, self.timeout) for b in batches)
-        )
-        async with self.sessions.transaction() as session:
-            service = IntegrationService(session)
-            for batch, outcome in zip(batches, outcomes, strict=True):
-                await service.record(batch, outcome, self.rng)
+
+        async def sent(batch: Batch) -> tuple[Batch, Outcome]:
+            return batch, await forwarding.send(self.client, batch, self.clock, self.timeout)
+
+        # Each outcome is committed as soon as its request is answered, not when the slowest
+        # request of the round is: a worker killed while one network is slow must not send
+        # again what another network already accepted.
+        for finished in asyncio.as_completed([sent(b) for b in batches]):
+            batch, outcome = await finished
+            async with self.sessions.transaction() as session:
+                await IntegrationService(session).record(batch, outcome, self.rng)
         return len(batches)
 
     async def deliver_webhooks(self) -> int:

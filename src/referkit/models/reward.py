@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referkit.db.base import (
@@ -31,8 +31,17 @@ class Reward(TimestampMixin, Base):
         UniqueConstraint("workspace_id", "program_id", "dedupe_key"),
         Index("ix_rewards_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
         Index("ix_rewards_status_eligible_at", "status", "eligible_at"),
-        # Program stats list the rewards waiting on something (e.g. an empty coupon pool).
-        Index("ix_rewards_program_id_held_reason", "program_id", "held_reason"),
+        # Program pages list the rewards waiting on something (e.g. an empty coupon pool): only
+        # held rewards are indexed, so the index stays small and planners with statistics
+        # prefer it to the (workspace, program, …) unique index.
+        Index(
+            "ix_rewards_held",
+            "workspace_id",
+            "program_id",
+            "held_reason",
+            postgresql_where=text("held_reason IS NOT NULL"),
+            sqlite_where=text("held_reason IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = tenant_id_column()

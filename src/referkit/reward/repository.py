@@ -239,7 +239,7 @@ class RewardRepository:
     ) -> list[tuple[str, int]]:
         """(pool, pending rewards held for ``held_reason``) per coupon pool, by pool name.
 
-        Bounded by ``ix_rewards_program_id_held_reason``: reads only the held rewards.
+        Bounded by ``ix_rewards_held`` (held rewards only): reads only the held rewards.
         """
         rows = await self.session.execute(
             select(Reward.coupon_pool, func.count())

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -38,3 +39,36 @@ async def add_counters(
             set_={name: table.c[name] + stmt.excluded[name] for name in counters},
         )
         await bind.execute(stmt)
+
+
+@dataclass
+class CounterRows:
+    """Counter rows gathered by key in memory, then added to ``TABLE`` in one upsert, sorted by
+    key so concurrent transactions take row locks in one order (no deadlock). Subclasses name
+    the table, its key and its counters, and add rows their own way."""
+
+    TABLE: ClassVar[Table]
+    KEY: ClassVar[list[str]]
+    COUNTERS: ClassVar[list[str]]
+    rows: dict[tuple[str, ...], dict[str, Any]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def merge(self, other: Self) -> None:
+        for key, row in other.rows.items():
+            mine = self.rows.get(key)
+            if mine is None:
+                self.rows[key] = dict(row)
+            else:
+                for name in self.COUNTERS:
+                    mine[name] += row[name]
+
+    def sorted_rows(self) -> list[dict[str, Any]]:
+        return [self.rows[key] for key in sorted(self.rows)]
+
+    async def write(self, bind: AsyncSession | AsyncConnection) -> None:
+        rows = self.sorted_rows()
+        if rows:
+            await add_counters(bind, self.TABLE, rows, key=self.KEY, counters=self.COUNTERS)
+        self.rows.clear()

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
 
 from sqlalchemy import Table, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.db.bulk import BulkInsert
-from referkit.db.upsert import add_counters
+from referkit.db.upsert import CounterRows
 from referkit.models import AppClick, Click, DimensionRollup
 
 CLICK_DIMENSIONS = (
@@ -51,9 +50,10 @@ Groups = dict[str, str]
 """Dimension → group value of one click (``""`` when unknown)."""
 
 
-@dataclass
-class DimensionBuffer:
-    rows: dict[tuple[str, ...], dict[str, Any]] = field(default_factory=dict)
+class DimensionBuffer(CounterRows):
+    TABLE = _TABLE
+    KEY = KEY
+    COUNTERS = COUNTERS
 
     def add(
         self,
@@ -89,28 +89,6 @@ class DimensionBuffer:
                     }
                 for name, amount in counts.items():
                     row[name] += amount
-
-    def __bool__(self) -> bool:
-        return bool(self.rows)
-
-    def merge(self, other: DimensionBuffer) -> None:
-        for key, row in other.rows.items():
-            mine = self.rows.get(key)
-            if mine is None:
-                self.rows[key] = dict(row)
-            else:
-                for name in COUNTERS:
-                    mine[name] += row[name]
-
-    def sorted_rows(self) -> list[dict[str, Any]]:
-        """Sorted by key: concurrent transactions take row locks in one order (no deadlock)."""
-        return [self.rows[key] for key in sorted(self.rows)]
-
-    async def write(self, bind: AsyncSession | AsyncConnection) -> None:
-        rows = self.sorted_rows()
-        if rows:
-            await add_counters(bind, _TABLE, rows, key=KEY, counters=COUNTERS)
-        self.rows.clear()
 
 
 def click_groups(row: dict[str, Any]) -> Groups:

@@ -10,14 +10,13 @@ batch ``record_rewards`` upserts at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from referkit.db.upsert import add_counters
+from referkit.db.upsert import CounterRows
 from referkit.models import RewardRollup
 
 STATUSES = ("pending", "issued", "cancelled", "reversed")
@@ -34,9 +33,10 @@ def creation_day(created_at: datetime) -> date:
     return created_at.date()
 
 
-@dataclass
-class RewardRollupBuffer:
-    rows: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
+class RewardRollupBuffer(CounterRows):
+    TABLE = _TABLE
+    KEY = REWARD_KEY
+    COUNTERS = REWARD_COUNTERS
 
     def move(
         self,
@@ -67,28 +67,6 @@ class RewardRollupBuffer:
             row[f"{before}_amount"] -= amount
         row[f"{after}_count"] += 1
         row[f"{after}_amount"] += amount
-
-    def __bool__(self) -> bool:
-        return bool(self.rows)
-
-    def merge(self, other: RewardRollupBuffer) -> None:
-        for key, row in other.rows.items():
-            mine = self.rows.get(key)
-            if mine is None:
-                self.rows[key] = dict(row)
-            else:
-                for name in REWARD_COUNTERS:
-                    mine[name] += row[name]
-
-    def sorted_rows(self) -> list[dict[str, Any]]:
-        """Sorted: concurrent transactions take row locks in one order (no deadlock)."""
-        return [self.rows[key] for key in sorted(self.rows)]
-
-    async def write(self, bind: AsyncSession | AsyncConnection) -> None:
-        rows = self.sorted_rows()
-        if rows:
-            await add_counters(bind, _TABLE, rows, key=REWARD_KEY, counters=REWARD_COUNTERS)
-        self.rows.clear()
 
 
 async def record_rewards(session: AsyncSession, buffer: RewardRollupBuffer) -> None:

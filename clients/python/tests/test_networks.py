@@ -4,6 +4,9 @@ value an installed app asks for with its client key, and Apple's postbacks relay
 
 from __future__ import annotations
 
+import random
+import uuid
+
 import pytest
 from referkit_client import AsyncReferkit, ValidationError
 from referkit_client.models import (
@@ -67,7 +70,12 @@ async def test_integrations_keep_credentials_write_only(rk: AsyncReferkit) -> No
 
 
 async def test_skan_schema_value_and_postbacks(rk: AsyncReferkit) -> None:
-    app = await rk.create_app({"name": "Skan", "platforms": {"ios": {"app_store_id": "4242"}}})
+    # The database may outlive one run (REFERKIT_TEST_DATABASE_URL): a store id and a transaction
+    # id of this run's own, so the postback maps to this app and is new.
+    store_id = random.randint(10**9, 10**10)
+    app = await rk.create_app(
+        {"name": "Skan", "platforms": {"ios": {"app_store_id": str(store_id)}}}
+    )
     schema = await rk.put_skan_schema(
         app.id,
         SkanSchemaInput(
@@ -92,8 +100,8 @@ async def test_skan_schema_value_and_postbacks(rk: AsyncReferkit) -> None:
         "version": "4.0",
         "ad-network-id": "example123.skadnetwork",
         "source-identifier": "1234",
-        "app-id": 4242,
-        "transaction-id": "6aafb7a5-0170-41b5-bbe4-fe71dedf1e31",
+        "app-id": store_id,
+        "transaction-id": str(uuid.uuid4()),
         "redownload": False,
         "fidelity-type": 1,
         "did-win": True,

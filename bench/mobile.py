@@ -48,6 +48,12 @@ LINKS = 30
 NETWORKS = ["meta", "google_ads", "tiktok", "email", "influencer", ""]
 CHUNK = 20_000
 SAMPLES = 100
+HEAP = """
+SELECT n_live_tup AS live, n_dead_tup AS dead, n_tup_upd AS updated, n_tup_hot_upd AS hot,
+       pg_relation_size(relid) / 8192 AS pages, pg_indexes_size(relid) / 8192 AS index_pages,
+       autovacuum_count AS autovacuums
+FROM pg_stat_user_tables WHERE relname = 'app_rollups'
+"""
 
 
 def _app(base: str, secret: str) -> dict[str, Any]:
@@ -193,6 +199,24 @@ async def _generate(url: str, mobile: dict[str, Any], n: int) -> None:
                 await conn.commit()
     finally:
         await engine.dispose()
+    if engine.dialect.name == "postgresql":
+        await _heap(url)
+
+
+async def _heap(url: str) -> None:
+    """What the upserts left in ``app_rollups``: live and dead row versions, heap-only
+    updates, pages (no vacuum has run unless the server's autovacuum did)."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            row = (await conn.execute(text(HEAP))).one()
+    finally:
+        await engine.dispose()
+    print(
+        f"app_rollups: {row.live:,} live, {row.dead:,} dead row versions; "
+        f"{row.hot:,} of {row.updated:,} updates heap-only; {row.pages:,} heap pages, "
+        f"{row.index_pages:,} index pages; autovacuum runs: {row.autovacuums}"
+    )
 
 
 def _time(http: httpx.Client, path: str, params: dict[str, Any]) -> float:

@@ -30,6 +30,26 @@ class TimestampMixin:
     )
 
 
+COUNTER_TABLE_STORAGE: dict[str, float | int] = {
+    "fillfactor": 70,
+    "autovacuum_vacuum_scale_factor": 0.01,
+    "autovacuum_vacuum_insert_scale_factor": 0.01,
+    "autovacuum_analyze_scale_factor": 0.02,
+}
+"""PostgreSQL storage parameters of the counter rollup tables (``rollups``, ``app_rollups``,
+``reward_rollups``, ``dimension_rollups``; migration 0027).
+
+Their rows are upserted (``counter = counter + delta``) by every batch that counts something on
+their day, so a row gets a new version many times a day. A fill factor of 70 leaves room on each
+page for those versions: an update that changes no indexed column and finds room on its page is
+heap-only (no new index entries) and later updates prune the dead versions on the page without
+a vacuum. Autovacuum starts at 1 % dead or newly inserted rows (the defaults are 20 %), so the
+visibility map and the planner's statistics of the day column keep up with a table that gains a
+day of rows every day. A counter column must not be indexed, or its updates stop being
+heap-only (``ix_rollups_leaderboard`` is the one exception: the leaderboard needs it).
+"""
+
+
 def id_column() -> Mapped[str]:
     return mapped_column(String(40), primary_key=True)
 

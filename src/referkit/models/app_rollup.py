@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, tenant_key
+from referkit.db.base import COUNTER_TABLE_STORAGE, Base, tenant_key
 
 
 class AppRollup(Base):
@@ -29,6 +29,7 @@ class AppRollup(Base):
             "dimension",
             "day",
         ),
+        {"postgresql_with": COUNTER_TABLE_STORAGE},
     )
 
     app_id: Mapped[str] = mapped_column(String(40))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base
+from referkit.db.base import COUNTER_TABLE_STORAGE, Base
 
 
 class DimensionRollup(Base):
@@ -18,6 +18,7 @@ class DimensionRollup(Base):
     """
 
     __tablename__ = "dimension_rollups"
+    __table_args__ = {"postgresql_with": COUNTER_TABLE_STORAGE}
 
     workspace_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     scope: Mapped[str] = mapped_column(String(10), primary_key=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, tenant_key
+from referkit.db.base import COUNTER_TABLE_STORAGE, Base, tenant_key
 
 
 class Rollup(Base):
@@ -30,6 +30,7 @@ class Rollup(Base):
             "referrals",
             "reach",
         ),
+        {"postgresql_with": COUNTER_TABLE_STORAGE},
     )
 
     scope: Mapped[str] = mapped_column(String(10))

@@ -59,15 +59,16 @@ DISTRIBUTED_TABLES: tuple[str, ...] = (
     "integration_forwards",
     "integration_attempts",
     "skan_schemas",
+    # Monthly partitions on PostgreSQL (0023), keyed (workspace_id, id, created_at) there and
+    # (workspace_id, id) on SQLite (0028); orphan clicks of unknown codes have workspace ''.
+    "clicks",
+    "events",
 )
 """Tables distributed by ``workspace_id``: every key of theirs contains it."""
 
-OWNED_ELSEWHERE: dict[str, str] = {
-    "clicks": "monthly partitions on PostgreSQL (0023): key (workspace_id, id, created_at)",
-    "events": "monthly partitions on PostgreSQL (0023): key (workspace_id, id, created_at)",
-}
-"""Distributed tables whose keys the partitioning defines: the check skips their own keys,
-but foreign keys that point at them are held to the distributed-table rule."""
+OWNED_ELSEWHERE: dict[str, str] = {}
+"""Distributed tables whose own keys another change defines (none now): the check skips their
+own keys, but foreign keys that point at them are held to the distributed-table rule."""
 
 NOT_YET: dict[str, str] = {
     "reach_marks": (

@@ -63,6 +63,8 @@ DISTRIBUTED_TABLES: tuple[str, ...] = (
     # (workspace_id, id) on SQLite (0028); orphan clicks of unknown codes have workspace ''.
     "clicks",
     "events",
+    # Keyed (key, workspace_id): the key starts with the hour, so the hourly purge is a range.
+    "reach_marks",
 )
 """Tables distributed by ``workspace_id``: every key of theirs contains it."""
 
@@ -71,10 +73,6 @@ OWNED_ELSEWHERE: dict[str, str] = {}
 own keys, but foreign keys that point at them are held to the distributed-table rule."""
 
 NOT_YET: dict[str, str] = {
-    "reach_marks": (
-        "keyed by a hash of (visitor, link, hour) and written by the click batcher's single "
-        "statement, which the clicks partitioning is rewriting: gets workspace_id with it"
-    ),
     "skan_postbacks": (
         "Apple's postbacks arrive with no workspace (workspace_id is null until the app-id "
         "matches an app) and one verified row per transaction_id across the installation"

@@ -133,14 +133,15 @@ async def insert_clicks(conn: AsyncConnection, rows: list[dict[str, Any]]) -> No
 
 
 async def new_reach_marks(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert reach marks that do not exist yet; return the keys that were new."""
+    """Insert reach marks (``key``, ``workspace_id``, ``created_at``) that do not exist yet in
+    their workspace; return the keys that were new."""
     if not rows:
         return set()
     table = ReachMark.__table__
     stmt = (
         dialect_insert(conn, table)  # type: ignore[arg-type]
         .values(rows)
-        .on_conflict_do_nothing(index_elements=["key"])
+        .on_conflict_do_nothing(index_elements=["key", "workspace_id"])
         .returning(table.c.key)
     )
     return {row[0] for row in await conn.execute(stmt)}
@@ -148,6 +149,9 @@ async def new_reach_marks(conn: AsyncConnection, rows: list[dict[str, Any]]) -> 
 
 async def purge_reach_marks(session: AsyncSession, before_hour: int) -> int:
     """Delete the reach marks of hours before ``before_hour`` (a key range: keys start with the
-    zero-padded hour); the number deleted."""
+    zero-padded hour); the number deleted.
+
+    Housekeeping across every workspace, not a request: a database sharded by workspace runs
+    it on every node at once, each deleting its own range."""
     result = await session.execute(delete(ReachMark).where(ReachMark.key < f"{before_hour:08d}:"))
     return int(getattr(result, "rowcount", 0) or 0)

@@ -3,16 +3,25 @@
 - ``clicks`` and ``events`` on SQLite: primary key ``(workspace_id, id)`` as every tenant table
   (PostgreSQL keyed them ``(workspace_id, id, created_at)`` when 0023 partitioned them), and
   orphan clicks of unknown codes get the workspace ``''`` there too, as on PostgreSQL.
+- ``reach_marks`` gets ``workspace_id`` in its key ``(key, workspace_id)``. Marks matter only
+  for the current and previous hour and their keys are hashes nothing can be read back from,
+  so the table is rebuilt and filled again from what made them: the reach clicks
+  (``is_unique``) of those two hours, whose link gives the workspace. (The hash is the click
+  batcher's ``reach_key``, written out here so this revision never changes with the code.)
 
 Revision ID: 0028_tenantcodes
 Revises: 0026_heldindex
 Create Date: 2026-12-06
 """
 
+import hashlib
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
+
+from referkit.db.types import UTCDateTime
 
 revision: str = "0028_tenantcodes"
 down_revision: str | None = "0026_heldindex"
@@ -42,9 +51,77 @@ def _key_clicks_and_events(*, tenant: bool) -> None:
         op.execute("UPDATE clicks SET workspace_id = NULL WHERE workspace_id = ''")
 
 
+def _reach_key(visitor_hash: str, link_id: str, at: datetime) -> str:
+    digest = hashlib.blake2b(f"{visitor_hash}|{link_id}".encode(), digest_size=16).hexdigest()
+    return f"{int(at.timestamp()) // 3600:08d}:{digest}"
+
+
+def _marks_table(*, tenant: bool) -> None:
+    columns = [sa.Column("key", sa.String(length=64), nullable=False)]
+    if tenant:
+        columns.append(sa.Column(WS, sa.String(length=40), nullable=False))
+    op.create_table(
+        "reach_marks",
+        *columns,
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("key", WS, name="pk_reach_marks")
+        if tenant
+        else sa.PrimaryKeyConstraint("key", name="pk_reach_marks"),
+    )
+
+
+def _key_reach_marks() -> None:
+    op.drop_table("reach_marks")
+    _marks_table(tenant=True)
+    now = datetime.now(UTC)
+    since = datetime.fromtimestamp((int(now.timestamp()) // 3600 - 1) * 3600, UTC)
+    clicks = sa.table(
+        "clicks",
+        sa.column(WS, sa.String()),
+        sa.column("link_id", sa.String()),
+        sa.column("visitor_hash", sa.String()),
+        sa.column("is_unique", sa.Boolean()),
+        sa.column("created_at", UTCDateTime()),
+    )
+    rows = op.get_bind().execute(
+        sa.select(clicks.c[WS], clicks.c.link_id, clicks.c.visitor_hash, clicks.c.created_at)
+        .where(clicks.c.created_at >= since, clicks.c.is_unique.is_(True))
+        .where(clicks.c.link_id.is_not(None), clicks.c[WS] != "")
+    )
+    marks: dict[tuple[str, str], datetime] = {}
+    for workspace_id, link_id, visitor_hash, created_at in rows:
+        key = (_reach_key(visitor_hash, link_id, created_at), workspace_id)
+        marks[key] = min(marks.get(key, created_at), created_at)
+    if marks:
+        table = sa.table(
+            "reach_marks",
+            sa.column("key", sa.String()),
+            sa.column(WS, sa.String()),
+            sa.column("created_at", UTCDateTime()),
+        )
+        op.bulk_insert(
+            table,  # type: ignore[arg-type]
+            [{"key": k, WS: w, "created_at": at} for (k, w), at in marks.items()],
+        )
+
+
+def _unkey_reach_marks() -> None:
+    table = sa.table(
+        "reach_marks", sa.column("key", sa.String()), sa.column("created_at", UTCDateTime())
+    )
+    first = sa.func.min(table.c.created_at, type_=UTCDateTime())
+    rows = list(op.get_bind().execute(sa.select(table.c.key, first).group_by(table.c.key)))
+    op.drop_table("reach_marks")
+    _marks_table(tenant=False)
+    if rows:
+        op.bulk_insert(table, [{"key": k, "created_at": at} for k, at in rows])  # type: ignore[arg-type]
+
+
 def upgrade() -> None:
     _key_clicks_and_events(tenant=True)
+    _key_reach_marks()
 
 
 def downgrade() -> None:
+    _unkey_reach_marks()
     _key_clicks_and_events(tenant=False)

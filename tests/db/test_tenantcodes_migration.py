@@ -1,0 +1,70 @@
+"""``0028_tenantcodes`` on a database that already holds data: orphan clicks get the workspace
+``''``, the reach marks of the last two hours are rebuilt with their workspace, and the way
+back keeps what the older shape can hold."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from referkit.db import migrate
+from referkit.link.clicks import reach_key
+from tests.db.test_tenant_keys import database_problems
+from tests.db.test_tenant_keys_migration import _filler, _run, fresh_url
+
+__all__ = ["fresh_url"]  # the fixture, shared with the 0025 test
+
+BEFORE = "0026_heldindex"
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _insert(conn: Connection, name: str, **values: Any) -> None:
+    table = sa.Table(name, sa.MetaData(), autoload_with=conn)
+    for column in table.columns:
+        if column.name not in values and not column.nullable:
+            values[column.name] = _filler(column)
+    conn.execute(table.insert().values(**values))
+
+
+def _clicks(conn: Connection) -> None:
+    orphan_ws = "" if conn.dialect.name == "postgresql" else None
+    common = {"livemode": True, "is_bot": False, "is_orphan": False, "created_at": NOW}
+    _insert(conn, "clicks", id="clk_a", workspace_id="ws_a", link_id="lnk_a",
+            visitor_hash="va", is_unique=True, **common)  # fmt: skip
+    _insert(conn, "clicks", id="clk_b", workspace_id="ws_a", link_id="lnk_a",
+            visitor_hash="va", is_unique=False, **common)  # fmt: skip
+    old = {**common, "created_at": NOW - timedelta(hours=3)}
+    _insert(conn, "clicks", id="clk_c", workspace_id="ws_b", link_id="lnk_b",
+            visitor_hash="vb", is_unique=True, **old)  # fmt: skip
+    _insert(conn, "clicks", id="clk_d", workspace_id=orphan_ws, link_id=None, visitor_hash="vc",
+            is_unique=False, **{**common, "is_orphan": True})  # fmt: skip
+    _insert(conn, "reach_marks", key=reach_key("va", "lnk_a", NOW), created_at=NOW)
+
+
+def _state(conn: Connection) -> dict[str, Any]:
+    marks = conn.execute(sa.text("SELECT * FROM reach_marks")).mappings()
+    orphans = conn.execute(sa.text("SELECT workspace_id FROM clicks WHERE id = 'clk_d'"))
+    return {
+        "marks": {(m["key"], m.get("workspace_id")) for m in marks},
+        "orphan": orphans.scalar_one(),
+    }
+
+
+async def test_orphan_clicks_and_reach_marks_get_their_workspace(fresh_url: str) -> None:
+    await migrate.upgrade(fresh_url, BEFORE)
+    await _run(fresh_url, _clicks)
+    before = await _run(fresh_url, _state)
+
+    await migrate.upgrade(fresh_url)
+    after = await _run(fresh_url, _state)
+    # Only the reach click of the last two hours makes a mark, in its link's workspace.
+    assert after == {"marks": {(reach_key("va", "lnk_a", NOW), "ws_a")}, "orphan": ""}
+    problems, _ = await database_problems(fresh_url)
+    assert problems == []
+    await migrate.check(fresh_url)
+
+    await migrate.downgrade(fresh_url, BEFORE)
+    assert await _run(fresh_url, _state) == before

@@ -1,6 +1,6 @@
-"""``0028_tenantcodes`` on a database that already holds data: orphan clicks get the workspace
-``''``, the reach marks of the last two hours are rebuilt with their workspace, and the way
-back keeps what the older shape can hold."""
+"""``0028_tenantcodes`` on a database that already holds data: orphan clicks and postbacks of
+no app get the workspace ``''``, the reach marks of the last two hours are rebuilt with their
+workspace, and the way back keeps what the older shape can hold."""
 
 from __future__ import annotations
 
@@ -42,14 +42,19 @@ def _clicks(conn: Connection) -> None:
     _insert(conn, "clicks", id="clk_d", workspace_id=orphan_ws, link_id=None, visitor_hash="vc",
             is_unique=False, **{**common, "is_orphan": True})  # fmt: skip
     _insert(conn, "reach_marks", key=reach_key("va", "lnk_a", NOW), created_at=NOW)
+    for n, workspace_id in enumerate(("ws_a", None)):  # an app's postback, and one of no app
+        _insert(conn, "skan_postbacks", id=f"skp_{n}", workspace_id=workspace_id,
+                transaction_id=f"t{n}", verified=True, payload={})  # fmt: skip
 
 
 def _state(conn: Connection) -> dict[str, Any]:
     marks = conn.execute(sa.text("SELECT * FROM reach_marks")).mappings()
     orphans = conn.execute(sa.text("SELECT workspace_id FROM clicks WHERE id = 'clk_d'"))
+    postbacks = conn.execute(sa.text("SELECT id, workspace_id FROM skan_postbacks"))
     return {
         "marks": {(m["key"], m.get("workspace_id")) for m in marks},
         "orphan": orphans.scalar_one(),
+        "postbacks": set(postbacks),
     }
 
 
@@ -61,7 +66,11 @@ async def test_orphan_clicks_and_reach_marks_get_their_workspace(fresh_url: str)
     await migrate.upgrade(fresh_url)
     after = await _run(fresh_url, _state)
     # Only the reach click of the last two hours makes a mark, in its link's workspace.
-    assert after == {"marks": {(reach_key("va", "lnk_a", NOW), "ws_a")}, "orphan": ""}
+    assert after == {
+        "marks": {(reach_key("va", "lnk_a", NOW), "ws_a")},
+        "orphan": "",
+        "postbacks": {("skp_0", "ws_a"), ("skp_1", "")},
+    }
     problems, _ = await database_problems(fresh_url)
     assert problems == []
     await migrate.check(fresh_url)

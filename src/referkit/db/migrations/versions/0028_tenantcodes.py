@@ -8,6 +8,8 @@
   so the table is rebuilt and filled again from what made them: the reach clicks
   (``is_unique``) of those two hours, whose link gives the workspace. (The hash is the click
   batcher's ``reach_key``, written out here so this revision never changes with the code.)
+- ``skan_postbacks``: keyed ``(workspace_id, id)``, one verified row per transaction in a
+  workspace. Postbacks that matched no app (``workspace_id`` NULL) get ``''``.
 
 Revision ID: 0028_tenantcodes
 Revises: 0026_heldindex
@@ -117,11 +119,34 @@ def _unkey_reach_marks() -> None:
         op.bulk_insert(table, [{"key": k, "created_at": at} for k, at in rows])  # type: ignore[arg-type]
 
 
+def _key_skan_postbacks(*, tenant: bool) -> None:
+    old_index = ("app_id", "received_at")
+    new_index = (WS, "app_id", "received_at")
+    old_unique = ("transaction_id", "verified")
+    new_unique = (WS, "transaction_id", "verified")
+    if tenant:
+        op.execute("UPDATE skan_postbacks SET workspace_id = '' WHERE workspace_id IS NULL")
+    before, after = (old_index, new_index) if tenant else (new_index, old_index)
+    op.drop_index(f"ix_skan_postbacks_{'_'.join(before)}", table_name="skan_postbacks")
+    with op.batch_alter_table("skan_postbacks") as batch:
+        batch.drop_constraint("pk_skan_postbacks", type_="primary")
+        batch.create_primary_key("pk_skan_postbacks", [WS, "id"] if tenant else ["id"])
+        gone, made = (old_unique, new_unique) if tenant else (new_unique, old_unique)
+        batch.drop_constraint(f"uq_skan_postbacks_{'_'.join(gone)}", type_="unique")
+        batch.create_unique_constraint(f"uq_skan_postbacks_{'_'.join(made)}", list(made))
+        batch.alter_column(WS, existing_type=sa.String(length=40), nullable=not tenant)
+    op.create_index(f"ix_skan_postbacks_{'_'.join(after)}", "skan_postbacks", list(after))
+    if not tenant:
+        op.execute("UPDATE skan_postbacks SET workspace_id = NULL WHERE workspace_id = ''")
+
+
 def upgrade() -> None:
     _key_clicks_and_events(tenant=True)
     _key_reach_marks()
+    _key_skan_postbacks(tenant=True)
 
 
 def downgrade() -> None:
+    _key_skan_postbacks(tenant=False)
     _unkey_reach_marks()
     _key_clicks_and_events(tenant=False)

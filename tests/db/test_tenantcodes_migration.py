@@ -1,6 +1,7 @@
 """``0028_tenantcodes`` on a database that already holds data: orphan clicks and postbacks of
 no app get the workspace ``''``, the reach marks of the last two hours are rebuilt with their
-workspace, and the way back keeps what the older shape can hold."""
+workspace, ``codes`` is filled from the members and links, and the way back keeps what the
+older shape can hold."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ BEFORE = "0026_heldindex"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-def _insert(conn: Connection, name: str, **values: Any) -> None:
-    table = sa.Table(name, sa.MetaData(), autoload_with=conn)
+def _insert(conn: Connection, table_name: str, **values: Any) -> None:
+    table = sa.Table(table_name, sa.MetaData(), autoload_with=conn)
     for column in table.columns:
         if column.name not in values and not column.nullable:
             values[column.name] = _filler(column)
@@ -42,6 +43,14 @@ def _clicks(conn: Connection) -> None:
     _insert(conn, "clicks", id="clk_d", workspace_id=orphan_ws, link_id=None, visitor_hash="vc",
             is_unique=False, **{**common, "is_orphan": True})  # fmt: skip
     _insert(conn, "reach_marks", key=reach_key("va", "lnk_a", NOW), created_at=NOW)
+    # A member with its default link (one code) and a link with a code of its own.
+    ws = {"workspace_id": "ws_a", "livemode": True, "created_at": NOW, "updated_at": NOW}
+    _insert(conn, "workspaces", id="ws_a", name="a")
+    _insert(conn, "programs", id="prg_a", slug="p", **ws)
+    _insert(conn, "members", id="mem_a", program_id="prg_a", code_key="ann", **ws)
+    _insert(conn, "links", id="lnk_m", program_id="prg_a", member_id="mem_a", code_key="ann",
+            **ws)  # fmt: skip
+    _insert(conn, "links", id="lnk_a", code_key="own", **ws)
     for n, workspace_id in enumerate(("ws_a", None)):  # an app's postback, and one of no app
         _insert(conn, "skan_postbacks", id=f"skp_{n}", workspace_id=workspace_id,
                 transaction_id=f"t{n}", verified=True, payload={})  # fmt: skip
@@ -58,13 +67,22 @@ def _state(conn: Connection) -> dict[str, Any]:
     }
 
 
-async def test_orphan_clicks_and_reach_marks_get_their_workspace(fresh_url: str) -> None:
+async def test_orphans_reach_marks_postbacks_and_codes_get_their_workspace(fresh_url: str) -> None:
     await migrate.upgrade(fresh_url, BEFORE)
     await _run(fresh_url, _clicks)
     before = await _run(fresh_url, _state)
 
     await migrate.upgrade(fresh_url)
     after = await _run(fresh_url, _state)
+
+    def codes(conn: Connection) -> set[tuple[Any, ...]]:
+        rows = conn.execute(sa.text("SELECT code_key, workspace_id, kind, owner_id FROM codes"))
+        return {tuple(row) for row in rows}
+
+    assert await _run(fresh_url, codes) == {
+        ("ann", "ws_a", "member", "mem_a"),
+        ("own", "ws_a", "link", "lnk_a"),
+    }
     # Only the reach click of the last two hours makes a mark, in its link's workspace.
     assert after == {
         "marks": {(reach_key("va", "lnk_a", NOW), "ws_a")},

@@ -29,6 +29,11 @@ REFERENCE_TABLES: dict[str, str] = {
     ),
     "dashboard_sessions": "found by the cookie's token hash before the workspace is known",
     "dashboard_invites": "accepted by the token hash in the link, before any session exists",
+    "codes": (
+        "/r/{code} names no workspace: the redirect finds the code's workspace here first, "
+        "and a new link or member claims its code here, in the same transaction, so codes stay "
+        "unique across the installation while links and members hold them per workspace"
+    ),
 }
 """Tables created with ``create_reference_table``, with the reason for each."""
 
@@ -77,13 +82,9 @@ OWNED_ELSEWHERE: dict[str, str] = {}
 own keys, but foreign keys that point at them are held to the distributed-table rule."""
 
 NOT_YET: dict[str, str] = {}
-"""Tenant tables that cannot be distributed yet, and why: the check reports them, fails nothing."""
+"""Tenant tables that cannot be distributed yet, and why (none now): the check reports them,
+fails nothing."""
 
-GLOBAL_UNIQUE_NOT_YET: dict[tuple[str, tuple[str, ...]], str] = {
-    ("links", ("code_key",)): (
-        "/r/{code} carries no workspace, so link and member codes share one namespace across "
-        "the installation; distributing links needs that namespace in a reference table first"
-    ),
-    ("members", ("code_key",)): "the same code namespace as links.code_key",
-}
-"""Unique constraints of distributed tables that are not per workspace yet (same honesty)."""
+GLOBAL_UNIQUE_NOT_YET: dict[tuple[str, tuple[str, ...]], str] = {}
+"""Unique constraints of distributed tables that are not per workspace yet (none now; the
+link and member codes' namespace lives in the ``codes`` reference table)."""

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from referkit.db.upsert import dialect_insert
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.kit.search import matches_any
-from referkit.models import App, Click, Link, Member, Program, ReachMark
+from referkit.models import App, Click, Code, Link, Program, ReachMark
 
 
 class LinkRepository:
@@ -30,11 +30,14 @@ class LinkRepository:
         return result
 
     async def code_taken(self, code_key: str) -> bool:
-        """Across the installation, archived links and member codes included."""
-        for column in (Link.code_key, Member.code_key):
-            if await self.session.scalar(select(column).where(column == code_key)) is not None:
-                return True
-        return False
+        """Across the installation, archived links and member codes included (``codes``)."""
+        found = await self.session.scalar(select(Code.code_key).where(Code.code_key == code_key))
+        return found is not None
+
+    async def claim_code(self, code: Code) -> None:
+        """Take ``code`` for its workspace; IntegrityError (at this flush) when it is taken."""
+        self.session.add(code)
+        await self.session.flush()
 
     async def default_for(self, workspace_id: str, member_id: str) -> Link | None:
         result: Link | None = await self.session.scalar(
@@ -94,7 +97,12 @@ class LinkRepository:
 
 
 async def redirect_target(conn: AsyncConnection, code_key: str) -> dict[str, Any] | None:
-    """What ``/r/{code}`` needs about a link, in one indexed lookup."""
+    """What ``/r/{code}`` needs about a link: the code's workspace from ``codes`` (a primary-key
+    probe; an unknown code stops here), then the link in that workspace, in one indexed lookup
+    that a database sharded by workspace sends to that workspace's node alone."""
+    workspace_id = await conn.scalar(select(Code.workspace_id).where(Code.code_key == code_key))
+    if workspace_id is None:
+        return None
     stmt = (
         select(
             Link.id,
@@ -121,7 +129,7 @@ async def redirect_target(conn: AsyncConnection, code_key: str) -> dict[str, Any
             Program, (Program.workspace_id == Link.workspace_id) & (Program.id == Link.program_id)
         )
         .outerjoin(App, (App.workspace_id == Link.workspace_id) & (App.id == Link.app_id))
-        .where(Link.code_key == code_key)
+        .where(Link.workspace_id == workspace_id, Link.code_key == code_key)
     )
     row = (await conn.execute(stmt)).mappings().first()
     return dict(row) if row is not None else None

@@ -10,6 +10,10 @@
   batcher's ``reach_key``, written out here so this revision never changes with the code.)
 - ``skan_postbacks``: keyed ``(workspace_id, id)``, one verified row per transaction in a
   workspace. Postbacks that matched no app (``workspace_id`` NULL) get ``''``.
+- ``codes``, a reference table: the one namespace of ``/r/{code}`` codes, each with the
+  workspace it is in, filled from the members (their referral codes, shared by their default
+  links) and then from the links with a code of their own. ``links.code_key`` and
+  ``members.code_key`` become unique per workspace.
 
 Revision ID: 0028_tenantcodes
 Revises: 0026_heldindex
@@ -140,13 +144,57 @@ def _key_skan_postbacks(*, tenant: bool) -> None:
         op.execute("UPDATE skan_postbacks SET workspace_id = NULL WHERE workspace_id = ''")
 
 
+def _codes() -> None:
+    op.create_table(
+        "codes",
+        sa.Column("code_key", sa.String(length=40), nullable=False),
+        sa.Column(WS, sa.String(length=40), nullable=False),
+        sa.Column("livemode", sa.Boolean(), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("owner_id", sa.String(length=40), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            [WS], ["workspaces.id"], name="fk_codes_workspace_id_workspaces", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("code_key", name="pk_codes"),
+    )
+    op.create_index("ix_codes_workspace_id", "codes", [WS])
+    # Members first: a referral code is the member's, and its default links share it.
+    op.execute(
+        "INSERT INTO codes (code_key, workspace_id, livemode, kind, owner_id, created_at) "
+        "SELECT code_key, workspace_id, livemode, 'member', id, created_at FROM members"
+    )
+    op.execute(
+        "INSERT INTO codes (code_key, workspace_id, livemode, kind, owner_id, created_at) "
+        "SELECT code_key, workspace_id, livemode, 'link', id, created_at FROM links "
+        "WHERE NOT EXISTS (SELECT 1 FROM codes c WHERE c.code_key = links.code_key)"
+    )
+
+
+def _codes_per_workspace(*, tenant: bool) -> None:
+    for table in ("links", "members"):
+        gone, made = (
+            (("code_key",), (WS, "code_key")) if tenant else ((WS, "code_key"), ("code_key",))
+        )
+        with op.batch_alter_table(table) as batch:
+            batch.drop_constraint(f"uq_{table}_{'_'.join(gone)}", type_="unique")
+            batch.create_unique_constraint(f"uq_{table}_{'_'.join(made)}", list(made))
+
+
 def upgrade() -> None:
     _key_clicks_and_events(tenant=True)
     _key_reach_marks()
     _key_skan_postbacks(tenant=True)
+    _codes()
+    _codes_per_workspace(tenant=True)
 
 
 def downgrade() -> None:
+    # Codes were unique across the installation all along (``codes``' key), so the old
+    # constraints hold again.
+    _codes_per_workspace(tenant=False)
+    op.drop_index("ix_codes_workspace_id", table_name="codes")
+    op.drop_table("codes")
     _key_skan_postbacks(tenant=False)
     _unkey_reach_marks()
     _key_clicks_and_events(tenant=False)

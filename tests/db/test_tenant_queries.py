@@ -37,6 +37,19 @@ EXCEPTIONS: list[tuple[str, re.Pattern[str], str]] = []
 """(table, pattern, reason) for statements that cannot name their workspace yet: none now. The
 redirect and the code checks read the ``codes`` reference table (``tenancy.REFERENCE_TABLES``)."""
 
+SWEEPS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"^delete from idempotency_keys where idempotency_keys\.created_at < ", re.I),
+        "the app's hourly housekeeping: stored responses past their retention, every workspace",
+    ),
+    (
+        re.compile(r"^delete from reach_marks where reach_marks\.key < ", re.I),
+        "the app's hourly housekeeping: reach marks of past hours (a key range), every workspace",
+    ),
+]
+"""Housekeeping that runs in the app's process beside the requests (so the hook may see it
+while the flows run) and is meant to cover every workspace: not a request of a tenant."""
+
 _KEYWORDS = {
     "where", "on", "set", "join", "left", "right", "inner", "outer", "full", "cross", "order",
     "group", "limit", "offset", "for", "returning", "using", "values", "union", "having",
@@ -72,6 +85,8 @@ def unscoped(sql: str) -> list[str]:
     """The tenant tables ``sql`` touches without saying which workspace."""
     text = " ".join(sql.replace('"', "").split())
     if text.split(" ", 1)[0].lower() not in ("select", "update", "delete", "with"):
+        return []
+    if any(pattern.search(text) for pattern, _ in SWEEPS):
         return []
     refs = references(text)
     alone = len(refs) == 1
@@ -130,6 +145,8 @@ def recording(app: FastAPI) -> Iterator[list[str]]:
         ("INSERT INTO programs (id) VALUES (?)", []),
         ("SELECT links.id FROM links WHERE links.code_key = ?", ["links"]),
         ("SELECT codes.workspace_id FROM codes WHERE codes.code_key = ?", []),
+        ('DELETE FROM reach_marks WHERE reach_marks."key" < ?', []),
+        ("DELETE FROM reach_marks WHERE reach_marks.workspace_id < ?", ["reach_marks"]),
     ],
 )
 def test_the_parser(sql: str, missing: list[str]) -> None:

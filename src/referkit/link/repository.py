@@ -97,39 +97,50 @@ class LinkRepository:
 
 
 async def redirect_target(conn: AsyncConnection, code_key: str) -> dict[str, Any] | None:
-    """What ``/r/{code}`` needs about a link: the code's workspace from ``codes`` (a primary-key
-    probe; an unknown code stops here), then the link in that workspace, in one indexed lookup
-    that a database sharded by workspace sends to that workspace's node alone."""
-    workspace_id = await conn.scalar(select(Code.workspace_id).where(Code.code_key == code_key))
-    if workspace_id is None:
-        return None
-    stmt = (
-        select(
-            Link.id,
-            Link.workspace_id,
-            Link.livemode,
-            Link.program_id,
-            Link.member_id,
-            Link.destination_url,
-            Link.ios_url,
-            Link.android_url,
-            Link.utm,
-            Link.expires_at,
-            Link.archived_at,
-            Program.landing_url,
-            Link.app_id,
-            Link.network,
-            Link.campaign,
-            Link.adset,
-            Link.ad,
-            Link.og,
-            App.platforms.label("app_platforms"),
+    """What ``/r/{code}`` needs about a link, found through ``codes`` (the code's workspace).
+
+    On PostgreSQL in two primary-key probes: the workspace from ``codes``, then the link in
+    that workspace, a statement a database sharded by workspace sends to that workspace's node
+    alone (an unknown code stops after the first). SQLite is never sharded: one statement
+    joining the two, which saves a round trip on every cache miss."""
+    stmt = select(
+        Link.id,
+        Link.workspace_id,
+        Link.livemode,
+        Link.program_id,
+        Link.member_id,
+        Link.destination_url,
+        Link.ios_url,
+        Link.android_url,
+        Link.utm,
+        Link.expires_at,
+        Link.archived_at,
+        Program.landing_url,
+        Link.app_id,
+        Link.network,
+        Link.campaign,
+        Link.adset,
+        Link.ad,
+        Link.og,
+        App.platforms.label("app_platforms"),
+    )
+    if conn.dialect.name == "postgresql":
+        found = select(Code.workspace_id).where(Code.code_key == code_key)
+        workspace_id = await conn.scalar(found)
+        if workspace_id is None:
+            return None
+        stmt = stmt.select_from(Link).where(Link.workspace_id == workspace_id)
+    else:
+        stmt = stmt.select_from(Code).join(
+            Link, (Link.workspace_id == Code.workspace_id) & (Link.code_key == Code.code_key)
         )
-        .outerjoin(
+        stmt = stmt.where(Code.code_key == code_key)
+    stmt = (
+        stmt.outerjoin(
             Program, (Program.workspace_id == Link.workspace_id) & (Program.id == Link.program_id)
         )
         .outerjoin(App, (App.workspace_id == Link.workspace_id) & (App.id == Link.app_id))
-        .where(Link.workspace_id == workspace_id, Link.code_key == code_key)
+        .where(Link.code_key == code_key)
     )
     row = (await conn.execute(stmt)).mappings().first()
     return dict(row) if row is not None else None

@@ -44,6 +44,7 @@ from bench.common import BROWSER, cli, postgres, referkit_env, seed
 from referkit.kit.ids import new_ids
 from referkit.models import (
     Click,
+    Code,
     LedgerEntry,
     Link,
     Member,
@@ -346,8 +347,30 @@ async def multiply(url: str, program_id: str) -> dict[str, int]:
         await engine.dispose()
 
 
+def _codes(out: dict[type[Any], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The ``codes`` rows the app claims for the copied members and links (one per code)."""
+    claimed: dict[str, dict[str, Any]] = {}
+    for model, kind in ((Member, "member"), (Link, "link")):
+        for row in out.get(model, []):
+            claimed.setdefault(
+                row["code_key"],
+                {
+                    "code_key": row["code_key"],
+                    "workspace_id": row["workspace_id"],
+                    "livemode": row["livemode"],
+                    "kind": kind,
+                    "owner_id": row["id"],
+                    "created_at": row["created_at"],
+                },
+            )
+    return list(claimed.values())
+
+
 async def _flush(engine: Any, copier: Copier, added: dict[str, int]) -> None:
     async with engine.begin() as conn:
+        codes = _codes(copier.out)
+        for start in range(0, len(codes), 1000):
+            await conn.execute(Code.__table__.insert(), codes[start : start + 1000])
         for model in TABLES.values():  # parents before children
             batch = copier.out.pop(model, [])
             for start in range(0, len(batch), 1000):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -117,6 +118,55 @@ async def test_links_and_member_codes_share_one_space(client: httpx.AsyncClient,
         f"/api/v1/members/{member['id']}", json={"referral_code": code}, headers=key.headers
     )
     assert renamed.status_code == 409
+
+
+async def test_codes_are_one_namespace_across_workspaces(
+    app: FastAPI, client: httpx.AsyncClient, key: Key
+) -> None:
+    """Links and members hold their codes per workspace; the ``codes`` reference table keeps
+    them unique across the installation and tells the redirect which workspace to read."""
+    other = await new_key(app)
+    program = await create_program(client, key)
+    member = await create_member(client, key, program["id"])
+    code = _code()
+    mine = await _create(client, key, code=code, destination_url="https://mine.example/")
+    assert mine.status_code == 201, mine.text
+    theirs = await create_program(client, other)
+    for taken in (code, member["referral_code"]):
+        clash = await _create(client, other, code=taken.lower(), destination_url="https://e.com/")
+        assert clash.status_code == 409, clash.text
+        as_member = await client.post(
+            f"/api/v1/programs/{theirs['id']}/members",
+            json={"email": "x@example.com", "referral_code": taken},
+            headers=other.headers,
+        )
+        assert as_member.status_code == 409, as_member.text
+    # Two workspaces asking for one new code at once: one gets it, the other a 409.
+    racing = _code()
+    answers = await asyncio.gather(
+        *(_create(client, k, code=racing, destination_url="https://e.com/") for k in (key, other))
+    )
+    assert sorted(a.status_code for a in answers) == [201, 409]
+    redirect = await client.get(f"/r/{code}")
+    assert redirect.headers["location"].startswith("https://mine.example/")
+
+
+async def test_a_deleted_programs_codes_are_free_again(client: httpx.AsyncClient, key: Key) -> None:
+    program = await create_program(client, key)
+    member = await create_member(client, key, program["id"])
+    code = _code()
+    link = await _create(client, key, code=code, program_id=program["id"])
+    assert link.status_code == 201, link.text
+    deleted = await client.delete(f"/api/v1/programs/{program['id']}", headers=key.headers)
+    assert deleted.status_code == 204, deleted.text
+    assert (await client.get(f"/r/{code}")).status_code == 404
+    again = await create_program(client, key)
+    reused = await create_member(
+        client, key, again["id"], email="again@example.com", referral_code=member["referral_code"]
+    )
+    assert reused["referral_code"] == member["referral_code"]
+    relinked = await _create(client, key, code=code, destination_url="https://e.com/")
+    assert relinked.status_code == 201, relinked.text
 
 
 async def test_member_code_change_keeps_the_old_link(client: httpx.AsyncClient, key: Key) -> None:

@@ -26,15 +26,24 @@ async def test_reach_marks_of_past_hours_are_purged(app: FastAPI) -> None:
     }
     assert keys[0].startswith(f"{reach_hour(now):08d}:")
     async with app.state.sessions.transaction() as session:
-        session.add_all(ReachMark(key=key, created_at=now) for key in keys.values())
+        # The same keys in two workspaces: the purge is by hour, whatever the workspace.
+        session.add_all(
+            ReachMark(key=key, workspace_id=workspace, created_at=now)
+            for key in keys.values()
+            for workspace in ("ws_a", "ws_b")
+        )
     async with app.state.sessions.transaction() as session:
         # (The app's hourly housekeeping may have run its first round meanwhile.)
         await LinkService(session).purge_reach_marks(now)
     async with app.state.sessions(write=False) as session:
         left = set(
-            await session.scalars(select(ReachMark.key).where(ReachMark.key.in_(keys.values())))
+            await session.execute(
+                select(ReachMark.key, ReachMark.workspace_id).where(
+                    ReachMark.key.in_(keys.values())
+                )
+            )
         )
-    assert left == {keys[0], keys[1]}
+    assert left == {(keys[h], ws) for h in (0, 1) for ws in ("ws_a", "ws_b")}
 
 
 async def test_deleting_a_program_deletes_its_rollups(

@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from referkit.kit.time import utcnow
-from referkit.models import Click
+from referkit.link.clicks import reach_key
+from referkit.models import Click, ReachMark
 from tests.factories import Key, create_member, create_program
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0"
@@ -93,6 +94,13 @@ async def test_reach_is_one_visitor_per_link_per_hour(
     assert await _counts(client, key, link["id"]) == (6, 2)
     clicks = await _clicks(app, link_id=link["id"])
     assert sum(c.is_unique for c in clicks) == 2
+    # The two marks are the link's workspace's (a sharded database keeps them with it).
+    keys = {reach_key(c.visitor_hash, link["id"], c.created_at) for c in clicks if c.is_unique}
+    async with app.state.sessions(write=False) as session:
+        marks = await session.execute(
+            select(ReachMark.key, ReachMark.workspace_id).where(ReachMark.key.in_(keys))
+        )
+        assert set(marks) == {(k, key.workspace_id) for k in keys}
 
 
 async def test_bots_and_head_are_stored_but_not_reach(

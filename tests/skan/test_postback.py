@@ -189,6 +189,28 @@ async def test_unknown_app_and_version_are_kept(client: httpx.AsyncClient) -> No
     assert (old["verified"], old["verification"]) == (False, "unsupported version 1.0")
 
 
+async def test_postbacks_belong_to_their_apps_workspace(
+    app: FastAPI, client: httpx.AsyncClient, key: Key
+) -> None:
+    """The app is found before the row is stored: the row is its workspace's, deduplicated
+    there; a postback of no known app is kept (and deduplicated) in the workspace ''."""
+    ours = await skan_app(client, key)
+    body = skan4(ours["platforms"]["ios"]["app_store_id"])
+    stray = skan4(str(900_000_000 + uuid.uuid4().int % 99_999_999))
+    first, unmatched = await _post(client, body), await _post(client, stray)
+    assert (await _post(client, stray))["status"] == "duplicate"
+    async with app.state.sessions(write=False) as session:
+        rows = await session.execute(
+            select(SkanPostbackRow.id, SkanPostbackRow.workspace_id, SkanPostbackRow.app_id).where(
+                SkanPostbackRow.id.in_([first["id"], unmatched["id"]])
+            )
+        )
+        assert set(rows) == {
+            (first["id"], key.workspace_id, ours["id"]),
+            (unmatched["id"], "", None),
+        }
+
+
 async def test_rate_limited_per_ip(settings: Settings) -> None:
     async with running(settings, skan_postback_rate_limit_per_minute=2) as (_, http):
         codes = [(await http.post(URL, json=skan4("1"))).status_code for _ in range(3)]

@@ -295,11 +295,8 @@ async def holds_any(
 
 def drift_skips(kind: str, name: str | None, table: str | None) -> bool:
     """What the drift check must not compare on PostgreSQL, where the models (shared with
-    SQLite) describe the tables before partitioning: the partitions themselves, the
-    ``event_keys`` table that replaces events' unique constraint, and orphan clicks' workspace
-    (``''`` instead of NULL, a key column)."""
+    SQLite) describe the tables before partitioning: the partitions themselves and the
+    ``event_keys`` table that replaces events' unique constraint."""
     if kind == "table":
         return name == "event_keys" or (name is not None and is_partition_of_ours(name))
-    if kind == "unique_constraint":
-        return name == "uq_events_workspace_id_livemode_event_id"
-    return kind == "column" and table == "clicks" and name == "workspace_id"
+    return kind == "unique_constraint" and name == "uq_events_workspace_id_livemode_event_id"

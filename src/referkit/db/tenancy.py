@@ -29,6 +29,11 @@ REFERENCE_TABLES: dict[str, str] = {
     ),
     "dashboard_sessions": "found by the cookie's token hash before the workspace is known",
     "dashboard_invites": "accepted by the token hash in the link, before any session exists",
+    "codes": (
+        "/r/{code} names no workspace: the redirect finds the code's workspace here first, "
+        "and a new link or member claims its code here, in the same transaction, so codes stay "
+        "unique across the installation while links and members hold them per workspace"
+    ),
 }
 """Tables created with ``create_reference_table``, with the reason for each."""
 
@@ -59,33 +64,27 @@ DISTRIBUTED_TABLES: tuple[str, ...] = (
     "integration_forwards",
     "integration_attempts",
     "skan_schemas",
+    # Monthly partitions on PostgreSQL (0023), keyed (workspace_id, id, created_at) there and
+    # (workspace_id, id) on SQLite (0028); orphan clicks of unknown codes have workspace ''.
+    "clicks",
+    "events",
+    # Keyed (key, workspace_id): the key starts with the hour, so the hourly purge is a range.
+    "reach_marks",
+    # Apple's postbacks name an app, not a workspace: the app is found by its App Store id
+    # before the row is stored, and the row is its workspace's; one that matches no app is
+    # kept in workspace '' (as orphan clicks are), for the operator, never counted.
+    "skan_postbacks",
 )
 """Tables distributed by ``workspace_id``: every key of theirs contains it."""
 
-OWNED_ELSEWHERE: dict[str, str] = {
-    "clicks": "monthly partitions on PostgreSQL (0023): key (workspace_id, id, created_at)",
-    "events": "monthly partitions on PostgreSQL (0023): key (workspace_id, id, created_at)",
-}
-"""Distributed tables whose keys the partitioning defines: the check skips their own keys,
-but foreign keys that point at them are held to the distributed-table rule."""
+OWNED_ELSEWHERE: dict[str, str] = {}
+"""Distributed tables whose own keys another change defines (none now): the check skips their
+own keys, but foreign keys that point at them are held to the distributed-table rule."""
 
-NOT_YET: dict[str, str] = {
-    "reach_marks": (
-        "keyed by a hash of (visitor, link, hour) and written by the click batcher's single "
-        "statement, which the clicks partitioning is rewriting: gets workspace_id with it"
-    ),
-    "skan_postbacks": (
-        "Apple's postbacks arrive with no workspace (workspace_id is null until the app-id "
-        "matches an app) and one verified row per transaction_id across the installation"
-    ),
-}
-"""Tenant tables that cannot be distributed yet, and why: the check reports them, fails nothing."""
+NOT_YET: dict[str, str] = {}
+"""Tenant tables that cannot be distributed yet, and why (none now): the check reports them,
+fails nothing."""
 
-GLOBAL_UNIQUE_NOT_YET: dict[tuple[str, tuple[str, ...]], str] = {
-    ("links", ("code_key",)): (
-        "/r/{code} carries no workspace, so link and member codes share one namespace across "
-        "the installation; distributing links needs that namespace in a reference table first"
-    ),
-    ("members", ("code_key",)): "the same code namespace as links.code_key",
-}
-"""Unique constraints of distributed tables that are not per workspace yet (same honesty)."""
+GLOBAL_UNIQUE_NOT_YET: dict[tuple[str, tuple[str, ...]], str] = {}
+"""Unique constraints of distributed tables that are not per workspace yet (none now; the
+link and member codes' namespace lives in the ``codes`` reference table)."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -49,6 +49,7 @@ from referkit.stats.rollups import (
 )
 
 _SEEN_LIMIT = 200_000
+_MARK_COLUMNS = ("key", "workspace_id", "created_at")
 CLICKS = BulkInsert(cast(Table, Click.__table__))
 APP_CLICKS = BulkInsert(cast(Table, AppClick.__table__))
 
@@ -59,7 +60,8 @@ def reach_hour(now: datetime) -> int:
 
 def reach_key(vhash: str, link_id: str, now: datetime) -> str:
     """One reach per visitor per link per UTC hour. The hour leads the key, so marks of past
-    hours are one primary-key range (``purge_reach_marks``)."""
+    hours are one primary-key range (``purge_reach_marks``). Each mark is stored with its
+    link's workspace (``reach_marks``' key carries it)."""
     digest = hashlib.blake2b(f"{vhash}|{link_id}".encode(), digest_size=16).hexdigest()
     return f"{reach_hour(now):08d}:{digest}"
 
@@ -101,13 +103,18 @@ class SeenMarks:
         self._keys |= keys
 
 
-def _candidates(jobs: Sequence[ClickJob], seen: SeenMarks) -> dict[str, Any]:
-    """Reach keys worth probing: one per key, skipping those already committed."""
-    marks: dict[str, Any] = {}
+def _candidates(jobs: Sequence[ClickJob], seen: SeenMarks) -> dict[str, dict[str, Any]]:
+    """Reach marks worth probing (``reach_marks`` rows by key): one per key, skipping those
+    already committed. A key names its link, and so its workspace."""
+    marks: dict[str, dict[str, Any]] = {}
     for job in jobs:
         key = job.reach_key
         if key is not None and key not in marks and key not in seen:
-            marks[key] = job.row["created_at"]
+            marks[key] = {
+                "key": key,
+                "workspace_id": job.row["workspace_id"],
+                "created_at": job.row["created_at"],
+            }
     return marks
 
 
@@ -184,9 +191,7 @@ class ClickWriter:
         marks = _candidates(jobs, self.seen)
         # This transaction is the batch's own (the batcher is the hot-path commit boundary).
         async with self.engine.begin() as conn:
-            fresh = await new_reach_marks(
-                conn, [{"key": key, "created_at": at} for key, at in marks.items()]
-            )
+            fresh = await new_reach_marks(conn, list(marks.values()))
             rows, rollups = _decide(jobs, fresh)
             await insert_clicks(conn, rows)
             await rollups.write(conn)
@@ -235,12 +240,15 @@ WITH batch AS (
     SELECT * FROM unnest({arrays}, ${reach_param}::varchar[]) WITH ORDINALITY
         AS b({click_columns}, reach_key, n)
 ), marks AS (
-    INSERT INTO reach_marks (key, created_at)
-    SELECT reach_key, min(created_at) FROM batch WHERE reach_key IS NOT NULL GROUP BY reach_key
-    ON CONFLICT (key) DO NOTHING
-    RETURNING key
+    INSERT INTO reach_marks (key, workspace_id, created_at)
+    SELECT reach_key, workspace_id, min(created_at) FROM batch WHERE reach_key IS NOT NULL
+    GROUP BY reach_key, workspace_id
+    ON CONFLICT (key, workspace_id) DO NOTHING
+    RETURNING key, workspace_id
 ), firsts AS (
-    SELECT min(b.n) AS n FROM batch b JOIN marks m ON m.key = b.reach_key GROUP BY b.reach_key
+    SELECT min(b.n) AS n FROM batch b
+    JOIN marks m ON m.key = b.reach_key AND m.workspace_id = b.workspace_id
+    GROUP BY b.reach_key
 ), decided AS (
     SELECT b.*, b.n IN (SELECT n FROM firsts) AS unique_ FROM batch b
 ), stored AS (
@@ -325,10 +333,12 @@ class SqliteClickWriter:
     def __init__(self, writer: SqliteWriter) -> None:
         self.writer = writer
         self.seen = SeenMarks()
-        marks = sqlite.insert(cast(Table, ReachMark.__table__)).on_conflict_do_nothing(
-            index_elements=["key"]
+        marks = (
+            sqlite.insert(cast(Table, ReachMark.__table__))
+            .values({name: bindparam(name) for name in _MARK_COLUMNS})
+            .on_conflict_do_nothing(index_elements=["key", "workspace_id"])
         )
-        self._mark_sql = str(marks.compile(dialect=sqlite.dialect(paramstyle="qmark")))
+        self._mark_sql = str(marks.compile(dialect=sqlite.dialect(paramstyle="named")))
 
     async def __call__(self, jobs: Sequence[ClickJob]) -> Sequence[str | BaseException]:
         marks = _candidates(jobs, self.seen)
@@ -338,8 +348,11 @@ class SqliteClickWriter:
         def work(conn: sqlite3.Connection) -> set[str]:
             fresh = {
                 key
-                for key, at in marks.items()
-                if conn.execute(self._mark_sql, (key, sqlite_datetime(at))).rowcount == 1
+                for key, mark in marks.items()
+                if conn.execute(
+                    self._mark_sql, {**mark, "created_at": sqlite_datetime(mark["created_at"])}
+                ).rowcount
+                == 1
             }
             rows, rollups = _decide(jobs, fresh)
             conn.executemany(CLICKS.sqlite_sql, CLICKS.sqlite_values(rows))

@@ -29,7 +29,7 @@ from referkit.link.clicks import reach_hour
 from referkit.link.repository import LinkRepository, purge_reach_marks
 from referkit.link.schemas import AppLinkFields, LinkCreate, LinkUpdate, QrFormat
 from referkit.mobile.service import AppService
-from referkit.models import Link, Member
+from referkit.models import Code, Link, Member
 from referkit.program.service import ProgramService
 
 _CODE_ATTEMPTS = 8
@@ -178,6 +178,7 @@ class LinkService:
             link = Link(id=new_id("lnk"), code=code, code_key=code_key(code), **fields)
             try:
                 async with self.session.begin_nested():
+                    await self.links.claim_code(_code_of(link, "link", link.id))
                     await self.links.add(link)
             except IntegrityError:
                 if body.code is not None:
@@ -232,7 +233,8 @@ class LinkService:
     # --- member default links (called by the member service, in its transaction) ------------
 
     async def create_default(self, member: Member) -> Link:
-        """The member's default link: code = the member's referral code."""
+        """The member's default link: code = the member's referral code, claimed here for the
+        member (IntegrityError when another workspace's row has it)."""
         link = Link(
             id=new_id("lnk"),
             workspace_id=member.workspace_id,
@@ -248,6 +250,7 @@ class LinkService:
             created_at=member.created_at,
             updated_at=member.created_at,
         )
+        await self.links.claim_code(_code_of(link, "member", member.id))
         await self.links.add(link)
         changed_codes(self.session).add(link.code_key)
         return link
@@ -272,3 +275,15 @@ class LinkService:
     async def purge_reach_marks(self, now: datetime) -> int:
         """A reach mark matters only within its hour: drop those before the previous hour."""
         return await purge_reach_marks(self.session, reach_hour(now) - 1)
+
+
+def _code_of(link: Link, kind: str, owner_id: str) -> Code:
+    """The ``codes`` row that claims ``link``'s code for its workspace."""
+    return Code(
+        code_key=link.code_key,
+        workspace_id=link.workspace_id,
+        livemode=link.livemode,
+        kind=kind,
+        owner_id=owner_id,
+        created_at=utcnow(),
+    )

@@ -35,11 +35,21 @@ class MemberRepository:
         )
         return list((await self.session.scalars(stmt)).all())
 
-    async def by_email(self, program_id: str, email_key: str) -> Member | None:
-        return await self._one(Member.program_id == program_id, Member.email_key == email_key)
+    async def by_email(self, workspace_id: str, program_id: str, email_key: str) -> Member | None:
+        return await self._one(
+            Member.workspace_id == workspace_id,
+            Member.program_id == program_id,
+            Member.email_key == email_key,
+        )
 
-    async def by_external_id(self, program_id: str, external_id: str) -> Member | None:
-        return await self._one(Member.program_id == program_id, Member.external_id == external_id)
+    async def by_external_id(
+        self, workspace_id: str, program_id: str, external_id: str
+    ) -> Member | None:
+        return await self._one(
+            Member.workspace_id == workspace_id,
+            Member.program_id == program_id,
+            Member.external_id == external_id,
+        )
 
     async def by_code(self, workspace_id: str, livemode: bool, code_key: str) -> Member | None:
         return await self._one(
@@ -47,11 +57,6 @@ class MemberRepository:
             Member.workspace_id == workspace_id,
             Member.livemode == livemode,
         )
-
-    async def code_taken(self, code_key: str) -> bool:
-        """Across the installation and including deleted members: a code is never reused."""
-        found = await self.session.scalar(select(Member.id).where(Member.code_key == code_key))
-        return found is not None
 
     async def page(
         self,

@@ -87,13 +87,15 @@ class MemberService:
 
     async def _existing(self, program: Program, body: MemberCreate) -> Member | None:
         by_external = (
-            await self.members.by_external_id(program.id, body.external_id)
+            await self.members.by_external_id(program.workspace_id, program.id, body.external_id)
             if body.external_id
             else None
         )
         if body.email is None:
             return by_external
-        by_email = await self.members.by_email(program.id, identity_email(body.email))
+        by_email = await self.members.by_email(
+            program.workspace_id, program.id, identity_email(body.email)
+        )
         if by_external is not None:
             # The two identifiers name two different people: answering with either would hand
             # one caller's user the other's referral code.
@@ -194,7 +196,9 @@ class MemberService:
         if "email" in changes and changes["email"] != member.email:
             email = changes["email"]
             if email is not None:
-                other = await self.members.by_email(member.program_id, identity_email(email))
+                other = await self.members.by_email(
+                    member.workspace_id, member.program_id, identity_email(email)
+                )
                 if other is not None and other.id != member.id:
                     raise Conflict(
                         f"Member {other.id} already has this email.", existing_id=other.id
@@ -205,7 +209,9 @@ class MemberService:
         if "external_id" in changes and changes["external_id"] != member.external_id:
             external_id = changes["external_id"]
             if external_id is not None:
-                other = await self.members.by_external_id(member.program_id, external_id)
+                other = await self.members.by_external_id(
+                    member.workspace_id, member.program_id, external_id
+                )
                 if other is not None and other.id != member.id:
                     raise Conflict(
                         f"Member {other.id} already has this external_id.", existing_id=other.id

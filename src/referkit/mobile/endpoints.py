@@ -239,7 +239,9 @@ async def app_stats(
     ),
 ) -> AppStats:
     stats = await AppStatsService(session).stats(principal, app_id, from_, to, group_by)
-    stats.skan = await SkanService(session).stats(stats.app_id, stats.from_, stats.to)
+    stats.skan = await SkanService(session).stats(
+        principal.workspace_id, stats.app_id, stats.from_, stats.to
+    )
     return stats
 
 
@@ -280,7 +282,7 @@ async def app_overview(
 ) -> Overview:
     overview = await AppStatsService(session).overview(principal, app_id, from_, to)
     overview.skan = await SkanService(session).stats(
-        overview.app_id, overview.period.from_, overview.period.to
+        principal.workspace_id, overview.app_id, overview.period.from_, overview.period.to
     )
     return overview
 

@@ -6,6 +6,7 @@ from referkit.models.app_click import AppClick
 from referkit.models.app_device import AppDevice
 from referkit.models.app_rollup import AppRollup
 from referkit.models.click import Click
+from referkit.models.code import Code
 from referkit.models.coupon import Coupon
 from referkit.models.customer import Customer
 from referkit.models.dashboard import (
@@ -41,6 +42,7 @@ __all__ = [
     "AppDevice",
     "AppRollup",
     "Click",
+    "Code",
     "Coupon",
     "Customer",
     "DashboardInvite",

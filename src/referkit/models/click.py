@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, id_column
+from referkit.db.base import Base, tenant_id_column, tenant_key
 from referkit.db.types import UTCDateTime
 
 
@@ -24,11 +24,15 @@ class Click(Base):
     """
 
     __tablename__ = "clicks"
-    __table_args__ = (Index("ix_clicks_visitor_id_created_at", "visitor_id", "created_at"),)
+    __table_args__ = (
+        tenant_key("id"),
+        Index("ix_clicks_visitor_id_created_at", "visitor_id", "created_at"),
+    )
 
-    id: Mapped[str] = id_column()
-    # "" for an orphan of an unknown code (PostgreSQL: a key column, see db/partitions.py)
-    workspace_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    id: Mapped[str] = tenant_id_column()
+    # "" for an orphan of an unknown code: a key column (on PostgreSQL with ``created_at``, the
+    # partition column, see db/partitions.py), so never NULL.
+    workspace_id: Mapped[str] = mapped_column(String(40))
     livemode: Mapped[bool | None] = mapped_column(nullable=True)
     link_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     program_id: Mapped[str | None] = mapped_column(String(40), nullable=True)

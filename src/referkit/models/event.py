@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, id_column
+from referkit.db.base import Base, tenant_id_column, tenant_key
 from referkit.db.types import JSONType, UTCDateTime
 
 
@@ -22,6 +22,7 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
+        tenant_key("id"),
         UniqueConstraint("workspace_id", "livemode", "event_id"),
         Index("ix_events_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
         Index(
@@ -33,7 +34,7 @@ class Event(Base):
         ),
     )
 
-    id: Mapped[str] = id_column()
+    id: Mapped[str] = tenant_id_column()
     # No foreign key, as on clicks: the key's workspace, never the request's (see Click).
     workspace_id: Mapped[str] = mapped_column(String(40))
     livemode: Mapped[bool] = mapped_column()

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referkit.db.base import (
@@ -20,7 +20,10 @@ class Link(TimestampMixin, Base):
     """A tracking link: ``/r/{code}`` → a stored destination.
 
     ``code_key`` (lower-cased code) is unique across the installation, shared with member
-    referral codes: every member owns a default link whose code is its referral code. Deleting a
+    referral codes: every member owns a default link whose code is its referral code. The
+    ``codes`` reference table (``Code``) holds that namespace and says which workspace a code
+    is in; here a code is unique per workspace (what a table sharded by workspace can hold).
+    Deleting a
     link archives it (``archived_at``) and keeps the row, so a code is never handed to someone
     else. ``destination_url`` null means "the program's landing URL" (member default links).
     """
@@ -30,6 +33,7 @@ class Link(TimestampMixin, Base):
         tenant_key("id"),
         tenant_fk("program_id", "programs", name="fk_links_program_id_programs"),
         tenant_fk("member_id", "members", name="fk_links_member_id_members"),
+        UniqueConstraint("workspace_id", "code_key"),
         Index("ix_links_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
     )
 
@@ -37,7 +41,7 @@ class Link(TimestampMixin, Base):
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     livemode: Mapped[bool] = mapped_column()
     code: Mapped[str] = mapped_column(String(40))
-    code_key: Mapped[str] = mapped_column(String(40), unique=True)
+    code_key: Mapped[str] = mapped_column(String(40))
     program_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     member_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     app_id: Mapped[str | None] = mapped_column(String(40), nullable=True)

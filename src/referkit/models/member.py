@@ -21,7 +21,9 @@ class Member(TimestampMixin, Base):
 
     ``email_key`` (lower-cased email) and ``external_id`` are each unique within a program, which
     is what makes create-or-fetch return one row under concurrent calls. ``code_key`` (lower-cased
-    referral code) is unique across the installation because ``/r/{code}`` carries no workspace.
+    referral code) is unique across the installation because ``/r/{code}`` carries no workspace:
+    the ``codes`` reference table (``Code``) holds that namespace; here it is unique per
+    workspace.
     A deleted member keeps its row as a tombstone with personal data erased, so its code is never
     handed to someone else and its referrals keep their history.
 
@@ -36,6 +38,7 @@ class Member(TimestampMixin, Base):
         tenant_fk("program_id", "programs", name="fk_members_program_id_programs"),
         UniqueConstraint("workspace_id", "program_id", "email_key"),
         UniqueConstraint("workspace_id", "program_id", "external_id"),
+        UniqueConstraint("workspace_id", "code_key"),
         Index("ix_members_workspace_id_livemode_id", "workspace_id", "livemode", "id"),
     )
 
@@ -49,7 +52,7 @@ class Member(TimestampMixin, Base):
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     referral_code: Mapped[str] = mapped_column(String(40))
-    code_key: Mapped[str] = mapped_column(String(40), unique=True)
+    code_key: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20), default="active")
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     visitor_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

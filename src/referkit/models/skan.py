@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from referkit.db.base import Base, id_column, tenant_id_column, tenant_key
+from referkit.db.base import Base, tenant_id_column, tenant_key
 from referkit.db.types import JSONType, UTCDateTime
 
 
@@ -33,20 +33,29 @@ class SkanSchema(Base):
 class SkanPostback(Base):
     """A postback Apple's device sent (SKAdNetwork 2.2-4 JSON or AdAttributionKit JWS).
 
-    Every postback is kept, verified or not; only ``verified`` rows are counted. At most one
-    verified row exists per ``transaction_id`` (Apple retries a postback until it gets a 200),
-    so a replay is a duplicate while a forged copy of a real transaction cannot displace it.
-    ``app_id`` is the app whose iOS ``app_store_id`` equals the postback's ``app-id``.
+    Every postback is kept, verified or not; only ``verified`` rows are counted. ``app_id`` is
+    the app whose iOS ``app_store_id`` equals the postback's ``app-id``, found before the row
+    is stored, and ``workspace_id`` is that app's: ``''`` when no app matches (Apple's device
+    names no workspace), where the row is kept for the operator and never counted. At most one
+    verified row exists per ``transaction_id`` in a workspace (Apple retries a postback until it
+    gets a 200, always with the same ``app-id``, so its retries find the same workspace): a
+    replay is a duplicate while a forged copy of a real transaction cannot displace it.
     """
 
     __tablename__ = "skan_postbacks"
     __table_args__ = (
-        UniqueConstraint("transaction_id", "verified"),
-        Index("ix_skan_postbacks_app_id_received_at", "app_id", "received_at"),
+        tenant_key("id"),
+        UniqueConstraint("workspace_id", "transaction_id", "verified"),
+        Index(
+            "ix_skan_postbacks_workspace_id_app_id_received_at",
+            "workspace_id",
+            "app_id",
+            "received_at",
+        ),
     )
 
-    id: Mapped[str] = id_column()
-    workspace_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    id: Mapped[str] = tenant_id_column()
+    workspace_id: Mapped[str] = mapped_column(String(40))
     livemode: Mapped[bool | None] = mapped_column(nullable=True)
     app_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     kind: Mapped[str] = mapped_column(String(8))  # skan | aak

@@ -4,7 +4,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.kit.pagination import PageMeta, PageParams, paginate
-from referkit.models import Member, Program, Referral, Rollup
+from referkit.models import Code, Link, Member, Program, Referral, Rollup
 
 
 class ProgramRepository:
@@ -49,8 +49,28 @@ class ProgramRepository:
     async def delete(self, program: Program) -> None:
         # Children first, in the fixed lock order referrals → members (and their links) →
         # program → rollups; click batches lock links before rollups too.
-        await self.session.execute(delete(Referral).where(Referral.program_id == program.id))
-        await self.session.execute(delete(Member).where(Member.program_id == program.id))
+        ws = program.workspace_id
+        # The codes of the members and links that go (links by cascade) are free again.
+        codes = set(
+            await self.session.scalars(
+                select(Link.code_key).where(Link.workspace_id == ws, Link.program_id == program.id)
+            )
+        )
+        await self.session.execute(
+            delete(Referral).where(Referral.workspace_id == ws, Referral.program_id == program.id)
+        )
+        members = await self.session.execute(
+            delete(Member)
+            .where(Member.workspace_id == ws, Member.program_id == program.id)
+            .returning(Member.code_key)
+        )
+        codes.update(row[0] for row in members)
         await self.session.delete(program)
         await self.session.flush()
-        await self.session.execute(delete(Rollup).where(Rollup.program_id == program.id))
+        if codes:
+            await self.session.execute(
+                delete(Code).where(Code.workspace_id == ws, Code.code_key.in_(codes))
+            )
+        await self.session.execute(
+            delete(Rollup).where(Rollup.workspace_id == ws, Rollup.program_id == program.id)
+        )

@@ -57,9 +57,12 @@ class SkanPostbackRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def find(self, transaction_id: str, verified: bool) -> SkanPostback | None:
+    async def find(
+        self, workspace_id: str, transaction_id: str, verified: bool
+    ) -> SkanPostback | None:
         result: SkanPostback | None = await self.session.scalar(
             select(SkanPostback).where(
+                SkanPostback.workspace_id == workspace_id,
                 SkanPostback.transaction_id == transaction_id,
                 SkanPostback.verified == verified,
             )
@@ -70,14 +73,21 @@ class SkanPostbackRepository:
         self.session.add(row)
         await self.session.flush()
 
-    async def page(self, app_id: str, params: PageParams) -> tuple[list[SkanPostback], PageMeta]:
+    async def page(
+        self, workspace_id: str, app_id: str, params: PageParams
+    ) -> tuple[list[SkanPostback], PageMeta]:
         """The app's postbacks, newest first (ids are time-sortable)."""
-        stmt = select(SkanPostback).where(SkanPostback.app_id == app_id)
+        stmt = select(SkanPostback).where(
+            SkanPostback.workspace_id == workspace_id, SkanPostback.app_id == app_id
+        )
         return await paginate(self.session, stmt, SkanPostback.id, params)
 
-    async def of_app(self, app_id: str, start: datetime, end: datetime) -> list[SkanPostback]:
+    async def of_app(
+        self, workspace_id: str, app_id: str, start: datetime, end: datetime
+    ) -> list[SkanPostback]:
         result = await self.session.scalars(
             select(SkanPostback).where(
+                SkanPostback.workspace_id == workspace_id,
                 SkanPostback.app_id == app_id,
                 SkanPostback.received_at >= start,
                 SkanPostback.received_at < end,
@@ -86,7 +96,10 @@ class SkanPostbackRepository:
         return list(result)
 
     async def apps_by_store_id(self, store_id: str) -> list[App]:
-        """Apps whose iOS ``app_store_id`` is ``store_id``: live ones first, oldest first."""
+        """Apps whose iOS ``app_store_id`` is ``store_id``: live ones first, oldest first.
+
+        Across workspaces (a postback names none): the one read that finds the workspace, on a
+        database sharded by workspace a probe of every node, at most once per postback."""
         store = App.platforms["ios"]["app_store_id"].as_string()
         result = await self.session.scalars(
             select(App)

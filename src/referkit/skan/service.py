@@ -22,7 +22,7 @@ from referkit.kit.ids import looks_like_id, new_id
 from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.time import as_utc, utcnow
 from referkit.mobile.service import AppService
-from referkit.models import SkanPostback, SkanSchema
+from referkit.models import App, SkanPostback, SkanSchema
 from referkit.skan import rules
 from referkit.skan.repository import (
     InstallEventRepository,
@@ -43,6 +43,8 @@ from referkit.skan.schemas import SkanSchema as SkanSchemaOut
 from referkit.skan.verify import Postback, parse
 
 POSTBACK_DELAY = timedelta(hours=24)
+UNMATCHED = ""
+"""The workspace of postbacks whose ``app-id`` names no app (as orphan clicks' is)."""
 
 
 def schema_out(row: SkanSchema) -> SkanSchemaOut:
@@ -134,16 +136,26 @@ class SkanService:
 
     async def receive(self, body: Any, extra_keys: list[str]) -> PostbackAck:
         postback = parse(body, extra_keys)
-        existing = await self.postbacks.find(postback.transaction_id, postback.verified)
+        # The app (and so the workspace) first: postbacks are kept and deduplicated per
+        # workspace, and '' holds those that match no app.
+        store_id = postback.get_str("app-id")
+        apps = await self.postbacks.apps_by_store_id(store_id) if store_id else []
+        app = apps[0] if apps else None
+        workspace_id = app.workspace_id if app is not None else UNMATCHED
+        existing = await self.postbacks.find(
+            workspace_id, postback.transaction_id, postback.verified
+        )
         if existing is not None:
             return self._ack(existing, PostbackStatus.duplicate)
-        row = await self._row(postback)
+        row = await self._row(postback, app)
         try:
             async with self.session.begin_nested():
                 await self.postbacks.add(row)
         except IntegrityError:
             # The same transaction arrived concurrently: the first one stored wins.
-            winner = await self.postbacks.find(postback.transaction_id, postback.verified)
+            winner = await self.postbacks.find(
+                workspace_id, postback.transaction_id, postback.verified
+            )
             if winner is None:
                 raise
             return self._ack(winner, PostbackStatus.duplicate)
@@ -159,7 +171,7 @@ class SkanService:
             app_id=row.app_id,
         )
 
-    async def _row(self, postback: Postback) -> SkanPostback:
+    async def _row(self, postback: Postback, app: App | None) -> SkanPostback:
         now = utcnow()
         store_id = postback.get_str("app-id")
         sequence = postback.get_int("postback-sequence-index") or 0
@@ -169,6 +181,7 @@ class SkanService:
         coarse = coarse if coarse in rules.COARSE_VALUES else None
         row = SkanPostback(
             id=new_id("skp"),
+            workspace_id=UNMATCHED,
             kind=postback.kind,
             version=postback.version,
             transaction_id=postback.transaction_id,
@@ -191,9 +204,7 @@ class SkanService:
             payload=postback.raw,
             received_at=now,
         )
-        apps = await self.postbacks.apps_by_store_id(store_id) if store_id else []
-        if apps:
-            app = apps[0]
+        if app is not None:
             row.workspace_id, row.livemode, row.app_id = app.workspace_id, app.livemode, app.id
             install_at = now - rules.WINDOW_ENDS[sequence] - POSTBACK_DELAY
             schema = await self.schemas.in_force(app.workspace_id, app.id, install_at)
@@ -209,16 +220,18 @@ class SkanService:
     ) -> tuple[list[SkanPostback], PageMeta]:
         """The app's postbacks as received, verified or not, newest first."""
         app = await self.apps.get(principal, app_id)
-        return await self.postbacks.page(app.id, params)
+        return await self.postbacks.page(app.workspace_id, app.id, params)
 
     # --- stats ------------------------------------------------------------------------------
 
-    async def stats(self, app_id: str, day_from: date, day_to: date) -> SkanStats:
+    async def stats(
+        self, workspace_id: str, app_id: str, day_from: date, day_to: date
+    ) -> SkanStats:
         """SKAN installs and decoded values per campaign and window (the app is already
         resolved by the caller, tenancy included)."""
         start = datetime.combine(day_from, time.min, tzinfo=UTC)
         end = datetime.combine(day_to + timedelta(days=1), time.min, tzinfo=UTC)
-        rows = await self.postbacks.of_app(app_id, start, end)
+        rows = await self.postbacks.of_app(workspace_id, app_id, start, end)
         counted = [r for r in rows if r.verified and r.did_win is not False]
         groups: dict[str | None, dict[int, list[SkanPostback]]] = defaultdict(
             lambda: defaultdict(list)

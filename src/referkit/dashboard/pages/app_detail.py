@@ -200,7 +200,9 @@ async def app_page(
             "installs": installs,
             "install_meta": install_meta,
             "installs_base": base + (f"&links_cursor={links_cursor}" if links_cursor else ""),
-            "skan": await SkanService(session).stats(app.id, chart_days[0], today),
+            "skan": await SkanService(session).stats(
+                app.workspace_id, app.id, chart_days[0], today
+            ),
             "client_key": client_key,
             "link_error": link_error,
             "lv": link_values or {},

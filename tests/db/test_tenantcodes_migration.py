@@ -18,7 +18,7 @@ from tests.db.test_tenant_keys_migration import _filler, _run, fresh_url
 
 __all__ = ["fresh_url"]  # the fixture, shared with the 0025 test
 
-BEFORE = "0026_heldindex"
+BEFORE = "0027_rollupfill"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 

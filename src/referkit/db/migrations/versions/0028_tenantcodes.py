@@ -16,7 +16,7 @@
   ``members.code_key`` become unique per workspace.
 
 Revision ID: 0028_tenantcodes
-Revises: 0026_heldindex
+Revises: 0027_rollupfill
 Create Date: 2026-12-06
 """
 
@@ -30,7 +30,7 @@ from alembic import op
 from referkit.db.types import UTCDateTime
 
 revision: str = "0028_tenantcodes"
-down_revision: str | None = "0026_heldindex"
+down_revision: str | None = "0027_rollupfill"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

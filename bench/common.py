@@ -177,6 +177,27 @@ def measure(url: str, connections: int, script: str | None = None) -> WrkResult:
     )
 
 
+def in_turns(targets: dict[str, tuple[str, str | None]], connections: int) -> dict[str, WrkResult]:
+    """A warm-up of each target (URL, wrk script), then ``REPETITIONS`` rounds of one run of
+    each; the median of each figure. Targets take turns, so a change in the shared machine's
+    load falls on all of them alike."""
+    for url, script in targets.values():
+        wrk(url, connections, WARMUP, script)
+    runs: dict[str, list[WrkResult]] = {name: [] for name in targets}
+    for _ in range(REPETITIONS):
+        for name, (url, script) in targets.items():
+            runs[name].append(wrk(url, connections, DURATION, script))
+    return {
+        name: WrkResult(
+            statistics.median(r.rps for r in results),
+            statistics.median(r.p50_ms for r in results),
+            statistics.median(r.p99_ms for r in results),
+            sum(r.non_2xx_3xx for r in results),
+        )
+        for name, results in runs.items()
+    }
+
+
 def seed(base: str, env: dict[str, str]) -> dict[str, str]:
     """A full key without a practical rate limit, a program and a member (with its link)."""
     key = json.loads(cli(env, "keys", "create", "--scope", "full", "--json"))

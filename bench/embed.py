@@ -17,24 +17,12 @@ its ``REPETITIONS`` runs.
 from __future__ import annotations
 
 import os
-import statistics
 import tempfile
 from pathlib import Path
 
 import httpx
 
-from bench.common import (
-    DURATION,
-    REPETITIONS,
-    WARMUP,
-    WrkResult,
-    cli,
-    postgres,
-    referkit_env,
-    seed,
-    server,
-    wrk,
-)
+from bench.common import cli, in_turns, postgres, referkit_env, seed, server
 
 CONNECTIONS = 16
 APP = ["referkit.app:create_app", "--factory"]
@@ -89,25 +77,6 @@ def _auth_script(directory: Path, token: str) -> str:
     return str(path)
 
 
-def _in_turns(targets: dict[str, tuple[str, str | None]]) -> dict[str, WrkResult]:
-    """A warm-up of each target, then ``REPETITIONS`` rounds of one run of each; medians."""
-    for url, script in targets.values():
-        wrk(url, CONNECTIONS, WARMUP, script)
-    runs: dict[str, list[WrkResult]] = {name: [] for name in targets}
-    for _ in range(REPETITIONS):
-        for name, (url, script) in targets.items():
-            runs[name].append(wrk(url, CONNECTIONS, DURATION, script))
-    return {
-        name: WrkResult(
-            statistics.median(r.rps for r in results),
-            statistics.median(r.p50_ms for r in results),
-            statistics.median(r.p99_ms for r in results),
-            sum(r.non_2xx_3xx for r in results),
-        )
-        for name, results in runs.items()
-    }
-
-
 def run(env: dict[str, str], url: str, label: str, work: Path) -> None:
     cli(env, "db", "upgrade")
     env = {**env, "REFERKIT_EMBED_RATE_LIMIT_PER_MINUTE": "10000000"}
@@ -115,12 +84,13 @@ def run(env: dict[str, str], url: str, label: str, work: Path) -> None:
     with server(APP, env) as base, server(["bench.embed_floor_app:app"], floor_env) as floor_base:
         rows = seed(base, env)
         token = _prepare(base, rows)
-        results = _in_turns(
+        results = in_turns(
             {
                 "floor": (f"{floor_base}/floor/{rows['member_id']}", None),
                 "me": (f"{base}/api/v1/embed/me", _auth_script(work, token)),
                 "page": (f"{base}/embed/referrer?token={token}", None),
-            }
+            },
+            CONNECTIONS,
         )
     floor, me, page = results["floor"], results["me"], results["page"]
     for name, result in (("floor (one read)", floor), ("embed/me", me), ("embed page", page)):

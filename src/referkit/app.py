@@ -222,7 +222,8 @@ def create_app(settings: Settings | None = None) -> Referkit:
     # Outermost last: Guard → HTTPS → body limit → rate-limit headers → timeout → idempotency.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(Timeout, seconds=settings.request_timeout_seconds)
-    app.add_middleware(RateLimitHeaders)
+    if settings.rate_limit_enabled:  # nothing takes a rate-limit decision otherwise
+        app.add_middleware(RateLimitHeaders)
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,

@@ -12,6 +12,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,27 @@ from referkit.models import ApiKey
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 _SECRET_PREFIXES = ("rk_live_", "rk_test_", "pk_app_")
+
+
+class KeyCredentials(Protocol):
+    """What authentication reads of an active key: an ``ApiKey`` row, or the plain columns
+    ``ApiKeyRepository.credentials`` reads (its limit already falling back to the
+    workspace's)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def scope(self) -> str: ...
+    @property
+    def livemode(self) -> bool: ...
+    @property
+    def rate_limit_per_minute(self) -> int | None: ...
+    @property
+    def last_used_at(self) -> datetime | None: ...
+    @property
+    def app_id(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -171,11 +193,12 @@ class AuthService:
         key = await self.identify(authorization)
         if key is None:
             raise InvalidApiKey("The API key is unknown, revoked, or its secret was regenerated.")
-        if record_use and use_is_stale(key.last_used_at):
-            key.last_used_at = utcnow()
-            await self.session.flush()
+        last_used_at = key.last_used_at
+        if record_use and use_is_stale(last_used_at):
+            await self.record_use(key.id)
+            last_used_at = utcnow()
         limit = key.rate_limit_per_minute
-        if limit is None:
+        if limit is None and isinstance(key, ApiKey):  # a Bearer key's read joined this in
             limit = await self.keys.workspace_rate_limit(key.workspace_id)
         return Principal(
             workspace_id=key.workspace_id,
@@ -183,22 +206,26 @@ class AuthService:
             scope=Scope(key.scope),
             livemode=key.livemode,
             rate_limit_per_minute=limit,
-            last_used_at=key.last_used_at,
+            last_used_at=last_used_at,
             app_id=key.app_id,
         )
 
-    async def identify(self, authorization: str | None) -> ApiKey | None:
-        """The active key these credentials belong to, or None; never writes, never raises."""
+    async def identify(self, authorization: str | None) -> KeyCredentials | None:
+        """The active key these credentials belong to, or None; never writes, never raises.
+
+        A Bearer secret (every API call but Basic auth) is looked up with one indexed read of
+        plain columns, the workspace's default limit joined in (``ApiKeyRepository.credentials``):
+        no ORM object per request. Basic credentials load the key's row."""
         if not authorization:
             return None
         scheme, _, credentials = authorization.strip().partition(" ")
         credentials = credentials.strip()
-        key: ApiKey | None = None
+        key: KeyCredentials | None = None
         if scheme.lower() == "bearer":
             key = await self._by_secret(credentials)
         elif scheme.lower() == "basic":
             key = await self._by_basic(credentials)
-        if key is None or key.revoked_at is not None:
+        if key is None or (isinstance(key, ApiKey) and key.revoked_at is not None):
             return None
         return key
 
@@ -219,12 +246,12 @@ class AuthService:
         now = utcnow()
         await self.keys.record_use(key_id, now, unless_since=now - LAST_USED_RESOLUTION)
 
-    async def _by_secret(self, secret: str) -> ApiKey | None:
+    async def _by_secret(self, secret: str) -> KeyCredentials | None:
         if not secret.startswith(_SECRET_PREFIXES) or len(secret) > 200:
             return None
-        return await self.keys.by_secret_hash(hash_secret(secret))
+        return await self.keys.credentials(hash_secret(secret))
 
-    async def _by_basic(self, credentials: str) -> ApiKey | None:
+    async def _by_basic(self, credentials: str) -> KeyCredentials | None:
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):

@@ -80,7 +80,7 @@ def decode_cursor(cursor: str) -> str:
     return value
 
 
-def page_params(
+async def page_params(
     limit: Annotated[
         int | None, Query(ge=1, le=MAX_PAGE, description="Page size (cursor style).")
     ] = None,

@@ -3,12 +3,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.db.locking import skip_locked
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.models import Coupon, LedgerEntry, Program, Referral, Reward
+
+_BALANCES = (
+    select(
+        LedgerEntry.unit,
+        func.coalesce(func.sum(LedgerEntry.pending_delta), 0),
+        func.coalesce(func.sum(LedgerEntry.issued_delta), 0),
+    )
+    .where(
+        LedgerEntry.workspace_id == bindparam("workspace_id"),
+        LedgerEntry.member_id == bindparam("member_id"),
+        LedgerEntry.recipient == "referrer",
+    )
+    .group_by(LedgerEntry.unit)
+    .order_by(LedgerEntry.unit)
+)
+"""Built once: ``RewardRepository.balances`` runs on every member's stats and dashboard."""
 
 
 class RewardRepository:
@@ -140,18 +156,7 @@ class RewardRepository:
     async def balances(self, workspace_id: str, member_id: str) -> list[tuple[str, int, int]]:
         """(unit, pending, issued) sums of the member's referrer ledger, per unit."""
         rows = await self.session.execute(
-            select(
-                LedgerEntry.unit,
-                func.coalesce(func.sum(LedgerEntry.pending_delta), 0),
-                func.coalesce(func.sum(LedgerEntry.issued_delta), 0),
-            )
-            .where(
-                LedgerEntry.workspace_id == workspace_id,
-                LedgerEntry.member_id == member_id,
-                LedgerEntry.recipient == "referrer",
-            )
-            .group_by(LedgerEntry.unit)
-            .order_by(LedgerEntry.unit)
+            _BALANCES, {"workspace_id": workspace_id, "member_id": member_id}
         )
         return [(str(unit), int(pending), int(issued)) for unit, pending, issued in rows.all()]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.models import DimensionRollup, RewardRollup, Rollup
@@ -18,6 +18,29 @@ Row = dict[str, Any]
 
 def _sums() -> list[Any]:
     return [func.coalesce(func.sum(getattr(Rollup, name)), 0).label(name) for name in COUNTERS]
+
+
+def _by_day(with_from: bool, with_to: bool) -> Any:
+    stmt = (
+        select(Rollup.day, Rollup.currency, *_sums())
+        .where(
+            Rollup.workspace_id == bindparam("workspace_id"),
+            Rollup.scope == bindparam("scope"),
+            Rollup.scope_id == bindparam("scope_id"),
+        )
+        .group_by(Rollup.day, Rollup.currency)
+        .order_by(Rollup.day)
+    )
+    if with_from:
+        stmt = stmt.where(Rollup.day >= bindparam("day_from"))
+    if with_to:
+        stmt = stmt.where(Rollup.day <= bindparam("day_to"))
+    return stmt
+
+
+_BY_DAY = {(f, t): _by_day(f, t) for f in (False, True) for t in (False, True)}
+"""``by_day``'s statement for each pair of bounds, built once: building it (a sum per counter)
+cost more than the database took to answer it."""
 
 
 class StatsRepository:
@@ -33,21 +56,13 @@ class StatsRepository:
         day_to: str | None,
     ) -> list[dict[str, Any]]:
         """Per day and currency sums for one scope (days without activity are absent)."""
-        stmt = (
-            select(Rollup.day, Rollup.currency, *_sums())
-            .where(
-                Rollup.workspace_id == workspace_id,
-                Rollup.scope == scope,
-                Rollup.scope_id == scope_id,
-            )
-            .group_by(Rollup.day, Rollup.currency)
-            .order_by(Rollup.day)
-        )
+        stmt = _BY_DAY[day_from is not None, day_to is not None]
+        params = {"workspace_id": workspace_id, "scope": scope, "scope_id": scope_id}
         if day_from is not None:
-            stmt = stmt.where(Rollup.day >= day_from)
+            params["day_from"] = day_from
         if day_to is not None:
-            stmt = stmt.where(Rollup.day <= day_to)
-        return [dict(row) for row in (await self.session.execute(stmt)).mappings()]
+            params["day_to"] = day_to
+        return [dict(row) for row in (await self.session.execute(stmt, params)).mappings()]
 
     async def link_totals(
         self, workspace_id: str, link_ids: list[str]

@@ -46,7 +46,7 @@ router = APIRouter(
 )
 
 
-def paging(
+async def paging(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     count: Annotated[int, Query(ge=1, le=2_147_483_647)] = DEFAULT_COUNT,
 ) -> PageParams:

@@ -28,6 +28,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from referkit.db.sqlite_trips import OneTripConnection
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+SQLITE_POOL_SIZE = 32
 WRITE_OPTIONS = {"referkit_write": True}
 
 
@@ -71,8 +72,11 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
         url,
         echo=echo,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-        pool_size=8,
-        max_overflow=8,
+        # Opening a SQLite connection starts a thread and runs the pragmas: keep as many as a
+        # busy process uses at once rather than open and close the ones past the pool per
+        # request (11 % of a loaded server's time with 8 + 8).
+        pool_size=SQLITE_POOL_SIZE,
+        max_overflow=SQLITE_POOL_SIZE,
         pool_timeout=60,
     )
 

@@ -25,42 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from bench.common import postgres
 from referkit.db import migrate
-from referkit.link.repository import redirect_target
-from referkit.models import App, Code, Link, Program, Workspace
+from referkit.link.repository import REDIRECT_COLUMNS, redirect_target, with_program_and_app
+from referkit.models import Code, Link, Workspace
 
 LINKS, WORKSPACES, LOOKUPS, ROUNDS = 20_000, 100, 5_000, 5
 
 
 def _by_code_alone(code_key: str) -> Select[Any]:
     """The lookup before the ``codes`` table: one statement, the link found by code alone."""
-    return (
-        select(
-            Link.id,
-            Link.workspace_id,
-            Link.livemode,
-            Link.program_id,
-            Link.member_id,
-            Link.destination_url,
-            Link.ios_url,
-            Link.android_url,
-            Link.utm,
-            Link.expires_at,
-            Link.archived_at,
-            Program.landing_url,
-            Link.app_id,
-            Link.network,
-            Link.campaign,
-            Link.adset,
-            Link.ad,
-            Link.og,
-            App.platforms.label("app_platforms"),
-        )
-        .outerjoin(
-            Program, (Program.workspace_id == Link.workspace_id) & (Program.id == Link.program_id)
-        )
-        .outerjoin(App, (App.workspace_id == Link.workspace_id) & (App.id == Link.app_id))
-        .where(Link.code_key == code_key)
-    )
+    stmt = select(*REDIRECT_COLUMNS).select_from(Link)
+    return with_program_and_app(stmt).where(Link.code_key == code_key)
 
 
 async def _seed(conn: AsyncConnection) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from referkit.db.upsert import dialect_insert
@@ -96,6 +96,38 @@ class LinkRepository:
         return [row[0] for row in rows]
 
 
+REDIRECT_COLUMNS = (
+    Link.id,
+    Link.workspace_id,
+    Link.livemode,
+    Link.program_id,
+    Link.member_id,
+    Link.destination_url,
+    Link.ios_url,
+    Link.android_url,
+    Link.utm,
+    Link.expires_at,
+    Link.archived_at,
+    Program.landing_url,
+    Link.app_id,
+    Link.network,
+    Link.campaign,
+    Link.adset,
+    Link.ad,
+    Link.og,
+    App.platforms.label("app_platforms"),
+)
+"""What ``/r/{code}`` reads about a link, its program's landing page and its app's platforms
+(from ``with_program_and_app``)."""
+
+
+def with_program_and_app(stmt: Select[Any]) -> Select[Any]:
+    """``stmt`` (over ``links``) joined to the link's program and app in its workspace."""
+    return stmt.outerjoin(
+        Program, (Program.workspace_id == Link.workspace_id) & (Program.id == Link.program_id)
+    ).outerjoin(App, (App.workspace_id == Link.workspace_id) & (App.id == Link.app_id))
+
+
 async def redirect_target(conn: AsyncConnection, code_key: str) -> dict[str, Any] | None:
     """What ``/r/{code}`` needs about a link, found through ``codes`` (the code's workspace).
 
@@ -103,27 +135,7 @@ async def redirect_target(conn: AsyncConnection, code_key: str) -> dict[str, Any
     that workspace, a statement a database sharded by workspace sends to that workspace's node
     alone (an unknown code stops after the first). SQLite is never sharded: one statement
     joining the two, which saves a round trip on every cache miss."""
-    stmt = select(
-        Link.id,
-        Link.workspace_id,
-        Link.livemode,
-        Link.program_id,
-        Link.member_id,
-        Link.destination_url,
-        Link.ios_url,
-        Link.android_url,
-        Link.utm,
-        Link.expires_at,
-        Link.archived_at,
-        Program.landing_url,
-        Link.app_id,
-        Link.network,
-        Link.campaign,
-        Link.adset,
-        Link.ad,
-        Link.og,
-        App.platforms.label("app_platforms"),
-    )
+    stmt = select(*REDIRECT_COLUMNS)
     if conn.dialect.name == "postgresql":
         found = select(Code.workspace_id).where(Code.code_key == code_key)
         workspace_id = await conn.scalar(found)
@@ -135,13 +147,7 @@ async def redirect_target(conn: AsyncConnection, code_key: str) -> dict[str, Any
             Link, (Link.workspace_id == Code.workspace_id) & (Link.code_key == Code.code_key)
         )
         stmt = stmt.where(Code.code_key == code_key)
-    stmt = (
-        stmt.outerjoin(
-            Program, (Program.workspace_id == Link.workspace_id) & (Program.id == Link.program_id)
-        )
-        .outerjoin(App, (App.workspace_id == Link.workspace_id) & (App.id == Link.app_id))
-        .where(Link.code_key == code_key)
-    )
+    stmt = with_program_and_app(stmt).where(Link.code_key == code_key)
     row = (await conn.execute(stmt)).mappings().first()
     return dict(row) if row is not None else None
 

@@ -18,17 +18,20 @@ PgBouncer 1.21+ can track named statements itself (``max_prepared_statements``);
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from referkit.db.sqlite_trips import OneTripConnection
+from referkit.db.sqlite_trips import OneTripConnection, WriterTurns, attach, pending_of
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 SQLITE_POOL_SIZE = 32
+PING_AFTER_IDLE_SECONDS = 10.0
+"""A pooled PostgreSQL connection idle this long is pinged before use (see ``_ping_idle``)."""
 WRITE_OPTIONS = {"referkit_write": True}
 
 
@@ -56,22 +59,48 @@ def create_engine(
 ) -> AsyncEngine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url, echo=echo)
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args=pgbouncer_connect_args(pgbouncer),
     )
+    _ping_idle(engine)
+    return engine
+
+
+def _ping_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection before use only when it has been idle a while.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout, and asyncpg's ping is three round
+    trips (``BEGIN``, ``;``, ``ROLLBACK``): more than a whole read request. A connection that
+    was in use a moment ago is alive; one idle for ``PING_AFTER_IDLE_SECONDS`` (a server
+    restart, a proxy's idle timeout) is checked, and a dead one replaced before the request
+    sees it, as ``pool_pre_ping`` would."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _idle(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _check(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as error:  # any failure: let the pool open a new connection
+            raise exc.DisconnectionError(str(error)) from error
 
 
 def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
     engine = create_async_engine(
         url,
         echo=echo,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        # The loop reads ``in_transaction`` to skip empty COMMITs (``referkit.db.sqlite_trips``).
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
         # Opening a SQLite connection starts a thread and runs the pragmas: keep as many as a
         # busy process uses at once rather than open and close the ones past the pool per
         # request (11 % of a loaded server's time with 8 + 8).
@@ -80,10 +109,13 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
         pool_timeout=60,
     )
 
+    turns = WriterTurns(SQLITE_BUSY_TIMEOUT_MS / 1000)
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         if type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:
             dbapi_connection.__class__ = OneTripConnection  # see referkit.db.sqlite_trips
+            attach(dbapi_connection, turns)
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in sqlite_pragmas(SQLITE_BUSY_TIMEOUT_MS):
@@ -93,7 +125,11 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get("referkit_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        pending = pending_of(conn.connection.dbapi_connection)
+        if pending is not None:  # sent with the first statement that needs it
+            pending.open(write=write)
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from referkit.db.lookup import owned_by_id
 from referkit.db.upsert import dialect_insert
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.kit.search import matches_any
@@ -19,15 +20,9 @@ class LinkRepository:
         self.session = session
 
     async def get(self, workspace_id: str, livemode: bool, link_id: str) -> Link | None:
-        result: Link | None = await self.session.scalar(
-            select(Link).where(
-                Link.id == link_id,
-                Link.workspace_id == workspace_id,
-                Link.livemode == livemode,
-                Link.archived_at.is_(None),
-            )
+        return await owned_by_id(
+            self.session, Link, workspace_id, livemode, link_id, live_only=True
         )
-        return result
 
     async def code_taken(self, code_key: str) -> bool:
         """Across the installation, archived links and member codes included (``codes``)."""

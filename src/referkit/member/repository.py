@@ -3,6 +3,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referkit.db.lookup import one_by, owned_by_id
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.kit.search import matches_any
 from referkit.models import Member
@@ -18,10 +19,8 @@ class MemberRepository:
         return result
 
     async def get(self, workspace_id: str, livemode: bool, member_id: str) -> Member | None:
-        return await self._one(
-            Member.id == member_id,
-            Member.workspace_id == workspace_id,
-            Member.livemode == livemode,
+        return await owned_by_id(
+            self.session, Member, workspace_id, livemode, member_id, live_only=True
         )
 
     async def by_ids(self, workspace_id: str, livemode: bool, ids: list[str]) -> list[Member]:
@@ -36,19 +35,25 @@ class MemberRepository:
         return list((await self.session.scalars(stmt)).all())
 
     async def by_email(self, workspace_id: str, program_id: str, email_key: str) -> Member | None:
-        return await self._one(
-            Member.workspace_id == workspace_id,
-            Member.program_id == program_id,
-            Member.email_key == email_key,
+        return await one_by(
+            self.session,
+            Member,
+            live_only=True,
+            workspace_id=workspace_id,
+            program_id=program_id,
+            email_key=email_key,
         )
 
     async def by_external_id(
         self, workspace_id: str, program_id: str, external_id: str
     ) -> Member | None:
-        return await self._one(
-            Member.workspace_id == workspace_id,
-            Member.program_id == program_id,
-            Member.external_id == external_id,
+        return await one_by(
+            self.session,
+            Member,
+            live_only=True,
+            workspace_id=workspace_id,
+            program_id=program_id,
+            external_id=external_id,
         )
 
     async def by_code(self, workspace_id: str, livemode: bool, code_key: str) -> Member | None:

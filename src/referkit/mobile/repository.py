@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referkit.db.lookup import owned_by_id
 from referkit.db.partitions import created_near
 from referkit.db.upsert import dialect_insert
 from referkit.event.record import EventRecord
@@ -21,12 +22,7 @@ class AppRepository:
         self.session = session
 
     async def get(self, workspace_id: str, livemode: bool, app_id: str) -> App | None:
-        result: App | None = await self.session.scalar(
-            select(App).where(
-                App.id == app_id, App.workspace_id == workspace_id, App.livemode == livemode
-            )
-        )
-        return result
+        return await owned_by_id(self.session, App, workspace_id, livemode, app_id)
 
     async def page(
         self, workspace_id: str, livemode: bool, params: PageParams

@@ -3,6 +3,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referkit.db.lookup import owned_by_id
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.models import Code, Link, Member, Program, Referral, Rollup
 
@@ -12,14 +13,7 @@ class ProgramRepository:
         self.session = session
 
     async def get(self, workspace_id: str, livemode: bool, program_id: str) -> Program | None:
-        result: Program | None = await self.session.scalar(
-            select(Program).where(
-                Program.id == program_id,
-                Program.workspace_id == workspace_id,
-                Program.livemode == livemode,
-            )
-        )
-        return result
+        return await owned_by_id(self.session, Program, workspace_id, livemode, program_id)
 
     async def slug_taken(self, workspace_id: str, livemode: bool, slug: str) -> bool:
         found = await self.session.scalar(

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referkit.db.lookup import owned_by_id
 from referkit.db.partitions import created_near
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.kit.search import matches_any
@@ -28,14 +29,7 @@ class ReferralRepository:
         self.session = session
 
     async def get(self, workspace_id: str, livemode: bool, referral_id: str) -> Referral | None:
-        result: Referral | None = await self.session.scalar(
-            select(Referral).where(
-                Referral.id == referral_id,
-                Referral.workspace_id == workspace_id,
-                Referral.livemode == livemode,
-            )
-        )
-        return result
+        return await owned_by_id(self.session, Referral, workspace_id, livemode, referral_id)
 
     async def existing_referee(
         self, workspace_id: str, program_id: str, email_key: str | None, external_id: str | None

@@ -7,6 +7,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.db.locking import skip_locked
+from referkit.db.lookup import owned_by_id
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.models import Coupon, LedgerEntry, Program, Referral, Reward
 
@@ -32,14 +33,7 @@ class RewardRepository:
         self.session = session
 
     async def get(self, workspace_id: str, livemode: bool, reward_id: str) -> Reward | None:
-        result: Reward | None = await self.session.scalar(
-            select(Reward).where(
-                Reward.id == reward_id,
-                Reward.workspace_id == workspace_id,
-                Reward.livemode == livemode,
-            )
-        )
-        return result
+        return await owned_by_id(self.session, Reward, workspace_id, livemode, reward_id)
 
     async def by_dedupe_key(self, workspace_id: str, program_id: str, key: str) -> Reward | None:
         result: Reward | None = await self.session.scalar(

@@ -12,12 +12,14 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from referkit.db import engine as engine_module
+from referkit.db import sqlite_trips
 from referkit.db.engine import create_engine, write_engine
 from referkit.db.session import SessionFactory
 from referkit.db.sqlite_trips import WriterTurns, pending_of
@@ -175,3 +177,29 @@ async def test_an_idle_postgres_connection_found_dead_is_replaced_before_use(
             assert await conn.scalar(text("SELECT pg_backend_pid()")) != pid
     finally:
         await engine.dispose()
+
+
+async def test_short_reads_run_on_the_loop_and_long_ones_move_to_the_thread(
+    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read within its budget costs no trip to the connection's thread; one past it is
+    interrupted and answered in full from the thread."""
+    trips: list[object] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: object, *args: object) -> object:
+        trips.append(fn)
+        return await original(self, fn, *args)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    sessions = SessionFactory(sqlite_engine)
+    async with sessions.transaction() as session:
+        await session.execute(text("INSERT INTO t VALUES (:n)"), [{"n": n} for n in range(100)])
+    trips.clear()
+    cube = text("SELECT count(*), sum(a.n) FROM t AS a, t AS b, t AS c WHERE b.n < :top")
+    async with sessions(write=False) as session:
+        assert (await session.execute(cube, {"top": 1})).one() == (10_000, 495_000)
+        assert trips == []
+        monkeypatch.setattr(sqlite_trips, "LOOP_READ_STEPS", 5_000)
+        assert (await session.execute(cube, {"top": 100})).one() == (1_000_000, 49_500_000)
+        assert len(trips) == 1

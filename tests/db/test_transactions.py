@@ -203,3 +203,30 @@ async def test_short_reads_run_on_the_loop_and_long_ones_move_to_the_thread(
         monkeypatch.setattr(sqlite_trips, "LOOP_READ_STEPS", 5_000)
         assert (await session.execute(cube, {"top": 100})).one() == (1_000_000, 49_500_000)
         assert len(trips) == 1
+
+
+async def test_a_write_transaction_that_changes_nothing_makes_no_trip_to_the_thread(
+    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With its turn, a writer's BEGIN IMMEDIATE goes on the loop; a transaction that changed
+    no row commits there too. Writes, and the COMMIT after them, go to the thread."""
+    trips: list[object] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: object, *args: object) -> object:
+        trips.append(fn)
+        return await original(self, fn, *args)
+
+    sessions = SessionFactory(sqlite_engine)
+    async with sessions.transaction() as session:  # opens the pool's connection first
+        await session.scalar(text("SELECT 1"))
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    async with sessions.transaction() as session:
+        assert await session.scalar(text("SELECT count(*) FROM t")) == 0
+        assert await _raw_in_transaction(session)
+    assert trips == []
+    async with sessions.transaction() as session:
+        await session.execute(text("INSERT INTO t VALUES (7)"))
+    assert len(trips) == 2  # the INSERT, then the COMMIT
+    async with sessions(write=False) as session:
+        assert await session.scalar(text("SELECT count(*) FROM t")) == 1

@@ -115,7 +115,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
     def _on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
         if type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:
             dbapi_connection.__class__ = OneTripConnection  # see referkit.db.sqlite_trips
-            attach(dbapi_connection, turns)
+            attach(dbapi_connection, turns, SQLITE_BUSY_TIMEOUT_MS)
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in sqlite_pragmas(SQLITE_BUSY_TIMEOUT_MS):

@@ -31,7 +31,11 @@ reader wait for a writer, and an indexed read is a few microseconds of C — und
 virtual-machine steps (``LOOP_READ_STEPS``): a read that exceeds it (a year of stats, an
 export) is interrupted, which undoes nothing for a ``SELECT``, and runs again on the thread,
 where it leaves the loop free. Writes, ``BEGIN`` and ``COMMIT`` always go to the thread: they
-may wait for a lock or a checkpoint.
+may wait for a lock or a checkpoint — with two exceptions that cannot wait: once this process's
+writer holds its turn, its ``BEGIN IMMEDIATE`` is tried on the loop without a busy timeout (it
+goes to the thread only when another process holds the lock), and a transaction that changed no
+row commits on the loop (nothing to write, no checkpoint to run). A create-or-fetch of a member
+that exists then makes no trip at all.
 
 The engine's connect hook switches each new connection to ``OneTripConnection``.
 """
@@ -99,13 +103,16 @@ class WriterTurns:
 class Pending:
     """A connection's transaction state: the ``BEGIN`` not sent yet, and the turn it holds."""
 
-    __slots__ = ("begin", "eager", "turn", "turns")
+    __slots__ = ("begin", "busy_ms", "changes", "eager", "turn", "turns")
 
-    def __init__(self, turns: WriterTurns | None) -> None:
+    def __init__(self, turns: WriterTurns | None, busy_ms: int) -> None:
         self.turns = turns
+        self.busy_ms = busy_ms
         self.begin: str | None = None
         self.eager = False
         self.turn: asyncio.Lock | None = None
+        self.changes = -1
+        """The connection's ``total_changes`` when the transaction began."""
 
     def open(self, *, write: bool) -> None:
         """A transaction starts: ``BEGIN IMMEDIATE`` with the first statement, or ``BEGIN``
@@ -136,8 +143,8 @@ def pending_of(adapted: Any) -> Pending | None:
     return state
 
 
-def attach(adapted: Any, turns: WriterTurns | None) -> Pending:
-    adapted._connection.referkit_pending = state = Pending(turns)
+def attach(adapted: Any, turns: WriterTurns | None, busy_ms: int) -> Pending:
+    adapted._connection.referkit_pending = state = Pending(turns, busy_ms)
     return state
 
 
@@ -208,11 +215,34 @@ async def _begin_for(adapted: Any, operation: str) -> str | None:
     if state is None:
         return None
     begin = state.needed(operation)
-    if begin is not None:
-        if begin == "BEGIN IMMEDIATE" or writes(operation):
-            await state.take_turn()
-        state.begin = None  # sent now; if it fails, the rollback that follows ends the turn
+    if begin is None:
+        return None
+    state.begin = None  # sent now; if it fails, the rollback that follows ends the turn
+    raw = adapted._connection._connection
+    if raw is not None:
+        state.changes = raw.total_changes
+    if begin == "BEGIN IMMEDIATE" or writes(operation):
+        await state.take_turn()
+        if raw is not None and state.turn is not None and _begin_on_loop(raw, begin, state):
+            return None
     return begin
+
+
+def _begin_on_loop(conn: sqlite3.Connection, begin: str, state: Pending) -> bool:
+    """``begin`` on the loop if no other process holds the write lock (True), without waiting
+    for one that does (False: the thread sends it and waits there)."""
+    if conn.in_transaction:
+        return True
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        conn.execute(begin)
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return False
+        raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={state.busy_ms}")
+    return True
 
 
 def _read_on_loop(
@@ -305,7 +335,12 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def commit(self) -> None:
         try:
             if self._in_transaction():
-                super().commit()
+                raw = self._connection._connection
+                state = pending_of(self)
+                if raw is not None and state is not None and state.changes == raw.total_changes:
+                    raw.execute("COMMIT")  # nothing written: only the locks to let go
+                else:
+                    super().commit()
         finally:
             self._end()
 

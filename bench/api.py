@@ -1,7 +1,7 @@
 """The everyday authenticated API path under load, against its floor measured in the same run.
 
     .venv/bin/python -m bench.api
-    BENCH_PG_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/bench_api \\
+    BENCH_PG_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python -m bench.api
 
 Requests (one API key, full scope, rate limits off so one load generator is never refused):

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.types import Receive, Scope, Send
 
-from referkit import __version__
+from referkit import __version__, fastapi_params
 from referkit.api import api_router, compat_routers
 from referkit.auth.cache import PrincipalCache
 from referkit.config import Settings, load_settings
@@ -221,6 +221,7 @@ def create_app(settings: Settings | None = None) -> Referkit:
     install_docs(app)
     install_dashboard(app)
     install_route_table(app)
+    fastapi_params.install()
     # Outermost last: Guard → HTTPS → body limit → rate-limit headers → timeout → idempotency.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(Timeout, seconds=settings.request_timeout_seconds)

@@ -55,6 +55,7 @@ def test_create_app_installs_them(app: FastAPI) -> None:
         fastapi_params.field_annotation_is_sequence
     )
     assert dependency_utils._get_param_model is fastapi_params.get_param_model
+    assert dependency_utils._get_cache_key is fastapi_params.get_cache_key
     fastapi_params.install()  # again: nothing changes
     assert dependency_utils._get_param_model is fastapi_params.get_param_model
 
@@ -73,6 +74,43 @@ def test_every_parameter_of_the_app_is_classified_as_fastapi_classifies_it(app: 
             kinds.add((expected, model is not None))
     assert (True, False) in kinds  # the app has sequence parameters, and others
     assert (False, False) in kinds
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    for sub in dependant.dependencies:
+        yield sub
+        yield from _dependants(sub)
+
+
+def test_every_dependency_of_the_app_has_the_cache_key_fastapi_gives_it(app: FastAPI) -> None:
+    dependants = [
+        sub
+        for context in iter_route_contexts(app.routes)
+        if getattr(context, "dependant", None) is not None
+        for sub in _dependants(context.dependant)
+    ]
+    assert len(dependants) > 200
+    for _ in range(2):  # the first answer is worked out, the second remembered
+        for dependant in dependants:
+            expected = fastapi_params._get_cache_key(dependant=dependant)
+            assert fastapi_params.get_cache_key(dependant=dependant, uses_scopes_cache={}) == (
+                expected
+            )
+
+
+def test_a_dependency_given_another_callable_has_another_cache_key() -> None:
+    async def first() -> int:
+        return 1
+
+    async def second() -> int:
+        return 2
+
+    dependant = Dependant(call=first, name="value")
+    assert fastapi_params.get_cache_key(dependant=dependant)[0] is first
+    dependant.call = second
+    assert fastapi_params.get_cache_key(dependant=dependant)[0] is second
+    dependant.scope = "function"
+    assert fastapi_params.get_cache_key(dependant=dependant)[2] == "function"
 
 
 class Filters(BaseModel):

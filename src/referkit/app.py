@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.types import Receive, Scope, Send
 
-from referkit import __version__
+from referkit import __version__, fastapi_params
 from referkit.api import api_router, compat_routers
 from referkit.auth.cache import PrincipalCache
 from referkit.config import Settings, load_settings
@@ -49,6 +49,7 @@ from referkit.mobile.endpoints import well_known_router
 from referkit.mobile.intake import InstallIntake, installs_app_id
 from referkit.openapi import install_docs, operation_id_from_name
 from referkit.protection import BodyLimit, RateLimitHeaders, RequireHttps, Timeout
+from referkit.routing import install_route_table
 from referkit.skan.endpoints import postback_router as skan_postback_router
 from referkit.worker.runner import running as worker_running
 
@@ -219,6 +220,8 @@ def create_app(settings: Settings | None = None) -> Referkit:
     app.add_route("/problems/{code}", problem_page, include_in_schema=False)
     install_docs(app)
     install_dashboard(app)
+    install_route_table(app)
+    fastapi_params.install()
     # Outermost last: Guard → HTTPS → body limit → rate-limit headers → timeout → idempotency.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(Timeout, seconds=settings.request_timeout_seconds)

@@ -8,9 +8,9 @@ something the caller did not mean), and adds security headers to every response.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from referkit.errors import problem_response
@@ -35,13 +35,7 @@ class GuardMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                # A page that lists who may frame it (the embedded dashboard) must not also say
-                # DENY: browsers that still read X-Frame-Options would refuse every host.
-                framed = "frame-ancestors" in headers.get("content-security-policy", "")
-                for name, value in SECURITY_HEADERS:
-                    if name not in headers and not (framed and name == "x-frame-options"):
-                        headers.append(name, value)
+                message["headers"] = with_security_headers(message["headers"])
             await send(message)
 
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
@@ -88,12 +82,37 @@ class GuardMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+def with_security_headers(raw_headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``raw_headers`` with each security header the response does not set itself.
+
+    A page that lists who may frame it (the embedded dashboard) does not also get
+    X-Frame-Options: DENY, as browsers that still read it would refuse every host. Names are
+    compared as raw ASGI pairs, as Starlette's ``Headers`` compares them.
+    """
+    headers = list(raw_headers)
+    names = [name for name, _ in headers]
+    framed = False
+    for name, value in headers:
+        if name == b"content-security-policy":
+            framed = b"frame-ancestors" in value
+            break
+    for name, value in RAW_SECURITY_HEADERS:
+        if name not in names and not (framed and name == b"x-frame-options"):
+            headers.append((name, value))
+    return headers
+
+
 def _repeated_parameter(path: str, query: bytes) -> str | None:
     """The first query parameter named twice on an ``/api/v1`` path, or None."""
-    if not query or not path.startswith("/api/v1/"):
-        return None
+    if not query or not path.startswith("/api/v1/") or b"&" not in query:
+        return None  # one parameter cannot be given twice
+    text = query.decode("latin-1")
+    if "%" in text or "+" in text:  # names to decode: parse_qsl's way
+        names = [name for name, _ in parse_qsl(text, keep_blank_values=True)]
+    else:  # the names as they stand (what parse_qsl would make of them)
+        names = [part.partition("=")[0] for part in text.split("&") if part]
     seen: set[str] = set()
-    for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+    for name in names:
         if name in seen:
             return name
         seen.add(name)

@@ -14,6 +14,7 @@ error responses included.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
@@ -210,9 +211,27 @@ class RateLimitHeaders:
             if message["type"] == "http.response.start":
                 decision = scope.get("state", {}).get("rate_limit")
                 if decision is not None:
-                    headers = MutableHeaders(scope=message)
-                    for name, value in decision.headers():
-                        headers[name.decode()] = value.decode()
+                    message["headers"] = with_headers_set(message["headers"], decision.headers())
             await send(message)
 
         await self.app(scope, receive, send_with_limits)
+
+
+def with_headers_set(
+    raw_headers: Iterable[tuple[bytes, bytes]], values: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """``raw_headers`` with each of ``values`` (lower-case names) set: in place of the first
+    header of that name, its repeats dropped, or at the end (``MutableHeaders.__setitem__``,
+    on the raw ASGI pairs)."""
+    headers = list(raw_headers)
+    present = {bytes(name) for name, _ in headers}
+    for name, value in values:
+        if name not in present:
+            headers.append((name, value))
+            present.add(name)
+            continue
+        found = [index for index, (key, _) in enumerate(headers) if key == name]
+        for index in reversed(found[1:]):
+            del headers[index]
+        headers[found[0]] = (name, value)
+    return headers

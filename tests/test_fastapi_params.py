@@ -1,0 +1,157 @@
+"""The remembered parameter analysis (``referkit.fastapi_params``) answers as FastAPI does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import fastapi.dependencies.utils as dependency_utils
+import pytest
+from fastapi import FastAPI, Query
+from fastapi._compat import ModelField
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
+from pydantic import BaseModel, Json
+
+from referkit import fastapi_params
+from referkit.app import create_app
+from referkit.config import Settings
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+    tmp: Path = tmp_path_factory.mktemp("params")
+    return create_app(
+        Settings(
+            database_url=f"sqlite+aiosqlite:///{tmp / 'unused.db'}",
+            data_dir=tmp,
+            secret_key="test-secret-key-" + "x" * 32,
+        )
+    )
+
+
+def _fields(dependant: Dependant) -> Iterator[ModelField]:
+    yield from dependant.path_params
+    yield from dependant.query_params
+    yield from dependant.header_params
+    yield from dependant.cookie_params
+    yield from dependant.body_params
+    for sub in dependant.dependencies:
+        yield from _fields(sub)
+
+
+def _all_fields(app: FastAPI) -> list[ModelField]:
+    fields = []
+    for context in iter_route_contexts(app.routes):
+        dependant = getattr(context, "dependant", None)
+        if dependant is not None:
+            fields.extend(_fields(dependant))
+    return fields
+
+
+def test_create_app_installs_them(app: FastAPI) -> None:
+    assert dependency_utils.field_annotation_is_sequence is (
+        fastapi_params.field_annotation_is_sequence
+    )
+    assert dependency_utils._get_param_model is fastapi_params.get_param_model
+    assert dependency_utils._get_cache_key is fastapi_params.get_cache_key
+    fastapi_params.install()  # again: nothing changes
+    assert dependency_utils._get_param_model is fastapi_params.get_param_model
+
+
+def test_every_parameter_of_the_app_is_classified_as_fastapi_classifies_it(app: FastAPI) -> None:
+    fields = _all_fields(app)
+    assert len(fields) > 200
+    kinds = set()
+    for _ in range(2):  # the first answer is worked out, the second remembered
+        for field in fields:
+            annotation = field.field_info.annotation
+            expected = fastapi_params._field_annotation_is_sequence(annotation)
+            assert fastapi_params.field_annotation_is_sequence(annotation) is expected
+            model = fastapi_params._get_param_model(field)
+            assert fastapi_params.get_param_model(field) is model
+            kinds.add((expected, model is not None))
+    assert (True, False) in kinds  # the app has sequence parameters, and others
+    assert (False, False) in kinds
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    for sub in dependant.dependencies:
+        yield sub
+        yield from _dependants(sub)
+
+
+def test_every_dependency_of_the_app_has_the_cache_key_fastapi_gives_it(app: FastAPI) -> None:
+    dependants = [
+        sub
+        for context in iter_route_contexts(app.routes)
+        if getattr(context, "dependant", None) is not None
+        for sub in _dependants(context.dependant)
+    ]
+    assert len(dependants) > 200
+    for _ in range(2):  # the first answer is worked out, the second remembered
+        for dependant in dependants:
+            expected = fastapi_params._get_cache_key(dependant=dependant)
+            assert fastapi_params.get_cache_key(dependant=dependant, uses_scopes_cache={}) == (
+                expected
+            )
+
+
+def test_a_dependency_given_another_callable_has_another_cache_key() -> None:
+    async def first() -> int:
+        return 1
+
+    async def second() -> int:
+        return 2
+
+    dependant = Dependant(call=first, name="value")
+    assert fastapi_params.get_cache_key(dependant=dependant)[0] is first
+    dependant.call = second
+    assert fastapi_params.get_cache_key(dependant=dependant)[0] is second
+    dependant.scope = "function"
+    assert fastapi_params.get_cache_key(dependant=dependant)[2] == "function"
+
+
+class Filters(BaseModel):
+    limit: int = 10
+
+
+@pytest.mark.parametrize(
+    "annotation",
+    [
+        str,
+        str | None,
+        list[str],
+        list[str] | None,
+        Annotated[list[int], Query()],
+        Annotated[str | None, Query(max_length=3)],
+        tuple[int, ...],
+        set[str],
+        bytes,
+        dict[str, int],
+        Filters,
+        Filters | None,
+        Json[list[int]],
+    ],
+)
+def test_annotations_are_classified_as_fastapi_classifies_them(annotation: Any) -> None:
+    expected = fastapi_params._field_annotation_is_sequence(annotation)
+    assert fastapi_params.field_annotation_is_sequence(annotation) is expected
+    assert fastapi_params.field_annotation_is_sequence(annotation) is expected
+
+
+def test_a_changed_declaration_is_classified_again() -> None:
+    app = FastAPI()
+
+    @app.get("/items")
+    async def items(filters: Annotated[Filters, Query()], tag: str | None = None) -> None:
+        """A query model and a plain parameter."""
+
+    route = next(r for r in iter_route_contexts(app.routes) if r.path == "/items")
+    model_field, plain_field = route.dependant.query_params
+    assert fastapi_params.get_param_model(model_field) is Filters
+    assert fastapi_params.get_param_model(plain_field) is None
+    plain_field.field_info, model_field.field_info = model_field.field_info, plain_field.field_info
+    assert fastapi_params.get_param_model(plain_field) is Filters
+    assert fastapi_params.get_param_model(model_field) is None

@@ -611,3 +611,40 @@ async def test_search_filters(client: httpx.AsyncClient, key: Key, app: FastAPI)
         {"created_before": "2024-13-01"},
     ):
         assert (await client.get(REFERRALS, params=bad, headers=key.headers)).status_code == 422
+
+
+async def test_a_members_referrals_page_by_cursor(
+    client: httpx.AsyncClient, key: Key, app: FastAPI
+) -> None:
+    """The member filter alone (what a referrer dashboard asks) pages newest first by cursor,
+    within the member, the workspace and the key's mode."""
+    program = await create_program(client, key)
+    member = await create_member(client, key, program["id"])
+    neighbour = await create_member(client, key, program["id"])
+    made = [
+        await create_referral(client, key, member["referral_code"], email=f"p{n}@x.io")
+        for n in range(3)
+    ]
+    await create_referral(client, key, neighbour["referral_code"], email="other@x.io")
+    other_key = await new_key(app)
+
+    async def page(**params: Any) -> dict[str, Any]:
+        response = await client.get(
+            REFERRALS, params={"member_id": member["id"], **params}, headers=key.headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    first = await page(limit=2)
+    assert [r["id"] for r in first["data"]] == [made[2]["id"], made[1]["id"]]
+    assert first["meta"]["hasMore"] is True
+    second = await page(limit=2, cursor=first["meta"]["cursor"])
+    assert [r["id"] for r in second["data"]] == [made[0]["id"]]
+    assert second["meta"]["hasMore"] is False
+    assert second["meta"]["cursor"] is None
+    foreign = await client.get(
+        REFERRALS, params={"member_id": member["id"]}, headers=other_key.headers
+    )
+    assert foreign.status_code == 200, foreign.text
+    assert foreign.json()["data"] == []

@@ -140,6 +140,12 @@ async def paginate(
     rows = list(
         (await session.scalars(stmt.order_by(id_column.desc()).limit(params.limit + 1))).all()
     )
+    return cursor_page(rows, params)
+
+
+def cursor_page(rows: list[Any], params: PageParams) -> tuple[list[Any], PageMeta]:
+    """A cursor-style page from up to ``limit + 1`` rows read newest first (the extra row only
+    says that more follow)."""
     has_more = len(rows) > params.limit
     rows = rows[: params.limit]
     cursor = encode_cursor(rows[-1].id) if has_more and rows else None

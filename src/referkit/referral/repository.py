@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.db.lookup import owned_by_id
 from referkit.db.partitions import created_near
-from referkit.kit.pagination import PageMeta, PageParams, paginate
+from referkit.kit.pagination import PageMeta, PageParams, cursor_page, paginate
 from referkit.kit.search import matches_any
 from referkit.models import Click, Customer, Event, Referral
 
@@ -22,6 +24,19 @@ class DeviceSighting:
     visitor_id: str | None
     click_id: str | None
     click_visitor_id: str | None
+
+
+@functools.cache
+def _member_page(after_cursor: bool) -> Select[Any]:
+    """One member's referrals, newest first (see ``ReferralRepository.page``)."""
+    stmt = select(Referral).where(
+        Referral.workspace_id + "" == bindparam("workspace_id"),
+        Referral.livemode == bindparam("livemode"),
+        Referral.member_id == bindparam("member_id"),
+    )
+    if after_cursor:
+        stmt = stmt.where(Referral.id < bindparam("cursor"))
+    return stmt.order_by(Referral.id.desc()).limit(bindparam("limit"))
 
 
 class ReferralRepository:
@@ -88,6 +103,24 @@ class ReferralRepository:
         created_after: datetime | None = None,
         created_before: datetime | None = None,
     ) -> tuple[list[Referral], PageMeta]:
+        if (
+            member_id is not None
+            and not params.offset_style
+            and all(
+                value is None for value in (program_id, status, q, created_after, created_before)
+            )
+        ):
+            # A referrer dashboard asks this on every page view: a statement built once.
+            values = {
+                "workspace_id": workspace_id,
+                "livemode": livemode,
+                "member_id": member_id,
+                "limit": params.limit + 1,
+            }
+            if params.cursor_id is not None:
+                values["cursor"] = params.cursor_id
+            stmt = _member_page(params.cursor_id is not None)
+            return cursor_page(list((await self.session.scalars(stmt, values)).all()), params)
         # One member's referrals: read through ix_referrals_member_id and sort those few.
         # Left as a bare column, the tenancy filter lets SQLite (which keeps no statistics)
         # walk the whole workspace's (workspace_id, livemode, id) index newest first instead.

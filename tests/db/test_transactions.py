@@ -179,19 +179,25 @@ async def test_an_idle_postgres_connection_found_dead_is_replaced_before_use(
         await engine.dispose()
 
 
-async def test_short_reads_run_on_the_loop_and_long_ones_move_to_the_thread(
-    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A read within its budget costs no trip to the connection's thread; one past it is
-    interrupted and answered in full from the thread."""
-    trips: list[object] = []
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The calls handed to aiosqlite connections' threads from now on."""
+    handed: list[object] = []
     original = aiosqlite.Connection._execute
 
     async def counted(self: aiosqlite.Connection, fn: object, *args: object) -> object:
-        trips.append(fn)
+        handed.append(fn)
         return await original(self, fn, *args)
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return handed
+
+
+async def test_short_reads_run_on_the_loop_and_long_ones_move_to_the_thread(
+    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, trips: list[object]
+) -> None:
+    """A read within its budget costs no trip to the connection's thread; one past it is
+    interrupted and answered in full from the thread."""
     sessions = SessionFactory(sqlite_engine)
     async with sessions.transaction() as session:
         await session.execute(text("INSERT INTO t VALUES (:n)"), [{"n": n} for n in range(100)])
@@ -206,21 +212,14 @@ async def test_short_reads_run_on_the_loop_and_long_ones_move_to_the_thread(
 
 
 async def test_a_write_transaction_that_changes_nothing_makes_no_trip_to_the_thread(
-    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    sqlite_engine: AsyncEngine, trips: list[object]
 ) -> None:
     """With its turn, a writer's BEGIN IMMEDIATE goes on the loop; a transaction that changed
     no row commits there too. Writes, and the COMMIT after them, go to the thread."""
-    trips: list[object] = []
-    original = aiosqlite.Connection._execute
-
-    async def counted(self: aiosqlite.Connection, fn: object, *args: object) -> object:
-        trips.append(fn)
-        return await original(self, fn, *args)
-
     sessions = SessionFactory(sqlite_engine)
     async with sessions.transaction() as session:  # opens the pool's connection first
         await session.scalar(text("SELECT 1"))
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    trips.clear()
     async with sessions.transaction() as session:
         assert await session.scalar(text("SELECT count(*) FROM t")) == 0
         assert await _raw_in_transaction(session)

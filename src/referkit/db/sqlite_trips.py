@@ -120,8 +120,9 @@ class Pending:
         self.begin = "BEGIN IMMEDIATE" if write else "BEGIN"
         self.eager = write
 
-    def needed(self, operation: str) -> str | None:
-        if self.begin is None or not (self.eager or writes(operation)):
+    def needed(self, write: bool) -> str | None:
+        """The ``BEGIN`` a statement (a write or not) must send first, or None."""
+        if self.begin is None or not (self.eager or write):
             return None
         return self.begin
 
@@ -209,22 +210,22 @@ def _executemany(
         cursor.close()
 
 
-async def _begin_for(adapted: Any, operation: str) -> str | None:
-    """The ``BEGIN`` to send before ``operation``, its writer's turn taken (or None)."""
+async def _begin_for(adapted: Any, write: bool) -> str | None:
+    """The ``BEGIN`` still to send before a statement (a write or not), or None; a ``BEGIN``
+    is only ever needed to write, so the writer's turn is taken first."""
     state = pending_of(adapted)
     if state is None:
         return None
-    begin = state.needed(operation)
+    begin = state.needed(write)
     if begin is None:
         return None
     state.begin = None  # sent now; if it fails, the rollback that follows ends the turn
     raw = adapted._connection._connection
     if raw is not None:
         state.changes = raw.total_changes
-    if begin == "BEGIN IMMEDIATE" or writes(operation):
-        await state.take_turn()
-        if raw is not None and state.turn is not None and _begin_on_loop(raw, begin, state):
-            return None
+    await state.take_turn()
+    if raw is not None and state.turn is not None and _begin_on_loop(raw, begin, state):
+        return None
     return begin
 
 
@@ -271,9 +272,10 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         return cursor
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
-        begin = await _begin_for(self._adapt_connection, operation)
+        write = writes(operation)
+        begin = await _begin_for(self._adapt_connection, write)
         raw = self._connection._connection
-        if begin is None and raw is not None and not writes(operation):
+        if begin is None and raw is not None and not write:
             rows = _read_on_loop(raw, cast(_Outcome, self._cursor), operation, parameters)
             if rows is not None:
                 self._rows = collections.deque(rows)
@@ -293,7 +295,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             return None
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
-        begin = await _begin_for(self._adapt_connection, operation)
+        begin = await _begin_for(self._adapt_connection, writes(operation))
         async with self._adapt_connection._execute_mutex:
             await self._connection._execute(
                 _executemany,
@@ -312,7 +314,7 @@ class PendingServerSideCursor(AsyncAdapt_aiosqlite_ss_cursor):
     __slots__ = ()
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
-        begin = await _begin_for(self._adapt_connection, operation)
+        begin = await _begin_for(self._adapt_connection, writes(operation))
         if begin is not None:
             await self._connection._execute(_begin, self._connection._conn, begin)
         return await super()._execute_async(operation, parameters)

@@ -35,25 +35,24 @@ class MemberRepository:
         return list((await self.session.scalars(stmt)).all())
 
     async def by_email(self, workspace_id: str, program_id: str, email_key: str) -> Member | None:
-        return await one_by(
-            self.session,
-            Member,
-            live_only=True,
-            workspace_id=workspace_id,
-            program_id=program_id,
-            email_key=email_key,
-        )
+        return await self._in_program(workspace_id, program_id, email_key=email_key)
 
     async def by_external_id(
         self, workspace_id: str, program_id: str, external_id: str
     ) -> Member | None:
+        return await self._in_program(workspace_id, program_id, external_id=external_id)
+
+    async def _in_program(
+        self, workspace_id: str, program_id: str, **identity: str
+    ) -> Member | None:
+        """The program's member (not deleted) with this identity (an email key or external id)."""
         return await one_by(
             self.session,
             Member,
             live_only=True,
             workspace_id=workspace_id,
             program_id=program_id,
-            external_id=external_id,
+            **identity,
         )
 
     async def by_code(self, workspace_id: str, livemode: bool, code_key: str) -> Member | None:

@@ -3,12 +3,14 @@ counted)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import CompoundSelect, bindparam, func, literal_column, select, union_all
+from sqlalchemy.engine import Row as ResultRow
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referkit.models import DimensionRollup, RewardRollup, Rollup
+from referkit.models import DimensionRollup, LedgerEntry, Member, RewardRollup, Rollup
 from referkit.stats.dimensions import COUNTERS as DIMENSION_COUNTERS
 from referkit.stats.reward_rollups import REWARD_COUNTERS
 from referkit.stats.rollups import COUNTERS
@@ -43,6 +45,80 @@ _BY_DAY = {(f, t): _by_day(f, t) for f in (False, True) for t in (False, True)}
 cost more than the database took to answer it."""
 
 
+MEMBER_PART, ROLLUP_PART, BALANCE_PART = 0, 1, 2
+"""The parts of ``member_sums``'s rows, in the order they come."""
+
+
+def _columns(part: int, name: Any, *sums: Any) -> list[Any]:
+    """A row of ``member_sums``: each part labels its columns alike, zeros for what it lacks."""
+    zero: Any = literal_column("0")
+    values = [*sums, *[zero] * (len(COUNTERS) - len(sums))]
+    return [
+        literal_column(str(part)).label("part"),
+        name.label("name"),
+        *(value.label(counter) for value, counter in zip(values, COUNTERS, strict=True)),
+    ]
+
+
+def _member_sums(owned: bool, with_from: bool, with_to: bool) -> CompoundSelect[Any]:
+    # Core columns (not the mapped classes'): a Core statement skips the ORM's compile step.
+    r, led, m = Rollup.__table__.c, LedgerEntry.__table__.c, Member.__table__.c
+    rollups = (
+        select(
+            *_columns(
+                ROLLUP_PART,
+                r.currency,
+                *(func.coalesce(func.sum(r[name]), 0) for name in COUNTERS),
+            )
+        )
+        .where(
+            r.workspace_id == bindparam("workspace_id"),
+            r.scope == "member",
+            r.scope_id == bindparam("member_id"),
+        )
+        .group_by(r.currency)
+    )
+    if with_from:
+        rollups = rollups.where(r.day >= bindparam("day_from"))
+    if with_to:
+        rollups = rollups.where(r.day <= bindparam("day_to"))
+    balances = (
+        select(
+            *_columns(
+                BALANCE_PART,
+                led.unit,
+                func.coalesce(func.sum(led.pending_delta), 0),
+                func.coalesce(func.sum(led.issued_delta), 0),
+            )
+        )
+        .where(
+            led.workspace_id == bindparam("workspace_id"),
+            led.member_id == bindparam("member_id"),
+            led.recipient == "referrer",
+        )
+        .group_by(led.unit)
+    )
+    parts = [rollups, balances]
+    if owned:
+        member = select(*_columns(MEMBER_PART, m.id)).where(
+            m.id == bindparam("member_id"),
+            m.workspace_id == bindparam("workspace_id"),
+            m.livemode == bindparam("livemode"),
+            m.deleted_at.is_(None),
+        )
+        parts.insert(0, member)
+    return union_all(*parts).order_by(literal_column("part"), literal_column("name"))
+
+
+_MEMBER_SUMS = {
+    (o, f, t): _member_sums(o, f, t)
+    for o in (False, True)
+    for f in (False, True)
+    for t in (False, True)
+}
+"""``member_sums``'s statement for each case, built once."""
+
+
 class StatsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -63,6 +139,35 @@ class StatsRepository:
         if day_to is not None:
             params["day_to"] = day_to
         return [dict(row) for row in (await self.session.execute(stmt, params)).mappings()]
+
+    async def member_sums(
+        self,
+        workspace_id: str,
+        member_id: str,
+        day_from: str | None,
+        day_to: str | None,
+        *,
+        livemode: bool | None = None,
+    ) -> Sequence[ResultRow[Any]]:
+        """A member's rollup sums per currency over the days in [day_from, day_to] and their
+        referrer balances per unit, in one statement: rows of ``(part, name, *COUNTERS)``,
+        ``ROLLUP_PART`` rows named by currency, then ``BALANCE_PART`` rows named by unit (in
+        unit order) whose first two counters are the pending and issued sums.
+
+        With ``livemode``, the member's own row comes first (``MEMBER_PART``, named by its id)
+        when the member is in the workspace and mode and not deleted, so the caller learns in
+        the same round trip whether it may answer at all.
+        """
+        stmt = _MEMBER_SUMS[livemode is not None, day_from is not None, day_to is not None]
+        params: dict[str, Any] = {"workspace_id": workspace_id, "member_id": member_id}
+        if livemode is not None:
+            params["livemode"] = livemode
+        if day_from is not None:
+            params["day_from"] = day_from
+        if day_to is not None:
+            params["day_to"] = day_to
+        rows: Sequence[ResultRow[Any]] = (await self.session.execute(stmt, params)).all()
+        return rows
 
     async def link_totals(
         self, workspace_id: str, link_ids: list[str]

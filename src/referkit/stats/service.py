@@ -6,6 +6,7 @@ Program warnings read the program's held rewards only (an indexed, small set).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -14,15 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Principal
 from referkit.errors import Unprocessable
+from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
 from referkit.link.service import LinkService
 from referkit.member.service import MemberService
 from referkit.models import Member
 from referkit.program.service import ProgramService
 from referkit.reward.service import PoolCount, RewardService
-from referkit.stats.repository import StatsRepository
+from referkit.stats.repository import MEMBER_PART, ROLLUP_PART, StatsRepository
 from referkit.stats.reward_rollups import REWARD_COUNTERS
-from referkit.stats.rollups import ALL_TIME, MEMBER_ALL, MEMBER_MONTH
+from referkit.stats.rollups import ALL_TIME, COUNTERS, MEMBER_ALL, MEMBER_MONTH
 from referkit.stats.schemas import (
     Counters,
     Interval,
@@ -105,6 +107,54 @@ def _counters(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _day(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def _member_stats(
+    member_id: str, day_from: date | None, day_to: date | None, rows: Sequence[Any]
+) -> MemberStats:
+    """``MemberStats`` from ``StatsRepository.member_sums``'s rows (without the member's)."""
+    counts = [0] * (len(COUNTERS) - 1)  # every counter but revenue, in COUNTERS' order
+    revenue: dict[str, int] = {}
+    rewards: list[RewardTotals] = []
+    for part, name, *sums in rows:
+        if part == ROLLUP_PART:
+            for i, value in enumerate(sums[:-1]):
+                counts[i] += int(value)
+            if name:
+                revenue[name] = revenue.get(name, 0) + int(sums[-1])
+        else:  # BALANCE_PART, in unit order
+            pending, issued = int(sums[0]), int(sums[1])
+            rewards.append(
+                RewardTotals(unit=name, earned=pending + issued, pending=pending, issued=issued)
+            )
+    money = [t for t in rewards if len(t.unit) == 3 and t.unit.isupper()]
+    main = max(money, key=lambda t: t.earned, default=None)
+    return MemberStats(
+        member_id=member_id,
+        from_=day_from,
+        to=day_to,
+        rewards_earned=Money(amount=main.earned, currency=main.unit) if main else None,
+        rewards=rewards,
+        **dict(zip(_MEMBER_COUNTERS, counts, strict=True)),
+        revenue=[Money(amount=v, currency=c) for c, v in sorted(revenue.items())],
+    )
+
+
+_MEMBER_COUNTERS = (
+    "clicks",
+    "bot_clicks",
+    "reach",
+    "installs",
+    "signups",
+    "referrals",
+    "qualified_referrals",
+    "conversions",
+)
+"""``Counters``' fields for ``COUNTERS`` but revenue, in the same order."""
+
+
 def _pool_warning(pool: PoolCount) -> StatsWarning:
     many = pool.waiting != 1
     waiting = (
@@ -171,35 +221,28 @@ class StatsService:
     async def member(
         self, principal: Principal, member_id: str, day_from: date | None, day_to: date | None
     ) -> MemberStats:
-        member = await MemberService(self.session).get(principal, member_id)
-        return await self.member_totals(member, day_from, day_to)
+        """One of the caller's members' stats: the tenancy check, the rollup sums and the
+        reward balances in one statement (a 404 as ``MemberService.get`` answers it)."""
+
+        async def load(workspace_id: str, livemode: bool, row_id: str) -> Sequence[Any] | None:
+            rows = await self.stats.member_sums(
+                workspace_id, row_id, _day(day_from), _day(day_to), livemode=livemode
+            )
+            return rows if rows and rows[0][0] == MEMBER_PART else None
+
+        rows = await owned(principal, member_id, prefix="mem", noun="member", load=load)
+        check_range(day_from, day_to)
+        return _member_stats(rows[0][1], day_from, day_to, rows[1:])
 
     async def member_totals(
         self, member: Member, day_from: date | None, day_to: date | None
     ) -> MemberStats:
         """``member``'s stats, for a member row the caller already checked is theirs."""
         check_range(day_from, day_to)
-        rows = await self.stats.by_day(
-            member.workspace_id,
-            "member",
-            member.id,
-            day_from.isoformat() if day_from else None,
-            day_to.isoformat() if day_to else None,
+        rows = await self.stats.member_sums(
+            member.workspace_id, member.id, _day(day_from), _day(day_to)
         )
-        totals = [
-            RewardTotals(unit=unit, earned=pending + issued, pending=pending, issued=issued)
-            for unit, pending, issued in await RewardService(self.session).member_balances(member)
-        ]
-        money = [t for t in totals if len(t.unit) == 3 and t.unit.isupper()]
-        main = max(money, key=lambda t: t.earned, default=None)
-        return MemberStats(
-            member_id=member.id,
-            from_=day_from,
-            to=day_to,
-            rewards_earned=Money(amount=main.earned, currency=main.unit) if main else None,
-            rewards=totals,
-            **_counters(rows),
-        )
+        return _member_stats(member.id, day_from, day_to, rows)
 
     async def program(
         self,

@@ -49,10 +49,12 @@ MEMBER_PART, ROLLUP_PART, BALANCE_PART = 0, 1, 2
 """The parts of ``member_sums``'s rows, in the order they come."""
 
 
+_ZERO: Any = literal_column("0")
+
+
 def _columns(part: int, name: Any, *sums: Any) -> list[Any]:
     """A row of ``member_sums``: each part labels its columns alike, zeros for what it lacks."""
-    zero: Any = literal_column("0")
-    values = [*sums, *[zero] * (len(COUNTERS) - len(sums))]
+    values = [*sums, *[_ZERO] * (len(COUNTERS) - len(sums))]
     return [
         literal_column(str(part)).label("part"),
         name.label("name"),
@@ -62,18 +64,19 @@ def _columns(part: int, name: Any, *sums: Any) -> list[Any]:
 
 def _member_sums(owned: bool, with_from: bool, with_to: bool) -> CompoundSelect[Any]:
     # Core columns (not the mapped classes'): a Core statement skips the ORM's compile step.
+    # Constants are written into the SQL: only the five values below are bound per run.
     r, led, m = Rollup.__table__.c, LedgerEntry.__table__.c, Member.__table__.c
     rollups = (
         select(
             *_columns(
                 ROLLUP_PART,
                 r.currency,
-                *(func.coalesce(func.sum(r[name]), 0) for name in COUNTERS),
+                *(func.coalesce(func.sum(r[name]), _ZERO) for name in COUNTERS),
             )
         )
         .where(
             r.workspace_id == bindparam("workspace_id"),
-            r.scope == "member",
+            r.scope == literal_column("'member'"),
             r.scope_id == bindparam("member_id"),
         )
         .group_by(r.currency)
@@ -87,14 +90,14 @@ def _member_sums(owned: bool, with_from: bool, with_to: bool) -> CompoundSelect[
             *_columns(
                 BALANCE_PART,
                 led.unit,
-                func.coalesce(func.sum(led.pending_delta), 0),
-                func.coalesce(func.sum(led.issued_delta), 0),
+                func.coalesce(func.sum(led.pending_delta), _ZERO),
+                func.coalesce(func.sum(led.issued_delta), _ZERO),
             )
         )
         .where(
             led.workspace_id == bindparam("workspace_id"),
             led.member_id == bindparam("member_id"),
-            led.recipient == "referrer",
+            led.recipient == literal_column("'referrer'"),
         )
         .group_by(led.unit)
     )

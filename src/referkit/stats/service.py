@@ -34,7 +34,6 @@ from referkit.stats.schemas import (
     Money,
     Period,
     ProgramStats,
-    RewardTotals,
     StatsPoint,
     StatsWarning,
 )
@@ -114,10 +113,12 @@ def _day(day: date | None) -> str | None:
 def _member_stats(
     member_id: str, day_from: date | None, day_to: date | None, rows: Sequence[Any]
 ) -> MemberStats:
-    """``MemberStats`` from ``StatsRepository.member_sums``'s rows (without the member's)."""
+    """``MemberStats`` from ``StatsRepository.member_sums``'s rows (without the member's),
+    validated in one call from plain values rather than model by nested model."""
     counts = [0] * (len(COUNTERS) - 1)  # every counter but revenue, in COUNTERS' order
     revenue: dict[str, int] = {}
-    rewards: list[RewardTotals] = []
+    rewards: list[dict[str, Any]] = []
+    main: dict[str, Any] | None = None  # the money unit earned most (the first of equals)
     for part, name, *sums in rows:
         if part == ROLLUP_PART:
             for i, value in enumerate(sums[:-1]):
@@ -126,19 +127,31 @@ def _member_stats(
                 revenue[name] = revenue.get(name, 0) + int(sums[-1])
         else:  # BALANCE_PART, in unit order
             pending, issued = int(sums[0]), int(sums[1])
-            rewards.append(
-                RewardTotals(unit=name, earned=pending + issued, pending=pending, issued=issued)
-            )
-    money = [t for t in rewards if len(t.unit) == 3 and t.unit.isupper()]
-    main = max(money, key=lambda t: t.earned, default=None)
-    return MemberStats(
-        member_id=member_id,
-        from_=day_from,
-        to=day_to,
-        rewards_earned=Money(amount=main.earned, currency=main.unit) if main else None,
-        rewards=rewards,
-        **dict(zip(_MEMBER_COUNTERS, counts, strict=True)),
-        revenue=[Money(amount=v, currency=c) for c, v in sorted(revenue.items())],
+            reward = {
+                "unit": name,
+                "earned": pending + issued,
+                "pending": pending,
+                "issued": issued,
+            }
+            rewards.append(reward)
+            if (
+                len(name) == 3
+                and name.isupper()
+                and (main is None or reward["earned"] > main["earned"])
+            ):
+                main = reward
+    return MemberStats.model_validate(
+        {
+            **dict(zip(_MEMBER_COUNTERS, counts, strict=True)),
+            "revenue": [{"amount": v, "currency": c} for c, v in sorted(revenue.items())],
+            "member_id": member_id,
+            "from": day_from,
+            "to": day_to,
+            "rewards_earned": {"amount": main["earned"], "currency": main["unit"]}
+            if main
+            else None,
+            "rewards": rewards,
+        }
     )
 
 

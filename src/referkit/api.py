@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from referkit.auth.endpoints import router as keys_router
 from referkit.compat.referral_factory import router as referral_factory_router
 from referkit.compat.referral_rock import router as referral_rock_router
 from referkit.customer.endpoints import router as customers_router
+from referkit.db.session import APIRouter
 from referkit.embed.endpoints import router as embed_router
 from referkit.event.endpoints import router as events_router
 from referkit.integration import hooks as _forwarding  # noqa: F401  (registers the subscriber)

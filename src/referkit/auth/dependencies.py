@@ -23,7 +23,7 @@ from referkit.kit.net import client_ip
 from referkit.kit.ratelimit import RateLimiter
 from referkit.kit.time import utcnow
 
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def current_principal(

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
 from referkit.auth.principal import Mode
 from referkit.auth.schemas import ApiKey, ApiKeyCreate, ApiKeyUpdate, ApiKeyWithSecret
 from referkit.auth.service import AuthService, IssuedKey
+from referkit.db.session import APIRouter
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.openapi import problems
 

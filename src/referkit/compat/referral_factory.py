@@ -14,13 +14,14 @@ import math
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
 from referkit.auth.principal import Principal
 from referkit.compat.routing import domain, shaped_route
+from referkit.db.session import APIRouter
 from referkit.errors import NotFound, Unprocessable
 from referkit.kit.ids import looks_like_id
 from referkit.kit.pagination import PageMeta, PageParams

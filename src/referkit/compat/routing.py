@@ -13,11 +13,11 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from referkit.db.session import TransactionRoute
 from referkit.errors import ReferkitError, Unprocessable, error_response, validation_errors
 
 M = TypeVar("M", bound=BaseModel)
@@ -38,8 +38,8 @@ def _untagged(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def shaped_route(render: Renderer) -> type[APIRoute]:
-    class ShapedRoute(APIRoute):
+def shaped_route(render: Renderer) -> type[TransactionRoute]:
+    class ShapedRoute(TransactionRoute):
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
             handler = super().get_route_handler()
 

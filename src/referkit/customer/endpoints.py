@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
 from referkit.customer.schemas import Customer, CustomerExport
 from referkit.customer.service import CustomerService
-from referkit.db.session import replica_reads
+from referkit.db.session import APIRouter, replica_reads
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.openapi import problems
 

@@ -19,7 +19,6 @@ from urllib.parse import parse_qsl, quote, unquote
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +28,7 @@ from referkit.config import Settings
 from referkit.dashboard.charts import money
 from referkit.dashboard.exceptions import CsrfRefused, ReadOnlyRole, SignInRequired
 from referkit.dashboard.service import Lifetimes, SessionService, Viewer
-from referkit.db.session import SessionFactory, get_session
+from referkit.db.session import SessionFactory, TransactionRoute, get_session
 from referkit.errors import ReferkitError, Unprocessable
 from referkit.kit.net import client_ip, request_scheme
 
@@ -54,7 +53,7 @@ env = Environment(
 )
 env.filters["unquote"] = unquote
 env.filters["money"] = lambda amount, unit: money(int(amount or 0), unit or "")
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 def settings_of(request: Request) -> Settings:
@@ -204,7 +203,7 @@ AdminViewer = Annotated[Viewer, Depends(admin_viewer)]
 # Errors as pages ------------------------------------------------------------------------------
 
 
-class DashboardRoute(APIRoute):
+class DashboardRoute(TransactionRoute):
     """Answers the dashboard's refusals as HTML pages (or a redirect to sign in) instead of
     the API's problem+json."""
 

@@ -1,19 +1,25 @@
 """Sessions and the request transaction boundary.
 
-Only the boundary commits: the request dependency below, the worker's job runner and the CLI.
-Services and repositories call ``flush()``. The dependency runs its cleanup as soon as the path
-operation returns (FastAPI ``scope="function"``), before the response is sent, so a 2xx means
-the change is committed; an exception rolls everything back.
+Only the boundary commits: a route's transaction (``TransactionRoute``), the worker's job
+runner and the CLI. Services and repositories call ``flush()``. A route whose dependencies or
+endpoint take the request's session (``get_session``) opens it before its dependencies are
+solved and commits it as soon as the path operation has returned and its response is built,
+before the response is sent, so a 2xx means the change is committed; an exception rolls
+everything back.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from fastapi import Request
+import fastapi
+from anyio import CancelScope
+from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, _effective_route_context_var
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from referkit.db.engine import write_engine
@@ -127,7 +133,8 @@ def replica_reads(endpoint: EndpointT) -> EndpointT:
     """Mark a GET endpoint (stats, lists) whose reads may come from the read replica.
 
     Only the endpoint's body reads there: the dependencies before it (authentication) read the
-    primary. Whether this request may use the replica at all is decided in ``get_session``."""
+    primary. Whether this request may use the replica at all is decided by its route
+    (``TransactionRoute``)."""
 
     @functools.wraps(endpoint)
     async def body(*args: Any, **kwargs: Any) -> Any:
@@ -140,29 +147,94 @@ def replica_reads(endpoint: EndpointT) -> EndpointT:
     return body  # type: ignore[return-value]
 
 
-async def _replica_for(request: Request, factory: SessionFactory, session: AsyncSession) -> None:
-    router = factory.replica
-    route = request.scope.get("route")
-    if router is None or not getattr(getattr(route, "endpoint", None), REPLICA_TAG, False):
-        return
+async def _replica_for(request: Request, router: ReplicaRouter, session: AsyncSession) -> None:
     strong = request.headers.get(CONSISTENCY_HEADER, "").lower() == "strong"
     if await router.choose(client_of(request.headers), strong=strong):
         session.info[REPLICA_BIND] = router.replica.sync_engine
         mark_writes(session)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    factory: SessionFactory = request.app.state.sessions
-    write = writes(request)
-    async with factory(write=write) as session:
-        if not write:
-            await _replica_for(request, factory, session)
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-    if write and factory.replica is not None:
-        # Read-your-writes: this client's next reads wait for the replica to replay this.
-        await factory.replica.wrote(client_of(request.headers))
+SESSION_KEY = "referkit.session"
+"""The ASGI scope key of the request's session while its route runs."""
+
+
+async def get_session(request: Request) -> AsyncSession:
+    """The request's session, opened and ended by its route (``TransactionRoute``)."""
+    try:
+        session: AsyncSession = request.scope[SESSION_KEY]
+    except KeyError:
+        raise RuntimeError(
+            f"{request.scope.get('route')!r} takes the request's session but does not open "
+            "one: declare it on referkit.db.session.APIRouter (a TransactionRoute)"
+        ) from None
+    return session
+
+
+def _takes_session(dependant: Dependant) -> bool:
+    stack = [dependant]
+    while stack:
+        item = stack.pop()
+        if item.call is get_session:
+            return True
+        stack.extend(item.dependencies)
+    return False
+
+
+class TransactionRoute(APIRoute):
+    """An API route whose request runs in one transaction, when it takes a session.
+
+    What FastAPI would do for a generator dependency with ``scope="function"`` (open, yield,
+    commit or roll back in a shielded exit), done around the route's handler instead: one
+    session per request, put in the scope for ``get_session``, no dependency exit stack and no
+    generator to drive. A read request (GET, HEAD, OPTIONS, or an endpoint marked
+    ``reads_only``) gets a read session, on the replica when the endpoint is marked
+    ``replica_reads`` and the replica is fresh enough; after a write, the client's next reads
+    wait for the replica to replay it (``ReplicaRouter.wrote``)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        # An included route is built once per inclusion, with the dependencies it has there.
+        context = _effective_route_context_var.get()
+        dependant = (
+            context.dependant
+            if context is not None and context.original_route is self
+            else self.dependant
+        )
+        if not _takes_session(dependant):
+            return handler
+        reads_only_ = getattr(self.endpoint, READS_ONLY_TAG, False)
+        replica = getattr(self.endpoint, REPLICA_TAG, False)
+
+        async def transaction(request: Request) -> Response:
+            scope = request.scope
+            factory: SessionFactory = scope["app"].state.sessions
+            write = not reads_only_ and scope["method"] not in SAFE_METHODS
+            session = factory(write=write)
+            scope[SESSION_KEY] = session
+            try:
+                if replica and not write and factory.replica is not None:
+                    await _replica_for(request, factory.replica, session)
+                response = await handler(request)
+                with CancelScope(shield=True):
+                    await session.commit()
+            except BaseException:
+                with CancelScope(shield=True):
+                    await session.close()  # rolls back and gives the connection back
+                raise
+            finally:
+                del scope[SESSION_KEY]
+            # Committed, the session holds no connection and nothing reads it after this: it is
+            # left to the garbage collector rather than closed (a close costs a task).
+            if write and factory.replica is not None:
+                # Read-your-writes: this client's next reads wait for the replica to replay this.
+                await factory.replica.wrote(client_of(request.headers))
+            return response
+
+        return transaction
+
+
+class APIRouter(fastapi.APIRouter):
+    """FastAPI's router, its routes ``TransactionRoute``s unless told otherwise."""
+
+    def __init__(self, *args: Any, route_class: type[APIRoute] = TransactionRoute, **kwargs: Any):
+        super().__init__(*args, route_class=route_class, **kwargs)

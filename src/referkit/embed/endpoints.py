@@ -15,13 +15,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Request, Response, status
+from fastapi import Body, Request, Response, status
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.dependencies import Session, WritePrincipal
 from referkit.config import Settings
-from referkit.db.session import SessionFactory
+from referkit.db.session import APIRouter, SessionFactory
 from referkit.embed import tokens
 from referkit.embed.cache import Board, DashboardCache, ProgramLook
 from referkit.embed.exceptions import EmbedTokenError

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import segno
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 
+from referkit.db.session import APIRouter
 from referkit.embed.cache import ProgramLook
 from referkit.embed.endpoints import TokenView, limit_token, verify_token
 from referkit.embed.exceptions import EmbedTokenError, EmbedTokenExpired, EmbedTokenRevoked

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import Depends, Query, Request, Response, status
 
 from referkit.auth.dependencies import AnalyticsPrincipal, Session, TrackPrincipal
-from referkit.db.session import reads_only, replica_reads
+from referkit.db.session import APIRouter, reads_only, replica_reads
 from referkit.event.schemas import (
     BatchResult,
     Event,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from referkit.db.migrate import head_revision
-from referkit.db.session import SessionFactory
+from referkit.db.session import APIRouter, SessionFactory
 from referkit.errors import ServiceUnavailable
 from referkit.openapi import problems
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import Body, Depends, Request
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
 from referkit.config import Settings
+from referkit.db.session import APIRouter
 from referkit.integration.schemas import (
     DryRun,
     DryRunRequest,

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import Depends, Query, Request, status
 from fastapi.responses import Response
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
-from referkit.db.session import replica_reads
+from referkit.db.session import APIRouter, replica_reads
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.link.schemas import Link, LinkCreate, LinkUpdate, QrFormat, UtmOut
 from referkit.link.service import LinkService

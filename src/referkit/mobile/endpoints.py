@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from referkit.auth.dependencies import (
@@ -14,7 +14,7 @@ from referkit.auth.dependencies import (
     TrackPrincipal,
     WritePrincipal,
 )
-from referkit.db.session import reads_only, replica_reads
+from referkit.db.session import APIRouter, reads_only, replica_reads
 from referkit.errors import Conflict
 from referkit.event.schemas import Event, EventType
 from referkit.event.service import EventService

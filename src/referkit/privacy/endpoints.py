@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from referkit.auth.dependencies import ReadPrincipal, Session
+from referkit.db.session import APIRouter
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.privacy.schemas import Erasure
 from referkit.privacy.service import PrivacyService

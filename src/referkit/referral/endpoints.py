@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
-from referkit.db.session import replica_reads
+from referkit.db.session import APIRouter, replica_reads
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.kit.schemas import UtcDatetime
 from referkit.models import Referral as ReferralRow

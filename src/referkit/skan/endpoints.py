@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal, current_principal
 from referkit.auth.principal import Access, Principal
 from referkit.config import Settings
+from referkit.db.session import APIRouter
 from referkit.errors import InsufficientScope, RateLimited, Unprocessable
 from referkit.kit.net import client_ip
 from referkit.kit.ratelimit import RateLimiter

@@ -4,11 +4,11 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BeforeValidator
 
 from referkit.auth.dependencies import AnalyticsPrincipal, Session
-from referkit.db.session import replica_reads
+from referkit.db.session import APIRouter, replica_reads
 from referkit.openapi import problems
 from referkit.stats.breakdown import BreakdownService
 from referkit.stats.schemas import (

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import Depends, Query, Request, status
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
+from referkit.db.session import APIRouter
 from referkit.kit.json import loads
 from referkit.kit.pagination import Page, PageParams, page_params
 from referkit.models import WebhookEndpoint as EndpointRow

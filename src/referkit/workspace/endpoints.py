@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
 from referkit.config import Settings
+from referkit.db.session import APIRouter
 from referkit.kit.pagination import MAX_PAGE
 from referkit.openapi import problems
 from referkit.workspace.schemas import (

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Principal
 from referkit.compat.referral_rock import views
 from referkit.compat.routing import shaped_route
+from referkit.db.session import APIRouter
 from referkit.errors import ReferkitError
 from referkit.kit.pagination import PageParams
 from referkit.member.schemas import Member, member_view

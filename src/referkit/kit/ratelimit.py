@@ -117,6 +117,10 @@ class RateLimiter:
         self.failures = RateLimitItemPerSecond(auth_failures, auth_failure_window_seconds)
         self.block = RateLimitItemPerSecond(1, block_seconds)
         self._unreachable_until = 0.0  # the storage is left alone until then
+        self._blocked_any = False
+        """In-process storage only: whether this limiter ever started a block. Until it has,
+        no IP can be blocked (no other process shares the storage), so ``blocked_for`` answers
+        without asking the storage: the check every authenticated request makes."""
 
     def _paused(self) -> bool:
         return bool(self._unreachable_until) and time.monotonic() < self._unreachable_until
@@ -167,6 +171,8 @@ class RateLimiter:
     async def blocked_for(self, ip: str) -> int | None:
         """Seconds an IP remains blocked, or None when it is not blocked (or the storage is
         unreachable: blocks fail open too)."""
+        if self.local is not None and not self._blocked_any:
+            return None
         if self._paused():
             return None
         try:
@@ -186,6 +192,7 @@ class RateLimiter:
         try:
             counted = await self.exact.hit(self.failures, self.prefix, "authfail", ip)
             if not counted or not await self.exact.test(self.failures, self.prefix, "authfail", ip):
+                self._blocked_any = True
                 await self.exact.hit(self.block, self.prefix, "block", ip)
         except (RedisError, OSError) as exc:
             self._unreachable(exc)

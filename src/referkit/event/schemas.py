@@ -4,11 +4,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, EmailStr, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from referkit.kit.schemas import (
     MAX_JSON_DEPTH,
     Currency,
+    Email,
     JsonObject,
     RequestModel,
     ResponseModel,
@@ -40,7 +41,7 @@ class CustomerInput(RequestModel):
     external_id: str | None = Field(
         default=None, min_length=1, max_length=200, examples=["user_456"]
     )
-    email: EmailStr | None = Field(default=None, examples=["friend@example.com"])
+    email: Email | None = Field(default=None, examples=["friend@example.com"])
 
 
 class DeviceOs(StrEnum):

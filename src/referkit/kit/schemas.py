@@ -13,7 +13,7 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime
 from functools import lru_cache
 from types import NoneType, UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Self, Union, get_args, get_origin
 
 import pycountry
 from pydantic import (
@@ -24,14 +24,21 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic.networks import validate_email
 
 from referkit.kit.time import as_utc
 
 TEXT_CHECKED = {"text_checked": True}
 """Validation context of data already through ``check_text`` (nested models skip it again)."""
+
+STORED = {"text_checked": True, "stored": True}
+"""Validation context of data read back from the database, which passed every request check
+on its way in: request models nested in a response (a program's settings) skip the text walk
+and the JSON type checks. ``ResponseModel.model_validate`` uses it unless told otherwise."""
 
 
 def check_text(value: Any) -> None:
@@ -67,6 +74,20 @@ def _check_str(value: str, path: str) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError(f"{path or 'value'}: text is not valid Unicode") from None
+
+
+@lru_cache(maxsize=8192)
+def _email(value: str) -> str:
+    # What ``EmailStr`` answers (the normalised address, or its validation error), remembered:
+    # email-validator's checks are most of the work of validating a member's body, and a
+    # referrer dashboard sends the same address on every page view.
+    return validate_email(value)[1]
+
+
+Email = Annotated[
+    str, AfterValidator(_email), WithJsonSchema({"type": "string", "format": "email"})
+]
+"""pydantic's ``EmailStr`` (the same checks, errors and schema), its answers remembered."""
 
 
 MAX_JSON_DEPTH = 32
@@ -231,6 +252,8 @@ class RequestModel(BaseModel):
     def _json_types(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None or info.field_name is None:
             return value
+        if info.context and info.context.get("stored"):
+            return value
         kinds = _field_kinds(cls, info.field_name)
         if not kinds:
             return value
@@ -242,3 +265,11 @@ class RequestModel(BaseModel):
 
 class ResponseModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def model_validate(cls, obj: Any, *, context: Any | None = None, **options: Any) -> Self:
+        """Validate stored data (an ORM row, values read back) for a response: with the
+        ``STORED`` context unless another is given."""
+        return super().model_validate(
+            obj, context=STORED if context is None else context, **options
+        )

@@ -4,11 +4,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, EmailStr, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from referkit.kit.codes import CUSTOM_CODE_PATTERN
 from referkit.kit.net import normalize_ip
-from referkit.kit.schemas import MAX_JSON_DEPTH, JsonObject, RequestModel, ResponseModel
+from referkit.kit.schemas import MAX_JSON_DEPTH, Email, JsonObject, RequestModel, ResponseModel
 from referkit.models import Member as MemberRow
 
 
@@ -83,7 +83,7 @@ class MemberCreate(RequestModel):
     """Create or fetch: an existing member with this external_id or email is returned as is
     (its `ip` and `visitor_id` are filled in if it had none)."""
 
-    email: EmailStr | None = Field(default=None, examples=["jane@example.com"])
+    email: Email | None = Field(default=None, examples=["jane@example.com"])
     external_id: ExternalId | None = None
     name: Name | None = None
     referral_code: ReferralCode | None = Field(
@@ -101,7 +101,7 @@ class MemberCreate(RequestModel):
 
 
 class MemberUpdate(RequestModel):
-    email: EmailStr | None = None
+    email: Email | None = None
     external_id: ExternalId | None = None
     name: Name | None = None
     referral_code: ReferralCode | None = None

@@ -4,9 +4,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, EmailStr, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from referkit.kit.schemas import RequestModel, ResponseModel
+from referkit.kit.schemas import Email, RequestModel, ResponseModel
 from referkit.models import Referral as ReferralRow
 from referkit.referral.states import ReferralStatus
 
@@ -20,7 +20,7 @@ class AttributionMethod(StrEnum):
 
 
 class RefereeInput(RequestModel):
-    email: EmailStr | None = Field(default=None, examples=["friend@example.com"])
+    email: Email | None = Field(default=None, examples=["friend@example.com"])
     external_id: str | None = Field(
         default=None, min_length=1, max_length=200, examples=["user_456"]
     )

@@ -56,6 +56,8 @@ def test_create_app_installs_them(app: FastAPI) -> None:
     )
     assert dependency_utils._get_param_model is fastapi_params.get_param_model
     assert dependency_utils._get_cache_key is fastapi_params.get_cache_key
+    assert dependency_utils._get_param_aliases is fastapi_params.get_param_aliases
+    assert dependency_utils._is_json_field is fastapi_params.is_json_field
     fastapi_params.install()  # again: nothing changes
     assert dependency_utils._get_param_model is fastapi_params.get_param_model
 
@@ -71,6 +73,11 @@ def test_every_parameter_of_the_app_is_classified_as_fastapi_classifies_it(app: 
             assert fastapi_params.field_annotation_is_sequence(annotation) is expected
             model = fastapi_params._get_param_model(field)
             assert fastapi_params.get_param_model(field) is model
+            for dashes in (False, True):
+                assert fastapi_params.get_param_aliases(
+                    field, convert_underscores=dashes
+                ) == fastapi_params._get_param_aliases(field, convert_underscores=dashes)
+            assert fastapi_params.is_json_field(field) is fastapi_params._is_json_field(field)
             kinds.add((expected, model is not None))
     assert (True, False) in kinds  # the app has sequence parameters, and others
     assert (False, False) in kinds
@@ -155,3 +162,28 @@ def test_a_changed_declaration_is_classified_again() -> None:
     plain_field.field_info, model_field.field_info = model_field.field_info, plain_field.field_info
     assert fastapi_params.get_param_model(plain_field) is Filters
     assert fastapi_params.get_param_model(model_field) is None
+
+
+def test_a_changed_declaration_gets_its_own_aliases_and_json_answer() -> None:
+    app = FastAPI()
+
+    @app.get("/items")
+    async def items(
+        raw: Annotated[Json[list[int]], Query()],
+        tag: Annotated[str | None, Query(alias="the-tag")] = None,
+    ) -> None:
+        """An aliased parameter and a JSON one."""
+
+    route = next(r for r in iter_route_contexts(app.routes) if r.path == "/items")
+    raw, tag = route.dependant.query_params
+    assert fastapi_params.get_param_aliases(tag) == [("the-tag", "the-tag")]
+    assert fastapi_params.get_param_aliases(raw) == [("raw", "raw")]
+    assert fastapi_params.is_json_field(raw)
+    assert not fastapi_params.is_json_field(tag)
+    aliases = fastapi_params.get_param_aliases(tag)
+    aliases.append(("mutated", "mutated"))  # a caller's list is its own
+    assert fastapi_params.get_param_aliases(tag) == [("the-tag", "the-tag")]
+    tag.field_info, raw.field_info = raw.field_info, tag.field_info
+    assert fastapi_params.is_json_field(tag)
+    assert not fastapi_params.is_json_field(raw)
+    assert fastapi_params.get_param_aliases(tag) == fastapi_params._get_param_aliases(tag)

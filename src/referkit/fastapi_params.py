@@ -15,7 +15,11 @@ scopes if any dependency below it uses them, found by unwrapping every callable 
 its scope): 45 µs for the four dependencies of ``GET /api/v1/programs/{id}``. The key depends
 on the dependency's declaration, fixed once the routes are built.
 
-``install`` puts memoising versions of the three functions in the namespace
+Two more questions are asked of every parameter on every request and answered from its
+declaration alone: the names it may arrive under (``_get_param_aliases``) and whether it is a
+``Json`` field (``_is_json_field``).
+
+``install`` puts memoising versions of the five functions in the namespace
 ``fastapi.dependencies.utils`` calls them from. They return what FastAPI's own functions
 return (``tests/test_fastapi_params.py`` holds them to it for every parameter and dependency of
 the app): FastAPI's function is called once for each annotation or dependency (kept alive by
@@ -34,6 +38,8 @@ from fastapi.dependencies.models import Dependant, _get_cache_key, _UsesScopesCa
 from fastapi.types import DependencyCacheKey
 
 _get_param_model: Callable[[ModelField], Any] = dependency_utils._get_param_model
+_get_param_aliases: Callable[..., list[tuple[str, str]]] = dependency_utils._get_param_aliases
+_is_json_field: Callable[[ModelField], bool] = dependency_utils._is_json_field
 
 MAX_ENTRIES = 4096
 """Annotations, and dependencies, remembered at most (the app has a few hundred of each; a
@@ -73,6 +79,42 @@ def get_param_model(field: ModelField) -> Any:
     return result
 
 
+_ALIASES_MEMO = "_referkit_param_aliases"
+
+
+def get_param_aliases(
+    field: ModelField, *, convert_underscores: bool = False
+) -> list[tuple[str, str]]:
+    # Remembered on the field, with what the answer was worked out from: the declaration and
+    # the model config (by identity), and whether underscores become dashes (headers).
+    info = field.field_info
+    memo = field.__dict__.get(_ALIASES_MEMO)
+    if memo is not None and memo[0] is info and memo[1] is field.config:
+        answer = memo[2].get(convert_underscores)
+        if answer is not None:
+            return list(answer)
+    else:
+        answers: dict[bool, tuple[tuple[str, str], ...]] = {}
+        memo = (info, field.config, answers)
+        field.__dict__[_ALIASES_MEMO] = memo
+    result = _get_param_aliases(field, convert_underscores=convert_underscores)
+    memo[2][convert_underscores] = tuple(result)
+    return result
+
+
+_JSON_MEMO = "_referkit_json_field"
+
+
+def is_json_field(field: ModelField) -> bool:
+    info = field.field_info
+    memo = field.__dict__.get(_JSON_MEMO)
+    if memo is not None and memo[0] is info and memo[1] == len(info.metadata):
+        return bool(memo[2])
+    result = _is_json_field(field)
+    field.__dict__[_JSON_MEMO] = (info, len(info.metadata), result)
+    return result
+
+
 _cache_keys: dict[int, tuple[Dependant, Any, str | None, DependencyCacheKey]] = {}
 
 
@@ -105,6 +147,8 @@ def install() -> None:
             field_annotation_is_sequence,
         ),
         ("_get_param_model", _get_param_model, get_param_model),
+        ("_get_param_aliases", _get_param_aliases, get_param_aliases),
+        ("_is_json_field", _is_json_field, is_json_field),
         ("_get_cache_key", _get_cache_key, get_cache_key),
     ):
         # FastAPI's own function or ours: anything else would be someone else's replacement.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import enum
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import fastapi.dependencies.utils as dependency_utils
+import httpx
 import pytest
 from fastapi import FastAPI, Query
 from fastapi._compat import ModelField
@@ -58,6 +61,7 @@ def test_create_app_installs_them(app: FastAPI) -> None:
     assert dependency_utils._get_cache_key is fastapi_params.get_cache_key
     assert dependency_utils._get_param_aliases is fastapi_params.get_param_aliases
     assert dependency_utils._is_json_field is fastapi_params.is_json_field
+    assert dependency_utils.deepcopy is fastapi_params.deepcopy
     fastapi_params.install()  # again: nothing changes
     assert dependency_utils._get_param_model is fastapi_params.get_param_model
 
@@ -187,3 +191,35 @@ def test_a_changed_declaration_gets_its_own_aliases_and_json_answer() -> None:
     assert fastapi_params.is_json_field(tag)
     assert not fastapi_params.is_json_field(raw)
     assert fastapi_params.get_param_aliases(tag) == fastapi_params._get_param_aliases(tag)
+
+
+class Color(enum.Enum):
+    red = "red"
+
+
+@pytest.mark.parametrize("default", [None, True, 3, 2.5, "text", b"raw", Color.red])
+def test_an_atom_default_is_its_own_copy(default: Any) -> None:
+    assert fastapi_params.deepcopy(default) is copy.deepcopy(default)
+
+
+def test_a_mutable_default_is_copied_deeply() -> None:
+    default = {"tags": ["a"], "nested": {"n": [1]}}
+    copied = fastapi_params.deepcopy(default)
+    assert copied == default
+    assert copied is not default
+    assert copied["tags"] is not default["tags"]
+    assert copied["nested"]["n"] is not default["nested"]["n"]
+
+
+async def test_an_absent_list_parameter_gets_a_fresh_default() -> None:
+    app = FastAPI()
+
+    @app.get("/items")
+    async def items(tags: Annotated[list[str], Query()] = ["x"]) -> list[str]:  # noqa: B006
+        tags.append("added")  # a default shared between requests would grow
+        return tags
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        for _ in range(2):
+            assert (await http.get("/items")).json() == ["x", "added"]

@@ -17,9 +17,11 @@ on the dependency's declaration, fixed once the routes are built.
 
 Two more questions are asked of every parameter on every request and answered from its
 declaration alone: the names it may arrive under (``_get_param_aliases``) and whether it is a
-``Json`` field (``_is_json_field``).
+``Json`` field (``_is_json_field``). An absent parameter's default is deep-copied
+(``deepcopy``): a default that is an atom (None, a number, a string, an enum member) is its
+own copy, as ``copy.deepcopy`` would answer, without its dispatch.
 
-``install`` puts memoising versions of the five functions in the namespace
+``install`` puts these versions of the six functions in the namespace
 ``fastapi.dependencies.utils`` calls them from. They return what FastAPI's own functions
 return (``tests/test_fastapi_params.py`` holds them to it for every parameter and dependency of
 the app): FastAPI's function is called once for each annotation or dependency (kept alive by
@@ -28,6 +30,8 @@ the cache, so its identity cannot be reused), and once for each parameter declar
 
 from __future__ import annotations
 
+import copy
+import enum
 from collections.abc import Callable
 from typing import Any
 
@@ -115,6 +119,20 @@ def is_json_field(field: ModelField) -> bool:
     return result
 
 
+_ATOMS = frozenset({type(None), bool, int, float, str, bytes})
+
+
+def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    # An absent parameter gets a deep copy of its default: almost always None, a number or a
+    # string, which ``copy.deepcopy`` answers with the value itself after its dispatch.
+    kind = type(value)
+    if kind in _ATOMS or (
+        isinstance(value, enum.Enum) and kind.__deepcopy__ is enum.Enum.__deepcopy__
+    ):
+        return value
+    return copy.deepcopy(value, memo)
+
+
 _cache_keys: dict[int, tuple[Dependant, Any, str | None, DependencyCacheKey]] = {}
 
 
@@ -149,6 +167,7 @@ def install() -> None:
         ("_get_param_model", _get_param_model, get_param_model),
         ("_get_param_aliases", _get_param_aliases, get_param_aliases),
         ("_is_json_field", _is_json_field, is_json_field),
+        ("deepcopy", copy.deepcopy, deepcopy),
         ("_get_cache_key", _get_cache_key, get_cache_key),
     ):
         # FastAPI's own function or ours: anything else would be someone else's replacement.

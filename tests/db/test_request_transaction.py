@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.app import create_app
+from referkit.compat.routing import shaped_route
 from referkit.config import Settings
 from referkit.db.engine import create_engine
 from referkit.db.session import (
@@ -25,6 +26,7 @@ from referkit.db.session import (
     get_session,
     reads_only,
 )
+from referkit.errors import NotFound
 from referkit.routing import _entries
 
 Session = Annotated[AsyncSession, Depends(get_session)]
@@ -86,6 +88,15 @@ async def tiny(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Session
     async def peek(session: Session) -> dict[str, bool]:
         return {"write": session.bind is not engine}
 
+    shaped = APIRouter(
+        route_class=shaped_route(lambda status, code, detail, errors: {"error": code})
+    )
+
+    @shaped.post("/shaped/{n}")
+    async def add_then_refuse(n: int, session: Session) -> None:
+        await session.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+        raise NotFound("no such thing")
+
     @plain.get("/plain")
     async def not_opened(session: Session) -> None:
         return None
@@ -93,6 +104,7 @@ async def tiny(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Session
     app = FastAPI()
     app.include_router(router)
     app.include_router(plain)
+    app.include_router(shaped)
     app.state.sessions = sessions
 
     @app.exception_handler(Boom)
@@ -140,3 +152,15 @@ async def test_a_route_that_does_not_open_the_session_says_so(
     assert (await http.get("/plain")).status_code == 500
     with pytest.raises(RuntimeError, match="does not open one"):
         await get_session(Request({"type": "http", "route": None}))
+
+
+async def test_an_error_answered_by_the_route_itself_stores_nothing(
+    tiny: tuple[httpx.AsyncClient, SessionFactory],
+) -> None:
+    """A route class that answers errors in its own shape (the compatibility APIs, the
+    dashboard's pages) still rolls back what the path operation flushed."""
+    http, _ = tiny
+    answer = await http.post("/shaped/7")
+    assert answer.status_code == 404
+    assert answer.json() == {"error": "not_found"}
+    assert (await http.get("/rows")).json()["rows"] == 0

@@ -136,6 +136,32 @@ async def test_create_with_every_setting(client: httpx.AsyncClient, key: Key) ->
     assert cash["description"] == ""
 
 
+async def test_a_read_answers_what_the_write_answered(client: httpx.AsyncClient, key: Key) -> None:
+    """A read answers from the program's columns, a write from the stored object: the same
+    JSON, byte for byte, every setting and embed option included."""
+    created = await _create(
+        client,
+        key,
+        allowed_origins=["https://app.example.com"],
+        attribution={"model": "first_click", "window_days": 7},
+        qualification={"event": "signup", "min_amount": 500, "currency": "eur", "within_days": 14},
+        reward_rules=[CASH_RULE, POINTS_RULE],
+        fraud={
+            "mode": "block",
+            "blocked_domains": ["spam.example"],
+            "blocked_ip_ranges": ["10.0.0.0/8"],
+        },
+        embed={"theme": "dark"},
+    )
+    assert created.status_code == 201, created.text
+    url = f"/api/v1/programs/{created.json()['id']}"
+    read = await client.get(url, headers=key.headers)
+    assert read.content == created.content
+    changed = await client.patch(url, json={"name": "Renamed"}, headers=key.headers)
+    assert changed.status_code == 200, changed.text
+    assert (await client.get(url, headers=key.headers)).content == changed.content
+
+
 async def test_slug_is_made_from_the_name_and_collisions_get_a_suffix(
     client: httpx.AsyncClient, key: Key, app: FastAPI
 ) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,9 +20,12 @@ T = TypeVar("T")
 
 
 @functools.cache
-def statement(model: type[Any], columns: tuple[str, ...], live_only: bool = False) -> Select[Any]:
+def statement(
+    model: type[Any], columns: tuple[str, ...], live_only: bool = False, plain: bool = False
+) -> Select[Any]:
     """``SELECT model WHERE column = :column …`` (and, with ``live_only``, not soft-deleted or
-    archived: ``deleted_at`` / ``archived_at`` IS NULL, whichever the model has)."""
+    archived: ``deleted_at`` / ``archived_at`` IS NULL, whichever the model has). With
+    ``plain``, the model's table columns rather than the model: a Core row, no ORM object."""
     criteria: list[ColumnElement[bool]] = [
         getattr(model, column) == bindparam(column) for column in columns
     ]
@@ -30,7 +33,7 @@ def statement(model: type[Any], columns: tuple[str, ...], live_only: bool = Fals
         for gone in ("deleted_at", "archived_at"):
             if hasattr(model, gone):
                 criteria.append(getattr(model, gone).is_(None))
-    return select(model).where(*criteria)
+    return (select(*model.__table__.c) if plain else select(model)).where(*criteria)
 
 
 async def one_by(
@@ -55,3 +58,21 @@ async def owned_by_id(
     return await one_by(
         session, model, live_only=live_only, id=row_id, workspace_id=workspace_id, livemode=livemode
     )
+
+
+async def owned_row_by_id(
+    session: AsyncSession,
+    model: type[Any],
+    workspace_id: str,
+    livemode: bool,
+    row_id: str,
+    *,
+    live_only: bool = False,
+) -> Row[Any] | None:
+    """``owned_by_id`` as a plain row of the model's columns (each by its column name): for
+    answering a read, where an ORM object (its identity map entry, its change tracking) would
+    be built only to be turned into the response."""
+    values = {"id": row_id, "workspace_id": workspace_id, "livemode": livemode}
+    stmt = statement(cast(Any, model), tuple(values), live_only, True)
+    row: Row[Any] | None = (await session.execute(stmt, values)).first()
+    return row

@@ -40,7 +40,7 @@ async def create_program(
 
 @router.get("/{program_id}", summary="Get a program", responses=problems(404))
 async def get_program(program_id: str, principal: ReadPrincipal, session: Session) -> Program:
-    return Program.model_validate(await ProgramService(session).get(principal, program_id))
+    return Program.model_validate(await ProgramService(session).read(principal, program_id))
 
 
 @router.patch("/{program_id}", summary="Update a program", responses=problems(404, 409, 422))

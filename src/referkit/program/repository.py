@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from typing import Any
+
+from sqlalchemy import Row, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from referkit.db.lookup import owned_by_id
+from referkit.db.lookup import owned_by_id, owned_row_by_id
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.models import Code, Link, Member, Program, Referral, Rollup
 
@@ -14,6 +16,10 @@ class ProgramRepository:
 
     async def get(self, workspace_id: str, livemode: bool, program_id: str) -> Program | None:
         return await owned_by_id(self.session, Program, workspace_id, livemode, program_id)
+
+    async def row(self, workspace_id: str, livemode: bool, program_id: str) -> Row[Any] | None:
+        """``get`` as a plain row of the program's columns, to answer a read."""
+        return await owned_row_by_id(self.session, Program, workspace_id, livemode, program_id)
 
     async def slug_taken(self, workspace_id: str, livemode: bool, slug: str) -> bool:
         found = await self.session.scalar(

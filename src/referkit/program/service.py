@@ -6,6 +6,7 @@ import re
 import unicodedata
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,6 +78,12 @@ class ProgramService:
     async def get(self, principal: Principal, program_id: str) -> Program:
         return await owned(
             principal, program_id, prefix="prog", noun="program", load=self.programs.get
+        )
+
+    async def read(self, principal: Principal, program_id: str) -> Row[Any]:
+        """``get`` as a plain row of the program's columns: what answering a read needs."""
+        return await owned(
+            principal, program_id, prefix="prog", noun="program", load=self.programs.row
         )
 
     async def list(

@@ -4,6 +4,7 @@
     BENCH_PG_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python -m bench.asgi_path        # a throwaway PostgreSQL database
     BENCH_ASGI_PROFILE=program .venv/bin/python -m bench.asgi_path   # cProfile one kind
+    BENCH_ASGI_CONCURRENCY=16 taskset -c 0 .venv/bin/python -m bench.asgi_path
 
 The app is built by ``create_app`` with the settings the tests use (rate limits off, as in
 ``bench/api.py``), a full key is issued directly, and a program, a member and five referrals
@@ -13,6 +14,13 @@ take the kinds in turn. Each figure is the median (and the least) of the rounds,
 and as the event loop thread's CPU time per request: the request path's Python work
 (middleware, routing, dependencies, the ORM, serialisation) without uvicorn's HTTP parsing, and
 without the database's own work on aiosqlite's thread or the PostgreSQL server.
+
+The floor app of ``bench/api.py`` (``bench/embed_floor_app.py``: FastAPI, the key's hash looked
+up by index, one program read, ``engine.connect()`` per request) runs in the same process on
+the same database as the kind ``floor``, and each kind's ratio to it is printed (the floor's
+wall time over the kind's). With ``BENCH_ASGI_CONCURRENCY=N`` each round runs N callers at
+once, as wrk's connections do; pinned to one core (``taskset -c 0``) the ratios are then close
+to ``bench/api.py``'s, in a minute and without a server.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from referkit.workspace.service import WorkspaceService
 
 REQUESTS = int(os.environ.get("BENCH_ASGI_REQUESTS", "2000"))
 ROUNDS = int(os.environ.get("BENCH_ASGI_ROUNDS", "5"))
+CONCURRENCY = int(os.environ.get("BENCH_ASGI_CONCURRENCY", "1"))
 
 Message = dict[str, Any]
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -136,6 +145,7 @@ def kinds(
     """name: (expected status, ``call`` arguments)."""
     program, member = ids["program"], ids["member"]
     return {
+        "floor": (200, {"method": "GET", "path": f"/floor/programs/{program}", "floor": True}),
         "program": (200, {"method": "GET", "path": f"/api/v1/programs/{program}"}),
         "member stats": (200, {"method": "GET", "path": f"/api/v1/members/{member}/stats"}),
         "referrals": (
@@ -155,26 +165,37 @@ def kinds(
     }
 
 
-async def measure(app: Any) -> None:
+async def repeat(app: App, arguments: dict[str, Any], count: int) -> None:
+    """``count`` requests, ``CONCURRENCY`` callers at a time."""
+
+    async def caller(n: int) -> None:
+        for _ in range(n):
+            await call(app, **arguments)
+
+    share, extra = divmod(count, CONCURRENCY)
+    await asyncio.gather(*(caller(share + (i < extra)) for i in range(CONCURRENCY)))
+
+
+async def measure(app: Any, floor: App) -> None:
     auth, ids = await seed(app)
     requests = kinds(auth, ids)
     profile_only = os.environ.get("BENCH_ASGI_PROFILE")
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in requests}
-    calls = {}
+    calls: dict[str, tuple[App, dict[str, Any]]] = {}
     for name, (expected, arguments) in requests.items():
         arguments = dict(arguments)
+        target = floor if arguments.pop("floor", False) else app
         if arguments.pop("authorized", True):
             arguments["headers"] = auth
-        status, raw = await call(app, **arguments)
+        status, raw = await call(target, **arguments)
         assert status == expected, (name, status, raw)
-        for _ in range(100):  # warm-up: caches, pools, statement compilation
-            await call(app, **arguments)
-        calls[name] = arguments
+        await repeat(target, arguments, 100)  # warm-up: caches, pools, statement compilation
+        calls[name] = (target, arguments)
     if profile_only:
+        target, arguments = calls[profile_only]
         profiler = cProfile.Profile()
         profiler.enable()
-        for _ in range(REQUESTS):
-            await call(app, **calls[profile_only])
+        await repeat(target, arguments, REQUESTS)
         profiler.disable()
         stats = pstats.Stats(profiler)
         stats.sort_stats("tottime").print_stats(40)
@@ -182,22 +203,24 @@ async def measure(app: Any) -> None:
         return
     # Rounds interleave the request kinds, so a busy spell of the machine spreads over all.
     for _ in range(ROUNDS):
-        for name, arguments in calls.items():
+        for name, (target, arguments) in calls.items():
             wall, cpu = time.perf_counter(), time.thread_time()
-            for _ in range(REQUESTS):
-                await call(app, **arguments)
+            await repeat(target, arguments, REQUESTS)
             wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
             results[name].append((wall / REQUESTS * 1e6, cpu / REQUESTS * 1e6))
     print(
-        f"{'request':20s} {'wall µs':>9s} {'(min)':>8s} {'CPU µs':>9s} {'(min)':>8s}"
-        f"   median and least of {ROUNDS} rounds of {REQUESTS}"
+        f"{'request':20s} {'wall µs':>9s} {'(min)':>8s} {'CPU µs':>9s} {'(min)':>8s} "
+        f"{'floor/wall':>10s}   median and least of {ROUNDS} rounds of {REQUESTS}, "
+        f"{CONCURRENCY} at a time"
     )
+    floor_wall = statistics.median(s[0] for s in results["floor"])
     for name, samples in results.items():
         walls = [s[0] for s in samples]
         cpus = [s[1] for s in samples]
         print(
             f"{name:20s} {statistics.median(walls):9.1f} {min(walls):8.1f} "
-            f"{statistics.median(cpus):9.1f} {min(cpus):8.1f}"
+            f"{statistics.median(cpus):9.1f} {min(cpus):8.1f} "
+            f"{floor_wall / statistics.median(walls):10.3f}"
         )
 
 
@@ -212,8 +235,12 @@ async def run(url: str, data_dir: Path) -> None:
         rate_limit_enabled=False,
     )
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        await measure(app)
+    os.environ["BENCH_FLOOR_URL"] = url
+    from bench import embed_floor_app
+
+    floor = embed_floor_app.app
+    async with app.router.lifespan_context(app), floor.router.lifespan_context(floor):
+        await measure(app, floor)
 
 
 def main() -> None:

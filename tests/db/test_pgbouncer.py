@@ -64,10 +64,27 @@ async def _busy(engine: AsyncEngine) -> None:
 
 
 async def test_default_prepared_statements_break_behind_the_bouncer(bounced: str) -> None:
+    """A client's statement is prepared on the server connection of its first transaction;
+    while another client holds that server connection, the first client's next transaction
+    runs on the other one, where its prepared statement does not exist."""
     engine = create_engine(bounced, pool_size=CLIENTS)
+    statement = text("SELECT CAST(:x AS int) + 1")
     try:
-        with pytest.raises(DBAPIError, match="prepared statement"):
-            await _busy(engine)
+        async with engine.connect() as client, engine.connect() as other:
+            async with client.begin():
+                prepared_on = await client.scalar(text("SELECT pg_backend_pid()"))
+                assert await client.scalar(statement, {"x": 1}) == 2
+            for _ in range(20):  # until the other client's transaction gets that server
+                holding = await other.begin()
+                if await other.scalar(text("SELECT pg_backend_pid()")) == prepared_on:
+                    break
+                await holding.commit()
+            else:
+                pytest.fail("the other client never got the statement's server connection")
+            with pytest.raises(DBAPIError, match="prepared statement"):
+                async with client.begin():
+                    await client.scalar(statement, {"x": 1})
+            await holding.commit()
     finally:
         await engine.dispose()
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from referkit.models import Referral as ReferralRow
 from tests.factories import Key, create_member, create_program, create_referral, new_key
 
 REFERRALS = "/api/v1/referrals"
@@ -648,3 +649,34 @@ async def test_a_members_referrals_page_by_cursor(
     )
     assert foreign.status_code == 200, foreign.text
     assert foreign.json()["data"] == []
+
+
+async def test_a_listed_referral_reads_as_the_referral_itself(
+    client: httpx.AsyncClient, key: Key, app: FastAPI
+) -> None:
+    """A list reads its referrals' columns and JSON its own way; each one answers exactly what
+    ``GET /referrals/{id}`` answers, whichever filters and paging, and whatever JSON is stored
+    (keys no model has, escapes, numbers)."""
+    program = await create_program(client, key)
+    member = await create_member(client, key, program["id"])
+    referral = await create_referral(client, key, member["referral_code"], email="a@x.io")
+    assert (await _patch(client, key, referral["id"], {"status": "qualified"})).status_code == 200
+    async with app.state.sessions.transaction() as session:
+        row = await session.get(ReferralRow, (key.workspace_id, referral["id"]))
+        assert row is not None
+        row.fraud = {
+            "risk": "high",
+            "signals": [{"code": "same_ip", "detail": 'é "q" \u2028', "evidence": {"n": 1.5}}],
+            "extra": True,
+        }
+    single = await client.get(f"{REFERRALS}/{referral['id']}", headers=key.headers)
+    assert single.status_code == 200, single.text
+    for params in (
+        {"member_id": member["id"]},
+        {"member_id": member["id"], "limit": 1},
+        {"member_id": member["id"], "status": "qualified"},
+        {"program_id": program["id"], "offset": 0},
+    ):
+        listed = await client.get(REFERRALS, params=params, headers=key.headers)
+        assert listed.status_code == 200, listed.text
+        assert listed.text.startswith('{"data":[' + single.text + "]"), params

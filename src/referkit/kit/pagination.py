@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import ColumnElement
 
 from referkit.errors import Unprocessable
 from referkit.kit.ids import ID_PATTERN
@@ -115,32 +116,34 @@ async def page_params(
 async def paginate(
     session: AsyncSession,
     stmt: Select[Any],
-    id_column: InstrumentedAttribute[str],
+    id_column: InstrumentedAttribute[str] | ColumnElement[str],
     params: PageParams,
+    *,
+    rows: bool = False,
 ) -> tuple[list[Any], PageMeta]:
-    """Run ``stmt`` (already filtered) for one page, newest first."""
+    """Run ``stmt`` (already filtered) for one page, newest first: its first column's values
+    (an ORM statement's objects), or (``rows``) its rows."""
     if params.offset_style:
         assert params.offset is not None
         total = await session.scalar(
             select(func.count()).select_from(stmt.order_by(None).subquery())
         )
-        rows = list(
-            (
-                await session.scalars(
-                    stmt.order_by(id_column.desc()).offset(params.offset).limit(params.limit)
-                )
-            ).all()
+        found = await _read(
+            session, stmt.order_by(id_column.desc()).offset(params.offset).limit(params.limit), rows
         )
-        has_more = params.offset + len(rows) < (total or 0)
-        return rows, PageMeta(
+        has_more = params.offset + len(found) < (total or 0)
+        return found, PageMeta(
             has_more=has_more, limit=params.limit, offset=params.offset, total=total or 0
         )
     if params.cursor_id is not None:
         stmt = stmt.where(id_column < params.cursor_id)
-    rows = list(
-        (await session.scalars(stmt.order_by(id_column.desc()).limit(params.limit + 1))).all()
-    )
-    return cursor_page(rows, params)
+    found = await _read(session, stmt.order_by(id_column.desc()).limit(params.limit + 1), rows)
+    return cursor_page(found, params)
+
+
+async def _read(session: AsyncSession, stmt: Select[Any], rows: bool) -> list[Any]:
+    result = await session.execute(stmt)
+    return list(result.all() if rows else result.scalars().all())
 
 
 def cursor_page(rows: list[Any], params: PageParams) -> tuple[list[Any], PageMeta]:

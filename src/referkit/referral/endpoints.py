@@ -16,6 +16,8 @@ from referkit.referral.states import ReferralStatus
 
 router = APIRouter(prefix="/referrals", tags=["Referrals"])
 
+ReferralPage = Page[Referral]
+
 
 def referral_out(row: ReferralRow) -> Referral:
     return referral_view(row)
@@ -55,7 +57,7 @@ async def list_referrals(
     created_after: Annotated[UtcDatetime | None, Query(description="Inclusive, ISO 8601.")] = None,
     created_before: Annotated[UtcDatetime | None, Query(description="Exclusive, ISO 8601.")] = None,
 ) -> Page[Referral]:
-    referrals, meta = await ReferralService(session).search(
+    referrals, meta = await ReferralService(session).search_views(
         principal,
         page,
         program_id=program_id,
@@ -65,7 +67,7 @@ async def list_referrals(
         created_after=created_after,
         created_before=created_before,
     )
-    return Page[Referral](data=[referral_out(r) for r in referrals], meta=meta)
+    return ReferralPage.model_construct(data=referrals, meta=meta)  # both validated already
 
 
 @router.get("/{referral_id}", summary="Get a referral", responses=problems(404))

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Row, Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.db.lookup import owned_by_id
@@ -13,6 +13,7 @@ from referkit.db.partitions import created_near
 from referkit.kit.pagination import PageMeta, PageParams, cursor_page, paginate
 from referkit.kit.search import matches_any
 from referkit.models import Click, Customer, Event, Referral
+from referkit.referral.schemas import VIEW_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -26,17 +27,28 @@ class DeviceSighting:
     click_visitor_id: str | None
 
 
+def _select(views: bool) -> tuple[Select[Any], Any]:
+    """A page's statement to filter, and the namespace of its columns: the stored referrals,
+    or (``views``) their ``VIEW_COLUMNS`` as a Core statement, whose rows skip the ORM's
+    loading."""
+    if views:
+        columns = Referral.__table__.c
+        return select(*(columns[name] for name in VIEW_COLUMNS)), columns
+    return select(Referral), Referral
+
+
 @functools.cache
-def _member_page(after_cursor: bool) -> Select[Any]:
+def _member_page(after_cursor: bool, views: bool) -> Select[Any]:
     """One member's referrals, newest first (see ``ReferralRepository.page``)."""
-    stmt = select(Referral).where(
-        Referral.workspace_id + "" == bindparam("workspace_id"),
-        Referral.livemode == bindparam("livemode"),
-        Referral.member_id == bindparam("member_id"),
+    stmt, row = _select(views)
+    stmt = stmt.where(
+        row.workspace_id + "" == bindparam("workspace_id"),
+        row.livemode == bindparam("livemode"),
+        row.member_id == bindparam("member_id"),
     )
     if after_cursor:
-        stmt = stmt.where(Referral.id < bindparam("cursor"))
-    return stmt.order_by(Referral.id.desc()).limit(bindparam("limit"))
+        stmt = stmt.where(row.id < bindparam("cursor"))
+    return stmt.order_by(row.id.desc()).limit(bindparam("limit"))
 
 
 class ReferralRepository:
@@ -103,6 +115,60 @@ class ReferralRepository:
         created_after: datetime | None = None,
         created_before: datetime | None = None,
     ) -> tuple[list[Referral], PageMeta]:
+        return await self._page(
+            False,
+            workspace_id,
+            livemode,
+            params,
+            program_id=program_id,
+            member_id=member_id,
+            status=status,
+            q=q,
+            created_after=created_after,
+            created_before=created_before,
+        )
+
+    async def page_views(
+        self,
+        workspace_id: str,
+        livemode: bool,
+        params: PageParams,
+        *,
+        program_id: str | None = None,
+        member_id: str | None = None,
+        status: str | None = None,
+        q: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> tuple[list[Row[Any]], PageMeta]:
+        """The page ``page`` reads, as rows of ``VIEW_COLUMNS`` (for ``referral_views``)."""
+        return await self._page(
+            True,
+            workspace_id,
+            livemode,
+            params,
+            program_id=program_id,
+            member_id=member_id,
+            status=status,
+            q=q,
+            created_after=created_after,
+            created_before=created_before,
+        )
+
+    async def _page(
+        self,
+        views: bool,
+        workspace_id: str,
+        livemode: bool,
+        params: PageParams,
+        *,
+        program_id: str | None,
+        member_id: str | None,
+        status: str | None,
+        q: str | None,
+        created_after: datetime | None,
+        created_before: datetime | None,
+    ) -> tuple[list[Any], PageMeta]:
         if (
             member_id is not None
             and not params.offset_style
@@ -119,30 +185,31 @@ class ReferralRepository:
             }
             if params.cursor_id is not None:
                 values["cursor"] = params.cursor_id
-            stmt = _member_page(params.cursor_id is not None)
-            return cursor_page(list((await self.session.scalars(stmt, values)).all()), params)
+            result = await self.session.execute(
+                _member_page(params.cursor_id is not None, views), values
+            )
+            return cursor_page(list(result.all() if views else result.scalars().all()), params)
+        stmt, row = _select(views)
         # One member's referrals: read through ix_referrals_member_id and sort those few.
         # Left as a bare column, the tenancy filter lets SQLite (which keeps no statistics)
         # walk the whole workspace's (workspace_id, livemode, id) index newest first instead.
-        tenancy = Referral.workspace_id if member_id is None else Referral.workspace_id + ""
-        stmt = select(Referral).where(tenancy == workspace_id, Referral.livemode == livemode)
+        tenancy = row.workspace_id if member_id is None else row.workspace_id + ""
+        stmt = stmt.where(tenancy == workspace_id, row.livemode == livemode)
         if program_id is not None:
-            stmt = stmt.where(Referral.program_id == program_id)
+            stmt = stmt.where(row.program_id == program_id)
         if member_id is not None:
-            stmt = stmt.where(Referral.member_id == member_id)
+            stmt = stmt.where(row.member_id == member_id)
         if status is not None:
-            stmt = stmt.where(Referral.status == status)
+            stmt = stmt.where(row.status == status)
         if q:
             stmt = stmt.where(
-                matches_any(
-                    q, Referral.referee_email, Referral.referee_name, Referral.referee_external_id
-                )
+                matches_any(q, row.referee_email, row.referee_name, row.referee_external_id)
             )
         if created_after is not None:
-            stmt = stmt.where(Referral.created_at >= created_after)
+            stmt = stmt.where(row.created_at >= created_after)
         if created_before is not None:
-            stmt = stmt.where(Referral.created_at < created_before)
-        return await paginate(self.session, stmt, Referral.id, params)
+            stmt = stmt.where(row.created_at < created_before)
+        return await paginate(self.session, stmt, row.id, params, rows=views)
 
     async def count_by_member_since(
         self, workspace_id: str, member_id: str, since: datetime

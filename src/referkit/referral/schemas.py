@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, model_validator
+from sqlalchemy import Row
 
-from referkit.kit.schemas import Email, RequestModel, ResponseModel
+from referkit.kit.schemas import STORED, Email, RequestModel, ResponseModel
 from referkit.models import Referral as ReferralRow
 from referkit.referral.states import ReferralStatus
 
@@ -153,31 +155,53 @@ class Referral(ResponseModel):
 SearchText = Annotated[str, Field(max_length=200)]
 
 
+VIEW_COLUMNS = (
+    "id",
+    "program_id",
+    "member_id",
+    "status",
+    "attribution",
+    "fraud",
+    "note",
+    "status_history",
+    "livemode",
+    "qualified_at",
+    "approved_at",
+    "denied_at",
+    "created_at",
+    "updated_at",
+    "referee_email",
+    "referee_external_id",
+    "referee_name",
+)
+"""The columns of a stored referral its API object shows: fields of the same names, but for
+``referee``, made of the last three. A list selects only these, in this order."""
+
+
+def referral_fields(row: ReferralRow | Row[Any]) -> dict[str, Any]:
+    """The API object's fields of a stored referral: an ORM row, or a row of ``VIEW_COLUMNS``
+    in their order (``ReferralRepository.page_views``)."""
+    if isinstance(row, Row):
+        # By position: each attribute of a Row read by name costs as much as all of these.
+        values = dict(zip(VIEW_COLUMNS, row, strict=True))
+    else:
+        values = {name: getattr(row, name) for name in VIEW_COLUMNS}
+    values["referee"] = {
+        "email": values.pop("referee_email"),
+        "external_id": values.pop("referee_external_id"),
+        "name": values.pop("referee_name"),
+    }
+    return values
+
+
 def referral_view(row: ReferralRow) -> Referral:
     """The API object for a stored referral (also the ``data`` of ``referral.*`` webhooks)."""
-    return Referral.model_validate(
-        {
-            **{
-                name: getattr(row, name)
-                for name in (
-                    "id",
-                    "program_id",
-                    "member_id",
-                    "status",
-                    "attribution",
-                    "fraud",
-                    "note",
-                    "status_history",
-                    "livemode",
-                    "qualified_at",
-                    "approved_at",
-                    "denied_at",
-                    "created_at",
-                    "updated_at",
-                )
-            },
-            "referee": Referee(
-                email=row.referee_email, external_id=row.referee_external_id, name=row.referee_name
-            ),
-        }
-    )
+    return Referral.model_validate(referral_fields(row))
+
+
+_REFERRALS = TypeAdapter(list[Referral])
+
+
+def referral_views(rows: Iterable[Any]) -> list[Referral]:
+    """``referral_view`` of each row (ORM rows or rows of ``VIEW_COLUMNS``), validated at once."""
+    return _REFERRALS.validate_python([referral_fields(row) for row in rows], context=STORED)

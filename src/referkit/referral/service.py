@@ -7,6 +7,7 @@ click) → program and member are active → self-referral → duplicate referee
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +33,9 @@ from referkit.referral.schemas import (
     ReferralCreate,
     ReferralUpdate,
     referral_view,
+    referral_views,
 )
+from referkit.referral.schemas import Referral as ReferralView
 from referkit.referral.states import ReferralStatus, plan
 from referkit.reward.service import Purchase, RewardService
 from referkit.stats.dimensions import DimensionBuffer, groups_of_click, record_dimensions
@@ -43,6 +46,25 @@ REFERRER_EVENTS_CHECKED = 50
 """How many of the referrer's latest events the same-device check looks at."""
 
 
+def _filters(
+    program_id: str | None,
+    member_id: str | None,
+    status: ReferralStatus | None,
+    q: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+) -> dict[str, Any]:
+    """A search's filters as the repository takes them."""
+    return {
+        "program_id": program_id,
+        "member_id": member_id,
+        "status": status.value if status else None,
+        "q": q,
+        "created_after": as_utc(created_after) if created_after else None,
+        "created_before": as_utc(created_before) if created_before else None,
+    }
+
+
 def _field_error(field: str, message: str) -> list[dict[str, str]]:
     return [{"field": field, "in": "body", "message": message, "type": "value_error"}]
 
@@ -51,8 +73,15 @@ class ReferralService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.referrals = ReferralRepository(session)
-        self.members = MemberService(session)
-        self.programs = ProgramService(session)
+
+    # Made when first used: a read (a page of referrals) needs neither.
+    @functools.cached_property
+    def members(self) -> MemberService:
+        return MemberService(self.session)
+
+    @functools.cached_property
+    def programs(self) -> ProgramService:
+        return ProgramService(self.session)
 
     async def get(self, principal: Principal, referral_id: str) -> Referral:
         return await owned(
@@ -93,13 +122,29 @@ class ReferralService:
             principal.workspace_id,
             principal.livemode,
             params,
-            program_id=program_id,
-            member_id=member_id,
-            status=status.value if status else None,
-            q=q,
-            created_after=as_utc(created_after) if created_after else None,
-            created_before=as_utc(created_before) if created_before else None,
+            **_filters(program_id, member_id, status, q, created_after, created_before),
         )
+
+    async def search_views(
+        self,
+        principal: Principal,
+        params: PageParams,
+        *,
+        program_id: str | None,
+        member_id: str | None,
+        status: ReferralStatus | None,
+        q: str | None,
+        created_after: datetime | None,
+        created_before: datetime | None,
+    ) -> tuple[list[ReferralView], PageMeta]:
+        """The page ``search`` finds, as API objects (``referral_view`` of each)."""
+        rows, meta = await self.referrals.page_views(
+            principal.workspace_id,
+            principal.livemode,
+            params,
+            **_filters(program_id, member_id, status, q, created_after, created_before),
+        )
+        return referral_views(rows), meta
 
     async def _referrer(
         self, principal: Principal, body: ReferralCreate

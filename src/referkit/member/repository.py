@@ -1,12 +1,46 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+import functools
+from typing import Any
+
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from referkit.db.lookup import one_by, owned_by_id
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.kit.search import matches_any
-from referkit.models import Member
+from referkit.models import Member, Program
+
+_BY_EXTERNAL_ID = aliased(Member, name="by_external_id")
+_BY_EMAIL = aliased(Member, name="by_email")
+
+
+@functools.cache
+def _identify_statement(external_id: bool, email: bool) -> Select[*tuple[Any, ...]]:
+    """``SELECT program.id, member by external id, member by email key`` for a program of a
+    workspace and mode: no row when there is no such program; a member column is NULL when the
+    program has no (live) member with that identity, or the identity was not asked for. Built
+    once per shape, as ``db.lookup`` builds its statements."""
+    wanted = [(_BY_EXTERNAL_ID, "external_id", external_id), (_BY_EMAIL, "email_key", email)]
+    members = [alias for alias, _, asked in wanted if asked]
+    stmt: Select[*tuple[Any, ...]] = select(Program.id, *members).select_from(Program)
+    for alias, column, asked in wanted:
+        if asked:
+            stmt = stmt.outerjoin(
+                alias,
+                and_(
+                    alias.workspace_id == bindparam("workspace_id"),
+                    alias.program_id == bindparam("program_id"),
+                    getattr(alias, column) == bindparam(column),
+                    alias.deleted_at.is_(None),
+                ),
+            )
+    return stmt.where(
+        Program.id == bindparam("program_id"),
+        Program.workspace_id == bindparam("workspace_id"),
+        Program.livemode == bindparam("livemode"),
+    )
 
 
 class MemberRepository:
@@ -41,6 +75,37 @@ class MemberRepository:
         self, workspace_id: str, program_id: str, external_id: str
     ) -> Member | None:
         return await self._in_program(workspace_id, program_id, external_id=external_id)
+
+    async def identify(
+        self,
+        workspace_id: str,
+        livemode: bool,
+        program_id: str,
+        *,
+        external_id: str | None,
+        email_key: str | None,
+    ) -> tuple[Member | None, Member | None] | None:
+        """The program's members (not deleted) with this external id and with this email key,
+        read with the program in one statement; None when the workspace has no such program in
+        this mode. What ``by_external_id`` and ``by_email`` answer, after ``ProgramRepository.get``
+        found the program."""
+        params: dict[str, Any] = {
+            "program_id": program_id,
+            "workspace_id": workspace_id,
+            "livemode": livemode,
+        }
+        if external_id is not None:
+            params["external_id"] = external_id
+        if email_key is not None:
+            params["email_key"] = email_key
+        stmt = _identify_statement(external_id is not None, email_key is not None)
+        row = (await self.session.execute(stmt, params)).first()
+        if row is None:
+            return None
+        found = iter(row[1:])
+        by_external = next(found) if external_id is not None else None
+        by_email = next(found) if email_key is not None else None
+        return by_external, by_email
 
     async def _in_program(
         self, workspace_id: str, program_id: str, **identity: str

@@ -27,7 +27,7 @@ from referkit.kit.time import utcnow
 from referkit.link.service import LinkService
 from referkit.member.repository import MemberRepository
 from referkit.member.schemas import MemberCreate, MemberStatus, MemberUpdate, member_view
-from referkit.models import Member, Program
+from referkit.models import Member
 from referkit.privacy.service import MemberTraces, PrivacyService
 from referkit.program.service import ProgramService
 from referkit.webhook.service import WebhookService
@@ -85,17 +85,28 @@ class MemberService:
             external_id=external_id,
         )
 
-    async def _existing(self, program: Program, body: MemberCreate) -> Member | None:
+    async def _existing(
+        self, workspace_id: str, program_id: str, body: MemberCreate
+    ) -> Member | None:
         by_external = (
-            await self.members.by_external_id(program.workspace_id, program.id, body.external_id)
+            await self.members.by_external_id(workspace_id, program_id, body.external_id)
             if body.external_id
             else None
         )
+        by_email = (
+            await self.members.by_email(workspace_id, program_id, identity_email(body.email))
+            if body.email is not None
+            else None
+        )
+        return await self._one_of(body, by_external, by_email)
+
+    async def _one_of(
+        self, body: MemberCreate, by_external: Member | None, by_email: Member | None
+    ) -> Member | None:
+        """The member that ``body`` names, from the members with its external id and its email
+        (each None when not asked for or not found); Conflict when they are two people."""
         if body.email is None:
             return by_external
-        by_email = await self.members.by_email(
-            program.workspace_id, program.id, identity_email(body.email)
-        )
         if by_external is not None:
             # The two identifiers name two different people: answering with either would hand
             # one caller's user the other's referral code.
@@ -120,11 +131,30 @@ class MemberService:
             await self._emit(by_email, "member.updated")
         return by_email
 
+    async def _identified(
+        self, principal: Principal, program_id: str, body: MemberCreate
+    ) -> tuple[Member | None, Member | None]:
+        """The members with the body's external id and email in the caller's program, read
+        with the program in one statement (404 as ``ProgramService.get`` for another
+        workspace's, the other mode's, or no program)."""
+
+        async def load(
+            workspace_id: str, livemode: bool, row_id: str
+        ) -> tuple[Member | None, Member | None] | None:
+            return await self.members.identify(
+                workspace_id,
+                livemode,
+                row_id,
+                external_id=body.external_id or None,
+                email_key=identity_email(body.email) if body.email is not None else None,
+            )
+
+        return await owned(principal, program_id, prefix="prog", noun="program", load=load)
+
     async def create_or_fetch(
         self, principal: Principal, program_id: str, body: MemberCreate
     ) -> MemberResult:
-        program = await self.programs.get(principal, program_id)
-        existing = await self._existing(program, body)
+        existing = await self._one_of(body, *await self._identified(principal, program_id, body))
         if existing is not None:
             await self._fill_device(existing, body)
             return MemberResult(existing, created=False)
@@ -134,7 +164,7 @@ class MemberService:
             code = body.referral_code or generate_code(body.name or body.email, 4 + attempt // 2)
             if not body.referral_code and await self.links.code_taken(code_key(code)):
                 continue
-            member = self._new_member(principal, program, body, code)
+            member = self._new_member(principal, program_id, body, code)
             try:
                 async with self.session.begin_nested():
                     await self.members.add(member)
@@ -143,7 +173,7 @@ class MemberService:
                 await self._emit(member, "member.created")
                 return MemberResult(member, created=True)
             except IntegrityError:
-                winner = await self._existing(program, body)
+                winner = await self._existing(principal.workspace_id, program_id, body)
                 if winner is not None:
                     await self._fill_device(winner, body)
                     return MemberResult(winner, created=False)
@@ -167,14 +197,14 @@ class MemberService:
             await self.session.flush()
 
     def _new_member(
-        self, principal: Principal, program: Program, body: MemberCreate, code: str
+        self, principal: Principal, program_id: str, body: MemberCreate, code: str
     ) -> Member:
         now = utcnow()
         return Member(
             id=new_id("mem"),
             workspace_id=principal.workspace_id,
             livemode=principal.livemode,
-            program_id=program.id,
+            program_id=program_id,
             email=body.email,
             email_key=identity_email(body.email) if body.email else None,
             email_canonical=canonical_email(body.email) if body.email else None,

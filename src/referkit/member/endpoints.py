@@ -46,10 +46,12 @@ async def create_member(
     principal: WritePrincipal,
     session: Session,
 ) -> Member:
-    result = await MemberService(session).create_or_fetch(principal, program_id, body)
-    if not result.created:
+    member, created = await MemberService(session).create_or_fetch_view(
+        principal, program_id, body, request.app.state.settings.base_url
+    )
+    if not created:
         response.status_code = status.HTTP_200_OK
-    return member_out(request, result.member)
+    return member
 
 
 @router.get(

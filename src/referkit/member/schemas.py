@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
@@ -131,8 +132,55 @@ class Member(ResponseModel):
     updated_at: datetime
 
 
+_STATUSES = {status.value: status for status in MemberStatus}
+_FIELDS = frozenset(Member.model_fields)
+
+
 def member_view(member: MemberRow, base_url: str) -> Member:
-    """The API object for a stored member (also the ``data`` of ``member.*`` webhooks)."""
+    """The API object for a stored member (also the ``data`` of ``member.*`` webhooks).
+
+    A member row holds what create, update and erase stored, each value checked on its way in
+    and typed by its column, so the object is assembled from the row's loaded values without
+    validating them again (a tenth of the work); a row with a value not loaded (expired) or a
+    status the API does not know goes through validation as before.
+    """
+    view = stored_member_view(member.__dict__, base_url)
+    return view if view is not None else _validated_view(member, base_url)
+
+
+def stored_member_view(values: Mapping[str, Any], base_url: str) -> Member | None:
+    """``member_view`` of a member's stored values (keyed by the row's attribute names, as its
+    ``__dict__``), or None when one is missing or the status is not one the API knows."""
+    try:
+        code = values["referral_code"]
+        fields = {
+            "id": values["id"],
+            "program_id": values["program_id"],
+            "email": values["email"],
+            "external_id": values["external_id"],
+            "name": values["name"],
+            "referral_code": code,
+            "referral_link": f"{base_url}/r/{code}",
+            "status": _STATUSES[values["status"]],
+            "metadata": values["metadata_"],
+            "livemode": values["livemode"],
+            "created_at": values["created_at"],
+            "updated_at": values["updated_at"],
+        }
+    except KeyError:
+        return None
+    view = object.__new__(Member)
+    _set(view, "__dict__", fields)
+    _set(view, "__pydantic_fields_set__", _FIELDS)
+    _set(view, "__pydantic_extra__", None)
+    _set(view, "__pydantic_private__", None)
+    return view
+
+
+_set = object.__setattr__
+
+
+def _validated_view(member: MemberRow, base_url: str) -> Member:
     return Member(
         id=member.id,
         program_id=member.program_id,

@@ -9,6 +9,7 @@ the first; on PostgreSQL the loser's insert waits for the winner's commit, then 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +26,16 @@ from referkit.kit.pagination import PageMeta, PageParams
 from referkit.kit.tenancy import owned
 from referkit.kit.time import utcnow
 from referkit.link.service import LinkService
-from referkit.member.repository import MemberRepository
-from referkit.member.schemas import MemberCreate, MemberStatus, MemberUpdate, member_view
-from referkit.models import Member, Program
+from referkit.member.repository import Identified, MemberRepository
+from referkit.member.schemas import Member as MemberView
+from referkit.member.schemas import (
+    MemberCreate,
+    MemberStatus,
+    MemberUpdate,
+    member_view,
+    stored_member_view,
+)
+from referkit.models import Member
 from referkit.privacy.service import MemberTraces, PrivacyService
 from referkit.program.service import ProgramService
 from referkit.webhook.service import WebhookService
@@ -45,8 +53,15 @@ class MemberService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.members = MemberRepository(session)
-        self.programs = ProgramService(session)
-        self.links = LinkService(session)
+
+    @functools.cached_property
+    def programs(self) -> ProgramService:
+        return ProgramService(self.session)
+
+    @functools.cached_property
+    def links(self) -> LinkService:
+        """Made when first needed: fetching an existing member never is."""
+        return LinkService(self.session)
 
     async def get(self, principal: Principal, member_id: str) -> Member:
         return await owned(principal, member_id, prefix="mem", noun="member", load=self.members.get)
@@ -85,46 +100,88 @@ class MemberService:
             external_id=external_id,
         )
 
-    async def _existing(self, program: Program, body: MemberCreate) -> Member | None:
+    async def _existing(
+        self, workspace_id: str, program_id: str, body: MemberCreate
+    ) -> Member | None:
         by_external = (
-            await self.members.by_external_id(program.workspace_id, program.id, body.external_id)
+            await self.members.by_external_id(workspace_id, program_id, body.external_id)
             if body.external_id
             else None
         )
-        if body.email is None:
-            return by_external
-        by_email = await self.members.by_email(
-            program.workspace_id, program.id, identity_email(body.email)
+        by_email = (
+            await self.members.by_email(workspace_id, program_id, identity_email(body.email))
+            if body.email is not None
+            else None
         )
-        if by_external is not None:
-            # The two identifiers name two different people: answering with either would hand
-            # one caller's user the other's referral code.
-            if by_email is not None and by_email.id != by_external.id:
-                raise Conflict(
-                    f"The external_id belongs to member {by_external.id} but the email to "
-                    f"member {by_email.id}.",
-                    existing_id=by_email.id,
-                )
+        return await self._one_of(body, by_external, by_email)
+
+    async def _one_of(
+        self, body: MemberCreate, by_external: Member | None, by_email: Member | None
+    ) -> Member | None:
+        """The member that ``body`` names, from the members with its external id and its email
+        (each None when not asked for or not found); Conflict when they are two people."""
+        named = _named(body, _identity(by_external), _identity(by_email))
+        if named is _BY_EXTERNAL_ID:
             return by_external
-        if by_email is None:
+        if named is None or by_email is None:
             return None
-        if body.external_id and by_email.external_id not in (None, body.external_id):
-            raise Conflict(
-                f"Member {by_email.id} already has this email with another external_id.",
-                existing_id=by_email.id,
-            )
-        if body.external_id and by_email.external_id is None:
+        if named is _BY_EMAIL_LINKING:
             by_email.external_id = body.external_id  # the first call that knows it links it
             by_email.updated_at = utcnow()
             await self.session.flush()
             await self._emit(by_email, "member.updated")
         return by_email
 
+    async def _identified(
+        self, principal: Principal, program_id: str, body: MemberCreate
+    ) -> Identified[Member]:
+        """The members with the body's external id and email in the caller's program, read
+        with the program in one statement (404 as ``ProgramService.get`` for another
+        workspace's, the other mode's, or no program)."""
+
+        async def load(workspace_id: str, livemode: bool, row_id: str) -> Identified[Member] | None:
+            return await self.members.identify(workspace_id, livemode, row_id, **_identities(body))
+
+        return await owned(principal, program_id, prefix="prog", noun="program", load=load)
+
+    async def create_or_fetch_view(
+        self, principal: Principal, program_id: str, body: MemberCreate, base_url: str
+    ) -> tuple[MemberView, bool]:
+        """``create_or_fetch`` answered as the API object, and whether the member is new.
+
+        An existing member that the call leaves as it is (no external id to link, no device to
+        fill in) is read without the ORM: the program and the members in one Core statement,
+        the object assembled from the stored values. Any other outcome (a new member, a change,
+        a conflict found on the way) is ``create_or_fetch``'s, which reads them again.
+        """
+
+        async def load(
+            workspace_id: str, livemode: bool, row_id: str
+        ) -> Identified[dict[str, Any]] | None:
+            return await self.members.identify_stored(
+                workspace_id, livemode, row_id, **_identities(body)
+            )
+
+        by_external, by_email = await owned(
+            principal, program_id, prefix="prog", noun="program", load=load
+        )
+        named = _named(body, _stored_identity(by_external), _stored_identity(by_email))
+        stored = by_external if named is _BY_EXTERNAL_ID else by_email if named else None
+        if (
+            stored is not None
+            and named is not _BY_EMAIL_LINKING
+            and not _device_to_fill(body, stored["ip"], stored["visitor_id"])
+        ):
+            view = stored_member_view(stored, base_url)
+            if view is not None:
+                return view, False
+        result = await self.create_or_fetch(principal, program_id, body)
+        return member_view(result.member, base_url), result.created
+
     async def create_or_fetch(
         self, principal: Principal, program_id: str, body: MemberCreate
     ) -> MemberResult:
-        program = await self.programs.get(principal, program_id)
-        existing = await self._existing(program, body)
+        existing = await self._one_of(body, *await self._identified(principal, program_id, body))
         if existing is not None:
             await self._fill_device(existing, body)
             return MemberResult(existing, created=False)
@@ -134,7 +191,7 @@ class MemberService:
             code = body.referral_code or generate_code(body.name or body.email, 4 + attempt // 2)
             if not body.referral_code and await self.links.code_taken(code_key(code)):
                 continue
-            member = self._new_member(principal, program, body, code)
+            member = self._new_member(principal, program_id, body, code)
             try:
                 async with self.session.begin_nested():
                     await self.members.add(member)
@@ -143,7 +200,7 @@ class MemberService:
                 await self._emit(member, "member.created")
                 return MemberResult(member, created=True)
             except IntegrityError:
-                winner = await self._existing(program, body)
+                winner = await self._existing(principal.workspace_id, program_id, body)
                 if winner is not None:
                     await self._fill_device(winner, body)
                     return MemberResult(winner, created=False)
@@ -158,23 +215,25 @@ class MemberService:
 
         Not shown in the API, so no ``member.updated`` webhook (``updated_at`` does move).
         """
+        if not _device_to_fill(body, member.ip, member.visitor_id):
+            return
         changed = False
-        if member.ip is None and body.ip is not None:
+        if body.ip is not None and member.ip is None:
             member.ip, changed = body.ip, True
-        if member.visitor_id is None and body.visitor_id is not None:
+        if body.visitor_id is not None and member.visitor_id is None:
             member.visitor_id, changed = body.visitor_id, True
         if changed:
             await self.session.flush()
 
     def _new_member(
-        self, principal: Principal, program: Program, body: MemberCreate, code: str
+        self, principal: Principal, program_id: str, body: MemberCreate, code: str
     ) -> Member:
         now = utcnow()
         return Member(
             id=new_id("mem"),
             workspace_id=principal.workspace_id,
             livemode=principal.livemode,
-            program_id=program.id,
+            program_id=program_id,
             email=body.email,
             email_key=identity_email(body.email) if body.email else None,
             email_canonical=canonical_email(body.email) if body.email else None,
@@ -278,3 +337,65 @@ class MemberService:
         await WebhookService(self.session).emit(
             member.workspace_id, member.livemode, event_type, data
         )
+
+
+_BY_EXTERNAL_ID = "by external id"
+_BY_EMAIL = "by email"
+_BY_EMAIL_LINKING = "by email, linking the external id"
+
+
+def _named(
+    body: MemberCreate,
+    by_external: tuple[str, str | None] | None,
+    by_email: tuple[str, str | None] | None,
+) -> str | None:
+    """Which found member ``body`` names, from the ``(id, external_id)`` of the members with
+    its external id and with its email: ``_BY_EXTERNAL_ID``, ``_BY_EMAIL``,
+    ``_BY_EMAIL_LINKING`` (the body's external id is to be recorded on the email's member), or
+    None (a new member); Conflict when they are two people."""
+    if body.email is None:
+        return _BY_EXTERNAL_ID if by_external is not None else None
+    if by_external is not None:
+        # The two identifiers name two different people: answering with either would hand
+        # one caller's user the other's referral code.
+        if by_email is not None and by_email[0] != by_external[0]:
+            raise Conflict(
+                f"The external_id belongs to member {by_external[0]} but the email to "
+                f"member {by_email[0]}.",
+                existing_id=by_email[0],
+            )
+        return _BY_EXTERNAL_ID
+    if by_email is None:
+        return None
+    email_id, email_external_id = by_email
+    if body.external_id and email_external_id not in (None, body.external_id):
+        raise Conflict(
+            f"Member {email_id} already has this email with another external_id.",
+            existing_id=email_id,
+        )
+    if body.external_id and email_external_id is None:
+        return _BY_EMAIL_LINKING
+    return _BY_EMAIL
+
+
+def _identity(member: Member | None) -> tuple[str, str | None] | None:
+    return None if member is None else (member.id, member.external_id)
+
+
+def _stored_identity(values: dict[str, Any] | None) -> tuple[str, str | None] | None:
+    return None if values is None else (values["id"], values["external_id"])
+
+
+def _identities(body: MemberCreate) -> dict[str, str | None]:
+    """The identities ``body`` names a member by, as ``MemberRepository.identify`` takes them."""
+    return {
+        "external_id": body.external_id or None,
+        "email_key": identity_email(body.email) if body.email is not None else None,
+    }
+
+
+def _device_to_fill(body: MemberCreate, ip: str | None, visitor_id: str | None) -> bool:
+    """Whether ``body`` records a device detail the member has none of (``_fill_device``)."""
+    return (body.ip is not None and ip is None) or (
+        body.visitor_id is not None and visitor_id is None
+    )

@@ -134,6 +134,39 @@ class Member(ResponseModel):
 
 _STATUSES = {status.value: status for status in MemberStatus}
 _FIELDS = frozenset(Member.model_fields)
+_STORED = (
+    "id",
+    "program_id",
+    "email",
+    "external_id",
+    "name",
+    "referral_code",
+    "status",
+    "metadata_",
+    "livemode",
+    "created_at",
+    "updated_at",
+)
+"""The member row's attributes its API object is made of."""
+
+
+def _fields(values: Mapping[str, Any], base_url: str) -> dict[str, Any]:
+    """The API object's fields from a member's stored values (by the row's attribute names)."""
+    code = values["referral_code"]
+    return {
+        "id": values["id"],
+        "program_id": values["program_id"],
+        "email": values["email"],
+        "external_id": values["external_id"],
+        "name": values["name"],
+        "referral_code": code,
+        "referral_link": f"{base_url}/r/{code}",
+        "status": values["status"],
+        "metadata": values["metadata_"],
+        "livemode": values["livemode"],
+        "created_at": values["created_at"],
+        "updated_at": values["updated_at"],
+    }
 
 
 def member_view(member: MemberRow, base_url: str) -> Member:
@@ -141,57 +174,25 @@ def member_view(member: MemberRow, base_url: str) -> Member:
 
     A member row holds what create, update and erase stored, each value checked on its way in
     and typed by its column, so the object is assembled from the row's loaded values without
-    validating them again (a tenth of the work); a row with a value not loaded (expired) or a
-    status the API does not know goes through validation as before.
+    validating them again; a row with a value not loaded (expired) is read and validated, and
+    a status the API does not know fails as before.
     """
     view = stored_member_view(member.__dict__, base_url)
     return view if view is not None else _validated_view(member, base_url)
+
+
+def _validated_view(member: MemberRow, base_url: str) -> Member:
+    fields = _fields({name: getattr(member, name) for name in _STORED}, base_url)
+    fields["status"] = MemberStatus(fields["status"])
+    return Member.model_validate(fields)
 
 
 def stored_member_view(values: Mapping[str, Any], base_url: str) -> Member | None:
     """``member_view`` of a member's stored values (keyed by the row's attribute names, as its
     ``__dict__``), or None when one is missing or the status is not one the API knows."""
     try:
-        code = values["referral_code"]
-        fields = {
-            "id": values["id"],
-            "program_id": values["program_id"],
-            "email": values["email"],
-            "external_id": values["external_id"],
-            "name": values["name"],
-            "referral_code": code,
-            "referral_link": f"{base_url}/r/{code}",
-            "status": _STATUSES[values["status"]],
-            "metadata": values["metadata_"],
-            "livemode": values["livemode"],
-            "created_at": values["created_at"],
-            "updated_at": values["updated_at"],
-        }
+        fields = _fields(values, base_url)
+        fields["status"] = _STATUSES[fields["status"]]
     except KeyError:
         return None
-    view = object.__new__(Member)
-    _set(view, "__dict__", fields)
-    _set(view, "__pydantic_fields_set__", _FIELDS)
-    _set(view, "__pydantic_extra__", None)
-    _set(view, "__pydantic_private__", None)
-    return view
-
-
-_set = object.__setattr__
-
-
-def _validated_view(member: MemberRow, base_url: str) -> Member:
-    return Member(
-        id=member.id,
-        program_id=member.program_id,
-        email=member.email,
-        external_id=member.external_id,
-        name=member.name,
-        referral_code=member.referral_code,
-        referral_link=f"{base_url}/r/{member.referral_code}",
-        status=MemberStatus(member.status),
-        metadata=member.metadata_,
-        livemode=member.livemode,
-        created_at=member.created_at,
-        updated_at=member.updated_at,
-    )
+    return Member.model_construct(set(_FIELDS), **fields)

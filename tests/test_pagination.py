@@ -294,3 +294,32 @@ async def test_other_lists_share_the_envelope(client: httpx.AsyncClient, key: Ke
         assert {"hasMore", "cursor", "limit"} <= set(body["meta"])
         bad = await client.get(path, params={"cursor": "garbage"}, headers=key.headers)
         assert_problem_422(bad, "cursor")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("offset", "0.0"), ("limit", "2.0"), ("count", "1e1"), ("limit", "two")]
+)
+async def test_an_integer_parameter_takes_digits_only(
+    client: httpx.AsyncClient, key: Key, name: str, value: str
+) -> None:
+    response = await client.get(PROGRAMS, params={name: value}, headers=key.headers)
+    assert_problem_422(response, name)
+    (error,) = [e for e in response.json()["errors"] if e["field"] == name]
+    assert error["type"] == "int_parsing"
+
+
+@pytest.mark.parametrize(("name", "value"), [("offset", "0"), ("limit", "+2"), ("count", " 3 ")])
+async def test_an_integer_parameter_in_digits_is_taken(
+    client: httpx.AsyncClient, key: Key, name: str, value: str
+) -> None:
+    response = await client.get(PROGRAMS, params={name: value}, headers=key.headers)
+    assert response.status_code == 200, response.text
+
+
+async def test_an_integer_parameter_keeps_its_bounds(client: httpx.AsyncClient, key: Key) -> None:
+    assert_problem_422(
+        await client.get(PROGRAMS, params={"limit": "0"}, headers=key.headers), "limit"
+    )
+    assert_problem_422(
+        await client.get(PROGRAMS, params={"limit": "101"}, headers=key.headers), "limit"
+    )

@@ -14,6 +14,7 @@ import math
 from datetime import datetime
 from typing import Annotated, Any
 
+from annotated_types import Ge, Le
 from fastapi import Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,7 @@ from referkit.db.session import APIRouter
 from referkit.errors import NotFound, Unprocessable
 from referkit.kit.ids import looks_like_id
 from referkit.kit.pagination import PageMeta, PageParams
+from referkit.kit.schemas import WholeNumber
 from referkit.member.schemas import MemberCreate, MemberUpdate, member_view
 from referkit.member.service import MemberService
 from referkit.models import Member as MemberRow
@@ -354,8 +356,8 @@ async def list_users(
     session: Session,
     campaign_id: Annotated[str | None, Query(max_length=40)] = None,
     type: Annotated[str | None, Query(pattern="^(person_referring|person_invited)$")] = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = DEFAULT_PER_PAGE,
+    page: Annotated[int, Ge(1), Le(1_000_000), WholeNumber, Query()] = 1,
+    per_page: Annotated[int, Ge(1), Le(MAX_PER_PAGE), WholeNumber, Query()] = DEFAULT_PER_PAGE,
 ) -> dict[str, Any]:
     query = UserSearch(campaign_id=campaign_id, type=type, page=page, per_page=per_page)
     return await _search(request, session, principal, query)
@@ -375,8 +377,8 @@ async def search_users(
 async def list_campaigns(
     principal: ReadPrincipal,
     session: Session,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = DEFAULT_PER_PAGE,
+    page: Annotated[int, Ge(1), Le(1_000_000), WholeNumber, Query()] = 1,
+    per_page: Annotated[int, Ge(1), Le(MAX_PER_PAGE), WholeNumber, Query()] = DEFAULT_PER_PAGE,
 ) -> dict[str, Any]:
     rows, meta = await ProgramService(session).list(principal, None, _page(page, per_page))
     items = [_campaign(Program.model_validate(p)) for p in rows]

@@ -13,6 +13,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
+from annotated_types import Ge, Le
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, func, select
@@ -22,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from referkit.errors import Unprocessable
 from referkit.kit.ids import ID_PATTERN
+from referkit.kit.schemas import WholeNumber
 
 T = TypeVar("T")
 MAX_PAGE = 100
@@ -83,16 +85,28 @@ def decode_cursor(cursor: str) -> str:
 
 async def page_params(
     limit: Annotated[
-        int | None, Query(ge=1, le=MAX_PAGE, description="Page size (cursor style).")
+        int | None,
+        Ge(1),
+        Le(MAX_PAGE),
+        WholeNumber,
+        Query(description="Page size (cursor style)."),
     ] = None,
     cursor: Annotated[
         str | None, Query(max_length=200, description="`meta.cursor` of the previous page.")
     ] = None,
     offset: Annotated[
-        int | None, Query(ge=0, le=1_000_000, description="Rows to skip (offset style).")
+        int | None,
+        Ge(0),
+        Le(1_000_000),
+        WholeNumber,
+        Query(description="Rows to skip (offset style)."),
     ] = None,
     count: Annotated[
-        int | None, Query(ge=1, le=MAX_PAGE, description="Page size (offset style).")
+        int | None,
+        Ge(1),
+        Le(MAX_PAGE),
+        WholeNumber,
+        Query(description="Page size (offset style)."),
     ] = None,
 ) -> PageParams:
     if cursor is not None and (offset is not None or count is not None):

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.networks import validate_email
+from pydantic_core import PydanticCustomError
 
 from referkit.kit.time import as_utc
 
@@ -88,6 +89,24 @@ Email = Annotated[
     str, AfterValidator(_email), WithJsonSchema({"type": "string", "format": "email"})
 ]
 """pydantic's ``EmailStr`` (the same checks, errors and schema), its answers remembered."""
+
+
+_WHOLE_NUMBER = re.compile(r"\s*[+-]?\d+\s*")
+
+
+def _whole_number_text(value: Any) -> Any:
+    # pydantic reads "2.0" as 2; a query parameter documented as an integer takes digits only.
+    if isinstance(value, str) and not _WHOLE_NUMBER.fullmatch(value):
+        raise PydanticCustomError(
+            "int_parsing", "Input should be a valid integer, unable to parse string as an integer"
+        )
+    return value
+
+
+WholeNumber = BeforeValidator(_whole_number_text)
+"""Marks an integer query parameter (``Annotated[int, Ge(1), WholeNumber, Query()]``): digits
+only, so ``?offset=0.0`` is a 422 as ``?offset=0.5`` is. Bounds go before it (``Ge``, ``Le``),
+not in ``Query()``, so the OpenAPI document keeps them as ``minimum`` and ``maximum``."""
 
 
 MAX_JSON_DEPTH = 32

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from annotated_types import Ge, Le
 from fastapi import Depends, Query, Request, status
 from fastapi.responses import Response
 
 from referkit.auth.dependencies import ReadPrincipal, Session, WritePrincipal
 from referkit.db.session import APIRouter, replica_reads
 from referkit.kit.pagination import Page, PageParams, page_params
+from referkit.kit.schemas import WholeNumber
 from referkit.link.schemas import Link, LinkCreate, LinkUpdate, QrFormat, UtmOut
 from referkit.link.service import LinkService
 from referkit.models import Link as LinkRow
@@ -140,7 +142,7 @@ async def get_link_qr(
     principal: ReadPrincipal,
     session: Session,
     format: Annotated[QrFormat, Query(description="svg or png.")] = QrFormat.svg,
-    scale: Annotated[int, Query(ge=1, le=40, description="Pixels per module.")] = 8,
+    scale: Annotated[int, Ge(1), Le(40), WholeNumber, Query(description="Pixels per module.")] = 8,
 ) -> Response:
     service = LinkService(session)
     link = await service.get(principal, link_id)

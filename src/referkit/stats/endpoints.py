@@ -4,11 +4,13 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
+from annotated_types import Ge, Le
 from fastapi import Query
 from pydantic import BeforeValidator
 
 from referkit.auth.dependencies import AnalyticsPrincipal, Session
 from referkit.db.session import APIRouter, replica_reads
+from referkit.kit.schemas import WholeNumber
 from referkit.openapi import problems
 from referkit.stats.breakdown import BreakdownService
 from referkit.stats.schemas import (
@@ -85,7 +87,7 @@ async def get_program_leaderboard(
     principal: AnalyticsPrincipal,
     session: Session,
     period: Annotated[Period, Query()] = Period.all,
-    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    limit: Annotated[int, Ge(1), Le(100), WholeNumber, Query()] = 25,
 ) -> Leaderboard:
     return await StatsService(session).leaderboard(principal, program_id, period, limit)
 
@@ -102,7 +104,11 @@ _BREAKDOWN = (
     "to. Defaults to the last 30 days; read from per-day dimension rollups."
 )
 Limit = Annotated[
-    int, Query(ge=1, le=1000, description="Most groups answered (most clicks first).")
+    int,
+    Ge(1),
+    Le(1000),
+    WholeNumber,
+    Query(description="Most groups answered (most clicks first)."),
 ]
 
 

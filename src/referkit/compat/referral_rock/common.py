@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
+from annotated_types import Ge, Le
 from fastapi import Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +15,7 @@ from referkit.compat.routing import shaped_route
 from referkit.db.session import APIRouter
 from referkit.errors import ReferkitError
 from referkit.kit.pagination import PageParams
+from referkit.kit.schemas import WholeNumber
 from referkit.member.schemas import Member, member_view
 from referkit.models import Member as MemberRow
 from referkit.models import Program as ProgramRow
@@ -48,8 +50,8 @@ router = APIRouter(
 
 
 async def paging(
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    count: Annotated[int, Query(ge=1, le=2_147_483_647)] = DEFAULT_COUNT,
+    offset: Annotated[int, Ge(0), Le(10_000_000), WholeNumber, Query()] = 0,
+    count: Annotated[int, Ge(1), Le(2_147_483_647), WholeNumber, Query()] = DEFAULT_COUNT,
 ) -> PageParams:
     return PageParams(limit=min(count, MAX_COUNT), cursor_id=None, offset=offset)
 

@@ -34,6 +34,7 @@ from referkit.dashboard.web import (
 from referkit.errors import ReferkitError, Unprocessable
 from referkit.event.schemas import EventType
 from referkit.event.service import EventService
+from referkit.kit.schemas import WholeNumber
 from referkit.kit.time import utcnow
 from referkit.link.endpoints import links_out
 from referkit.link.schemas import LinkCreate
@@ -117,7 +118,7 @@ async def app_overview(
     session: Session,
     viewer: CurrentViewer,
     app_id: AppId,
-    days: Annotated[int, Query()] = 30,
+    days: Annotated[int, WholeNumber, Query()] = 30,
     group: Text = None,
     links_cursor: Text = None,
     installs_cursor: Text = None,

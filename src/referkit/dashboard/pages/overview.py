@@ -14,6 +14,7 @@ from starlette.responses import Response
 from referkit.dashboard.charts import line_chart, money, short_amount
 from referkit.dashboard.pages.common import programs_of
 from referkit.dashboard.web import PREFIX, CurrentViewer, DashboardRoute, Session, render
+from referkit.kit.schemas import WholeNumber
 from referkit.kit.time import utcnow
 from referkit.stats.service import StatsService
 
@@ -123,7 +124,7 @@ async def overview(
     request: Request,
     session: Session,
     viewer: CurrentViewer,
-    days: Annotated[int, Query()] = 30,
+    days: Annotated[int, WholeNumber, Query()] = 30,
     program: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
     days = days if days in RANGES else 30

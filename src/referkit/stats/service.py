@@ -89,19 +89,7 @@ def _counters(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if row["currency"]:
             revenue[row["currency"]] += int(row["revenue"])
     return {
-        **{
-            name: totals[name]
-            for name in (
-                "clicks",
-                "bot_clicks",
-                "reach",
-                "installs",
-                "signups",
-                "referrals",
-                "qualified_referrals",
-                "conversions",
-            )
-        },
+        **{name: totals[name] for name in _MEMBER_COUNTERS},
         "revenue": [Money(amount=v, currency=c) for c, v in sorted(revenue.items())],
     }
 

@@ -142,3 +142,29 @@ async def test_scopes_and_tenancy(app: FastAPI, client: httpx.AsyncClient, key: 
         assert (await client.get(path, headers=analytics.headers)).status_code == 200
         assert (await client.get(path, headers=test_mode.headers)).status_code == 404
         assert (await client.get(path, headers=stranger.headers)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"to": "0001-01-01"},
+        {"to": "0001-01-15", "interval": "week"},
+        {"from": "9999-12-01", "to": "9999-12-31"},
+        {"from": "9999-11-01", "to": "9999-12-31", "interval": "week"},
+        {"from": "9999-06-01", "to": "9999-12-31", "interval": "month"},
+    ],
+)
+async def test_ranges_at_the_calendars_ends_are_answered(
+    client: httpx.AsyncClient, key: Key, params: dict[str, str]
+) -> None:
+    """The default 30 days before the first days of the calendar stop at its first day; the
+    series' last bucket is the calendar's last (no day, week or month after it is counted)."""
+    program = await create_program(client, key)
+    paths = [(f"/api/v1/programs/{program['id']}/stats", params)]
+    if "interval" not in params:
+        paths.append((f"/api/v1/programs/{program['id']}/breakdown", {**params, "group_by": "os"}))
+    for path, query in paths:
+        response = await client.get(path, params=query, headers=key.headers)
+        assert response.status_code == 200, (path, params, response.text)
+        if path.endswith("/stats") and "from" not in params:
+            assert response.json()["from"] == "0001-01-01"

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Principal
 from referkit.errors import Unprocessable
-from referkit.kit.time import utcnow
 from referkit.mobile.repository import AppRollupRepository
 from referkit.mobile.schemas import (
     AppCounters,
@@ -29,8 +28,8 @@ from referkit.mobile.schemas import (
 from referkit.mobile.service import AppService
 from referkit.stats.app_rollups import APP_COUNTERS
 from referkit.stats.schemas import Money
+from referkit.stats.service import default_range
 
-DEFAULT_DAYS = 30
 MAX_DAYS = 3660
 TOP_LINKS = 5
 _COUNTS = [name for name in APP_COUNTERS if name != "revenue"]
@@ -38,8 +37,7 @@ _COUNTS = [name for name in APP_COUNTERS if name != "revenue"]
 
 def _range(day_from: date | None, day_to: date | None) -> tuple[date, date]:
     """``[from, to]`` inclusive; by default the last 30 days up to today (UTC)."""
-    day_to = day_to or utcnow().date()
-    day_from = day_from or day_to - timedelta(days=DEFAULT_DAYS - 1)
+    day_from, day_to = default_range(day_from, day_to)
     problem = None
     if day_from > day_to:
         problem = "from must not be after to"

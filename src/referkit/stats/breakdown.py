@@ -9,14 +9,13 @@ click, signup and purchase is counted once in each dimension).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.auth.principal import Principal
 from referkit.errors import Unprocessable
-from referkit.kit.time import utcnow
 from referkit.link.service import LinkService
 from referkit.program.service import ProgramService
 from referkit.stats.repository import DimensionRepository
@@ -28,7 +27,7 @@ from referkit.stats.schemas import (
     GroupCounters,
     Money,
 )
-from referkit.stats.service import DEFAULT_DAYS, check_range
+from referkit.stats.service import check_range, default_range
 
 _TOTALS_DIMENSION = GroupBy.country
 """Summed for totals when no grouping is asked for (any one dimension would do)."""
@@ -116,8 +115,7 @@ class BreakdownService:
         limit: int,
         **owner: str,
     ) -> Breakdown:
-        day_to = day_to or utcnow().date()
-        day_from = day_from or day_to - timedelta(days=DEFAULT_DAYS - 1)
+        day_from, day_to = default_range(day_from, day_to)
         check_range(day_from, day_to)
         rows = await self.rollups.groups(
             principal.workspace_id,

@@ -70,6 +70,15 @@ def _range_error(message: str) -> Unprocessable:
     )
 
 
+def default_range(day_from: date | None, day_to: date | None) -> tuple[date, date]:
+    """``[from, to]`` inclusive: ``to`` by default today (UTC), ``from`` by default the
+    ``DEFAULT_DAYS`` days up to ``to`` (never before the calendar's first day)."""
+    day_to = day_to or utcnow().date()
+    if day_from is None:
+        day_from = day_to - timedelta(days=min(DEFAULT_DAYS - 1, (day_to - date.min).days))
+    return day_from, day_to
+
+
 def check_range(day_from: date | None, day_to: date | None) -> None:
     if day_from is not None and day_to is not None:
         if day_from > day_to:
@@ -189,12 +198,15 @@ def _buckets(day_from: date, day_to: date, interval: Interval) -> list[date]:
     out, current = [], bucket_start(day_from, interval)
     while current <= day_to:
         out.append(current)
-        if interval is Interval.day:
-            current += timedelta(days=1)
-        elif interval is Interval.week:
-            current += timedelta(days=7)
-        else:
-            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+        try:
+            if interval is Interval.day:
+                current += timedelta(days=1)
+            elif interval is Interval.week:
+                current += timedelta(days=7)
+            else:
+                current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+        except OverflowError:  # the calendar's last bucket
+            break
     return out
 
 
@@ -254,8 +266,7 @@ class StatsService:
         interval: Interval,
     ) -> ProgramStats:
         program = await ProgramService(self.session).get(principal, program_id)
-        day_to = day_to or utcnow().date()
-        day_from = day_from or day_to - timedelta(days=DEFAULT_DAYS - 1)
+        day_from, day_to = default_range(day_from, day_to)
         check_range(day_from, day_to)
         rows = await self.stats.by_day(
             program.workspace_id, "program", program.id, day_from.isoformat(), day_to.isoformat()

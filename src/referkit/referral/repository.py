@@ -3,7 +3,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import Row, Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,6 +49,17 @@ def _member_page(after_cursor: bool, views: bool) -> Select[Any]:
     if after_cursor:
         stmt = stmt.where(row.id < bindparam("cursor"))
     return stmt.order_by(row.id.desc()).limit(bindparam("limit"))
+
+
+class ReferralFilters(TypedDict, total=False):
+    """A referral search's filters (``ReferralRepository.page`` and ``page_views``)."""
+
+    program_id: str | None
+    member_id: str | None
+    status: str | None
+    q: str | None
+    created_after: datetime | None
+    created_before: datetime | None
 
 
 class ReferralRepository:
@@ -107,53 +118,19 @@ class ReferralRepository:
         workspace_id: str,
         livemode: bool,
         params: PageParams,
-        *,
-        program_id: str | None = None,
-        member_id: str | None = None,
-        status: str | None = None,
-        q: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
+        **filters: Unpack[ReferralFilters],
     ) -> tuple[list[Referral], PageMeta]:
-        return await self._page(
-            False,
-            workspace_id,
-            livemode,
-            params,
-            program_id=program_id,
-            member_id=member_id,
-            status=status,
-            q=q,
-            created_after=created_after,
-            created_before=created_before,
-        )
+        return await self._page(False, workspace_id, livemode, params, **filters)
 
     async def page_views(
         self,
         workspace_id: str,
         livemode: bool,
         params: PageParams,
-        *,
-        program_id: str | None = None,
-        member_id: str | None = None,
-        status: str | None = None,
-        q: str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
+        **filters: Unpack[ReferralFilters],
     ) -> tuple[list[Row[Any]], PageMeta]:
         """The page ``page`` reads, as rows of ``VIEW_COLUMNS`` (for ``referral_views``)."""
-        return await self._page(
-            True,
-            workspace_id,
-            livemode,
-            params,
-            program_id=program_id,
-            member_id=member_id,
-            status=status,
-            q=q,
-            created_after=created_after,
-            created_before=created_before,
-        )
+        return await self._page(True, workspace_id, livemode, params, **filters)
 
     async def _page(
         self,
@@ -162,12 +139,12 @@ class ReferralRepository:
         livemode: bool,
         params: PageParams,
         *,
-        program_id: str | None,
-        member_id: str | None,
-        status: str | None,
-        q: str | None,
-        created_after: datetime | None,
-        created_before: datetime | None,
+        program_id: str | None = None,
+        member_id: str | None = None,
+        status: str | None = None,
+        q: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
     ) -> tuple[list[Any], PageMeta]:
         if (
             member_id is not None

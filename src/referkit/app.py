@@ -121,6 +121,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ingest.close()  # drains: every queued click and event is committed or failed
         await link_cache.close()  # after the last commit that may publish a change
         await app.state.limiter.close()
+        sessions.close()
         await engine.dispose()
         if replica is not None:
             await replica.close()

@@ -12,13 +12,15 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from referkit.app import create_app
 from referkit.compat.routing import shaped_route
 from referkit.config import Settings
 from referkit.db.engine import create_engine
+from referkit.db.plain_reads import PlainRead
 from referkit.db.session import (
     APIRouter,
     SessionFactory,
@@ -30,6 +32,19 @@ from referkit.errors import NotFound
 from referkit.routing import _entries
 
 Session = Annotated[AsyncSession, Depends(get_session)]
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class Thing(_Base):
+    __tablename__ = "things"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int]
+
+
+_COUNT = PlainRead(select(func.count()).select_from(text("t")))
 
 
 def test_every_route_that_takes_the_session_opens_it(settings: Settings) -> None:
@@ -61,6 +76,7 @@ async def tiny(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Session
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'tx.db'}")
     async with engine.begin() as conn:
         await conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        await conn.run_sync(_Base.metadata.create_all)
     sessions = SessionFactory(engine)
     router = APIRouter()
     plain = FastAPI().router  # a route of FastAPI's own class
@@ -83,6 +99,20 @@ async def tiny(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Session
             "in_transaction": bool(raw.driver_connection._conn.in_transaction),
         }
 
+    @router.post("/objects/{n}")
+    async def add_object(n: int, session: Session) -> dict[str, int]:
+        session.add(Thing(n=n))  # not flushed: the route's commit does it
+        return {"n": n}
+
+    @router.get("/plain")
+    async def plain_count(session: Session) -> dict[str, object]:
+        row = await _COUNT.first(session, {})
+        return {
+            "rows": row[0] if row else None,
+            "began": session.in_transaction(),
+            "checked_out": engine.pool.checkedout(),  # type: ignore[attr-defined]
+        }
+
     @router.post("/peek")
     @reads_only
     async def peek(session: Session) -> dict[str, bool]:
@@ -97,7 +127,7 @@ async def tiny(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Session
         await session.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
         raise NotFound("no such thing")
 
-    @plain.get("/plain")
+    @plain.get("/unopened")
     async def not_opened(session: Session) -> None:
         return None
 
@@ -149,7 +179,7 @@ async def test_a_route_that_does_not_open_the_session_says_so(
     tiny: tuple[httpx.AsyncClient, SessionFactory],
 ) -> None:
     http, _ = tiny
-    assert (await http.get("/plain")).status_code == 500
+    assert (await http.get("/unopened")).status_code == 500
     with pytest.raises(RuntimeError, match="does not open one"):
         await get_session(Request({"type": "http", "route": None}))
 
@@ -164,3 +194,23 @@ async def test_an_error_answered_by_the_route_itself_stores_nothing(
     assert answer.status_code == 404
     assert answer.json() == {"error": "not_found"}
     assert (await http.get("/rows")).json()["rows"] == 0
+
+
+async def test_a_request_that_only_read_plainly_commits_nothing(
+    tiny: tuple[httpx.AsyncClient, SessionFactory],
+) -> None:
+    """A read answered by plain reads (``db.plain_reads``) takes no pooled connection and
+    begins nothing; what it reads is what was committed."""
+    http, _ = tiny
+    assert (await http.get("/plain")).json() == {"rows": 0, "began": False, "checked_out": 0}
+    assert (await http.post("/rows/5")).status_code == 200
+    assert (await http.get("/plain")).json() == {"rows": 1, "began": False, "checked_out": 0}
+
+
+async def test_an_object_added_without_a_flush_is_committed(
+    tiny: tuple[httpx.AsyncClient, SessionFactory],
+) -> None:
+    http, sessions = tiny
+    assert (await http.post("/objects/3")).json() == {"n": 3}
+    async with sessions(write=False) as session:
+        assert await session.scalar(select(Thing.n)) == 3

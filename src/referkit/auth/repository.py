@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Row, bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referkit.db.plain_reads import PlainRead
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.models import ApiKey, Workspace
 
-_CREDENTIALS = (
+_CREDENTIALS = PlainRead(
     select(
         ApiKey.id,
         ApiKey.workspace_id,
@@ -37,15 +39,14 @@ class ApiKeyRepository:
         )
         return result
 
-    async def credentials(
-        self, secret_hash: str
-    ) -> Row[str, str, str, bool, int, datetime | None, str | None] | None:
+    async def credentials(self, secret_hash: str) -> Any | None:
         """The active key with this secret hash, as a row of ``id, workspace_id, scope,
         livemode, rate_limit_per_minute, last_used_at, app_id`` (the limit falling back to the
         workspace's); None when there is no such key or it is revoked."""
-        conn = await self.session.connection()
-        result = await conn.execute(_CREDENTIALS, {"secret_hash": secret_hash})
-        return result.first()
+        # Before the request's unit of work: a write request's transaction starts after it.
+        return await _CREDENTIALS.first(
+            self.session, {"secret_hash": secret_hash}, before_transaction=True
+        )
 
     async def by_public_key(self, public_key: str) -> ApiKey | None:
         result: ApiKey | None = await self.session.scalar(

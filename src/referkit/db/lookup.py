@@ -12,9 +12,11 @@ from __future__ import annotations
 import functools
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, Select, bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
+
+from referkit.db.plain_reads import PlainRead
 
 T = TypeVar("T")
 
@@ -68,11 +70,14 @@ async def owned_row_by_id(
     row_id: str,
     *,
     live_only: bool = False,
-) -> Row[Any] | None:
-    """``owned_by_id`` as a plain row of the model's columns (each by its column name): for
-    answering a read, where an ORM object (its identity map entry, its change tracking) would
-    be built only to be turned into the response."""
+) -> Any | None:
+    """``owned_by_id`` as a plain row of the model's columns (each by its column name, a
+    ``PlainRead``): for answering a read, where an ORM object (its identity map entry, its
+    change tracking) would be built only to be turned into the response."""
     values = {"id": row_id, "workspace_id": workspace_id, "livemode": livemode}
-    stmt = statement(cast(Any, model), tuple(values), live_only, True)
-    row: Row[Any] | None = (await session.execute(stmt, values)).first()
-    return row
+    return await _plain_read(cast(Any, model), tuple(values), live_only).first(session, values)
+
+
+@functools.cache
+def _plain_read(model: type[Any], columns: tuple[str, ...], live_only: bool) -> PlainRead:
+    return PlainRead(statement(cast(Any, model), columns, live_only, True))

@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute, _effective_route_context_var
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from referkit.db.engine import write_engine
+from referkit.db.plain_reads import LOOP_READER, WRITE_SESSION, LoopReader
 from referkit.db.replica import (
     CONSISTENCY_HEADER,
     REPLICA_BIND,
@@ -56,6 +57,10 @@ class SessionFactory:
         info: dict[str, Any] = {"base_url": base_url} if base_url else {}
         if keyring is not None:
             info["keyring"] = keyring
+        # Plain reads on the event loop (``db.plain_reads``), when the database is a file.
+        self.reader = LoopReader.of(engine) if replica is None else None
+        if self.reader is not None:
+            info[LOOP_READER] = self.reader
         self._read = async_sessionmaker(
             engine,
             expire_on_commit=False,
@@ -64,8 +69,16 @@ class SessionFactory:
             sync_session_class=RoutingSession,
         )
         self._write = async_sessionmaker(
-            write_engine(engine), expire_on_commit=False, autoflush=False, info=info
+            write_engine(engine),
+            expire_on_commit=False,
+            autoflush=False,
+            info={**info, WRITE_SESSION: True},
         )
+
+    def close(self) -> None:
+        """Close what the factory opened itself (the plain-read connections)."""
+        if self.reader is not None:
+            self.reader.close()
 
     def __call__(self, *, write: bool = True) -> AsyncSession:
         return (self._write if write else self._read)()
@@ -180,6 +193,13 @@ def _takes_session(dependant: Dependant) -> bool:
     return False
 
 
+def _touched(session: AsyncSession) -> bool:
+    """Whether a session has anything to commit: a transaction begun, or objects added, deleted
+    or loaded (one changed after an earlier commit). A request that only made plain reads
+    (``db.plain_reads``) leaves its session untouched, and commits nothing."""
+    return bool(session.in_transaction() or session.new or session.deleted or session.identity_map)
+
+
 class TransactionRoute(APIRoute):
     """An API route whose request runs in one transaction, when it takes a session.
 
@@ -215,8 +235,9 @@ class TransactionRoute(APIRoute):
                 if replica and not write and factory.replica is not None:
                     await _replica_for(request, factory.replica, session)
                 response = await handler(request)
-                with CancelScope(shield=True):
-                    await session.commit()
+                if _touched(session):
+                    with CancelScope(shield=True):
+                        await session.commit()
             except BaseException:
                 with CancelScope(shield=True):
                     await session.close()  # rolls back and gives the connection back

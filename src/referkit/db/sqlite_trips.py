@@ -246,12 +246,15 @@ def _begin_on_loop(conn: sqlite3.Connection, begin: str, state: Pending) -> bool
     return True
 
 
-def _read_on_loop(
-    conn: sqlite3.Connection, outcome: _Outcome, operation: str, parameters: Any
+def read_on_loop(
+    conn: sqlite3.Connection, operation: str, parameters: Any, outcome: _Outcome | None = None
 ) -> list[Any] | None:
-    """The read's rows, or None when it ran past its budget (nothing of it is kept)."""
+    """The read's rows, or None when it ran past its budget (nothing of it is kept); with an
+    ``outcome``, what the cursor left behind is kept there for SQLAlchemy."""
     conn.set_progress_handler(_Budget(), _STEPS_PER_CHECK)
     try:
+        if outcome is None:
+            return conn.execute(operation, parameters).fetchall()
         return _execute(conn, outcome, operation, parameters, True, None) or []
     except sqlite3.OperationalError as error:
         if error.sqlite_errorcode == sqlite3.SQLITE_INTERRUPT:
@@ -276,7 +279,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         begin = await _begin_for(self._adapt_connection, write)
         raw = self._connection._connection
         if begin is None and raw is not None and not write:
-            rows = _read_on_loop(raw, cast(_Outcome, self._cursor), operation, parameters)
+            rows = read_on_loop(raw, operation, parameters, cast(_Outcome, self._cursor))
             if rows is not None:
                 self._rows = collections.deque(rows)
                 return None

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from referkit.db.lookup import one_by, owned_by_id
+from referkit.db.plain_reads import PlainRead
 from referkit.kit.pagination import PageMeta, PageParams, paginate
 from referkit.kit.search import matches_any
 from referkit.models import Member, Program
@@ -55,6 +56,11 @@ def _identify_statement(external_id: bool, email: bool, *, rows: bool) -> Select
         Program.workspace_id == bindparam("workspace_id"),
         Program.livemode == bindparam("livemode"),
     )
+
+
+@functools.cache
+def _identify_read(external_id: bool, email: bool) -> PlainRead:
+    return PlainRead(_identify_statement(external_id, email, rows=False))
 
 
 def _identify_params(
@@ -142,12 +148,13 @@ class MemberRepository:
         email_key: str | None,
     ) -> Identified[dict[str, Any]] | None:
         """``identify`` answered with each member's stored values (``STORED_KEYS``) rather than
-        a row of the session: one Core statement on the session's connection, without the ORM's
-        work of loading rows, for a caller that only reads them."""
+        a row of the session: one plain read, without the ORM's work of loading rows, for a
+        caller that only reads them. It is read ahead of the session's transaction (on SQLite,
+        of a write session's ``BEGIN IMMEDIATE``): a caller that goes on to change anything
+        reads the members again in the transaction (``identify``)."""
         params = _identify_params(workspace_id, livemode, program_id, external_id, email_key)
-        stmt = _identify_statement(external_id is not None, email_key is not None, rows=False)
-        connection = await self.session.connection()
-        row = (await connection.execute(stmt, params)).first()
+        read = _identify_read(external_id is not None, email_key is not None)
+        row = await read.first(self.session, params, before_transaction=True)
         if row is None:
             return None
         width = len(STORED_KEYS)

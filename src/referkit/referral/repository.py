@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from referkit.db.lookup import owned_by_id
 from referkit.db.partitions import created_near
+from referkit.db.plain_reads import PlainRead
 from referkit.kit.pagination import PageMeta, PageParams, cursor_page, paginate
 from referkit.kit.search import matches_any
 from referkit.models import Click, Customer, Event, Referral
@@ -49,6 +50,12 @@ def _member_page(after_cursor: bool, views: bool) -> Select[Any]:
     if after_cursor:
         stmt = stmt.where(row.id < bindparam("cursor"))
     return stmt.order_by(row.id.desc()).limit(bindparam("limit"))
+
+
+@functools.cache
+def _member_page_read(after_cursor: bool) -> PlainRead:
+    """``_member_page`` of ``VIEW_COLUMNS`` as a plain read."""
+    return PlainRead(_member_page(after_cursor, True))
 
 
 class ReferralFilters(TypedDict, total=False):
@@ -162,10 +169,12 @@ class ReferralRepository:
             }
             if params.cursor_id is not None:
                 values["cursor"] = params.cursor_id
-            result = await self.session.execute(
-                _member_page(params.cursor_id is not None, views), values
-            )
-            return cursor_page(list(result.all() if views else result.scalars().all()), params)
+            after_cursor = params.cursor_id is not None
+            if views:
+                rows = await _member_page_read(after_cursor).all(self.session, values)
+                return cursor_page(rows, params)
+            result = await self.session.execute(_member_page(after_cursor, False), values)
+            return cursor_page(list(result.scalars().all()), params)
         stmt, row = _select(views)
         # One member's referrals: read through ix_referrals_member_id and sort those few.
         # Left as a bare column, the tenancy filter lets SQLite (which keeps no statistics)

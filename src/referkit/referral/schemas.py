@@ -180,8 +180,8 @@ VIEW_COLUMNS = (
 
 def referral_fields(row: ReferralRow | Row[Any]) -> dict[str, Any]:
     """The API object's fields of a stored referral: an ORM row, or a row of ``VIEW_COLUMNS``
-    in their order (``ReferralRepository.page_views``)."""
-    if isinstance(row, Row):
+    in their order (``ReferralRepository.page_views``: a Core row or a plain read's tuple)."""
+    if isinstance(row, Row | tuple):
         # By position: each attribute of a Row read by name costs as much as all of these.
         values = dict(zip(VIEW_COLUMNS, row, strict=True))
     else:

@@ -3,13 +3,12 @@ counted)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import CompoundSelect, bindparam, func, literal_column, select, union_all
-from sqlalchemy.engine import Row as ResultRow
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from referkit.db.plain_reads import PlainRead
 from referkit.models import DimensionRollup, LedgerEntry, Member, RewardRollup, Rollup
 from referkit.stats.dimensions import COUNTERS as DIMENSION_COUNTERS
 from referkit.stats.reward_rollups import REWARD_COUNTERS
@@ -114,7 +113,7 @@ def _member_sums(owned: bool, with_from: bool, with_to: bool) -> CompoundSelect[
 
 
 _MEMBER_SUMS = {
-    (o, f, t): _member_sums(o, f, t)
+    (o, f, t): PlainRead(_member_sums(o, f, t))
     for o in (False, True)
     for f in (False, True)
     for t in (False, True)
@@ -151,7 +150,7 @@ class StatsRepository:
         day_to: str | None,
         *,
         livemode: bool | None = None,
-    ) -> Sequence[ResultRow[Any]]:
+    ) -> list[Any]:
         """A member's rollup sums per currency over the days in [day_from, day_to] and their
         referrer balances per unit, in one statement: rows of ``(part, name, *COUNTERS)``,
         ``ROLLUP_PART`` rows named by currency, then ``BALANCE_PART`` rows named by unit (in
@@ -169,8 +168,7 @@ class StatsRepository:
             params["day_from"] = day_from
         if day_to is not None:
             params["day_to"] = day_to
-        rows: Sequence[ResultRow[Any]] = (await self.session.execute(stmt, params)).all()
-        return rows
+        return await stmt.all(self.session, params)
 
     async def link_totals(
         self, workspace_id: str, link_ids: list[str]

@@ -122,7 +122,9 @@ class PlainRead:
             rows = reader.read(self, params)
             if rows is not None:
                 return rows
-        result = await session.execute(self.statement, dict(params))
+        # On the session's connection: a Core statement needs none of the ORM's execution.
+        connection = await session.connection()
+        result = await connection.execute(self.statement, dict(params))
         return list(result.all())
 
     async def first(

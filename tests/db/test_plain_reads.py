@@ -248,3 +248,16 @@ async def test_a_key_is_refused_once_revoked_elsewhere(app: FastAPI, client: Any
     finally:
         await other.dispose()
     assert (await client.get("/api/v1/programs", headers=key.headers)).status_code == 401
+
+
+async def test_parameters_rendered_at_execution_are_refused(
+    sqlite_sessions: SessionFactory,
+) -> None:
+    for where in (
+        literal_column("n").in_(bindparam("ns", expanding=True)),
+        literal_column("n") == bindparam("n", literal_execute=True),
+    ):
+        read = PlainRead(select(literal_column("n")).select_from(text("t")).where(where))
+        async with sqlite_sessions(write=False) as session:
+            with pytest.raises(ValueError, match="rendered at execution"):
+                await read.all(session, {"ns": [1], "n": 1})

@@ -63,8 +63,9 @@ class _Plan(NamedTuple):
 class PlainRead:
     """A ``SELECT`` (or a compound of them) run as a plain read where it can be (see above).
 
-    Its bound parameters are given by name at each run; expanding (``IN``) parameters are not
-    supported. Rows are named tuples of the selected columns' keys."""
+    Its bound parameters are given by name at each run; parameters rendered into the SQL at
+    execution (an expanding ``IN``, ``literal_execute``) are refused when it is first run.
+    Rows are named tuples of the selected columns' keys."""
 
     __slots__ = ("_plans", "statement")
 
@@ -83,8 +84,10 @@ class PlainRead:
     def _compile(self, dialect: Dialect) -> _Plan:
         compiled = self.statement.compile(dialect=dialect)
         binds = compiled.binds
-        if any(bind.expanding for bind in binds.values()):
-            raise ValueError("a plain read takes no expanding (IN) parameters")
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            raise ValueError(
+                "a plain read takes no parameter rendered at execution (IN, literal_execute)"
+            )
         names = tuple(compiled.positiontup or ())
         columns = list(self.statement.selected_columns)
         if not columns:

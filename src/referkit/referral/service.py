@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +27,7 @@ from referkit.kit.time import as_utc, utcnow
 from referkit.member.service import MemberService
 from referkit.models import Member, Program, Referral
 from referkit.program.service import ProgramService
-from referkit.referral.repository import ReferralRepository
+from referkit.referral.repository import ReferralFilters, ReferralRepository
 from referkit.referral.schemas import (
     AttributionMethod,
     ReferralCreate,
@@ -46,23 +46,28 @@ REFERRER_EVENTS_CHECKED = 50
 """How many of the referrer's latest events the same-device check looks at."""
 
 
-def _filters(
-    program_id: str | None,
-    member_id: str | None,
-    status: ReferralStatus | None,
-    q: str | None,
-    created_after: datetime | None,
-    created_before: datetime | None,
-) -> dict[str, Any]:
+class ReferralSearch(TypedDict):
+    """A referral search's filters as callers give them (``search``, ``search_views``)."""
+
+    program_id: str | None
+    member_id: str | None
+    status: ReferralStatus | None
+    q: str | None
+    created_after: datetime | None
+    created_before: datetime | None
+
+
+def _filters(search: ReferralSearch) -> ReferralFilters:
     """A search's filters as the repository takes them."""
-    return {
-        "program_id": program_id,
-        "member_id": member_id,
-        "status": status.value if status else None,
-        "q": q,
-        "created_after": as_utc(created_after) if created_after else None,
-        "created_before": as_utc(created_before) if created_before else None,
-    }
+    status, after, before = search["status"], search["created_after"], search["created_before"]
+    return ReferralFilters(
+        program_id=search["program_id"],
+        member_id=search["member_id"],
+        status=status.value if status else None,
+        q=search["q"],
+        created_after=as_utc(after) if after else None,
+        created_before=as_utc(before) if before else None,
+    )
 
 
 def _field_error(field: str, message: str) -> list[dict[str, str]]:
@@ -107,42 +112,21 @@ class ReferralService:
         )
 
     async def search(
-        self,
-        principal: Principal,
-        params: PageParams,
-        *,
-        program_id: str | None,
-        member_id: str | None,
-        status: ReferralStatus | None,
-        q: str | None,
-        created_after: datetime | None,
-        created_before: datetime | None,
+        self, principal: Principal, params: PageParams, **search: Unpack[ReferralSearch]
     ) -> tuple[list[Referral], PageMeta]:
         return await self.referrals.page(
-            principal.workspace_id,
-            principal.livemode,
-            params,
-            **_filters(program_id, member_id, status, q, created_after, created_before),
+            principal.workspace_id, principal.livemode, params, **_filters(search)
         )
 
     async def search_views(
-        self,
-        principal: Principal,
-        params: PageParams,
-        *,
-        program_id: str | None,
-        member_id: str | None,
-        status: ReferralStatus | None,
-        q: str | None,
-        created_after: datetime | None,
-        created_before: datetime | None,
+        self, principal: Principal, params: PageParams, **search: Unpack[ReferralSearch]
     ) -> tuple[list[ReferralView], PageMeta]:
         """The page ``search`` finds, as API objects (``referral_view`` of each)."""
         rows, meta = await self.referrals.page_views(
             principal.workspace_id,
             principal.livemode,
             params,
-            **_filters(program_id, member_id, status, q, created_after, created_before),
+            **_filters(search),
         )
         return referral_views(rows), meta
 

@@ -63,6 +63,17 @@ def _identify_read(external_id: bool, email: bool) -> PlainRead:
     return PlainRead(_identify_statement(external_id, email, rows=False))
 
 
+def _identified(
+    found: list[_T | None], external_id: str | None, email_key: str | None
+) -> Identified[_T]:
+    """The members ``_identify_statement`` selected, in its order, as (by external id, by
+    email): each None when its identity was not asked for."""
+    members = iter(found)
+    by_external = next(members) if external_id is not None else None
+    by_email = next(members) if email_key is not None else None
+    return by_external, by_email
+
+
 def _identify_params(
     workspace_id: str,
     livemode: bool,
@@ -133,10 +144,7 @@ class MemberRepository:
         row = (await self.session.execute(stmt, params)).first()
         if row is None:
             return None
-        found = iter(row[1:])
-        by_external = next(found) if external_id is not None else None
-        by_email = next(found) if email_key is not None else None
-        return by_external, by_email
+        return _identified(list(row[1:]), external_id, email_key)
 
     async def identify_stored(
         self,
@@ -164,10 +172,7 @@ class MemberRepository:
             found.append(
                 dict(zip(STORED_KEYS, values, strict=True)) if values[0] is not None else None
             )
-        members = iter(found)
-        by_external = next(members) if external_id is not None else None
-        by_email = next(members) if email_key is not None else None
-        return by_external, by_email
+        return _identified(found, external_id, email_key)
 
     async def _in_program(
         self, workspace_id: str, program_id: str, **identity: str
